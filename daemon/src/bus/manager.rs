@@ -1,0 +1,87 @@
+//! `org.x2go.Control1.Manager` at `/org/x2go/Control1`.
+
+use std::sync::Arc;
+
+use x2god_proto::Error;
+use zbus::object_server::SignalEmitter;
+use zbus::{ObjectPath, OwnedObjectPath, interface};
+
+use super::options::{self, Dict};
+use super::registry::Registry;
+use crate::profiles::ProfileSettings;
+
+/// The manager object: creates, finds and removes profiles.
+#[derive(Clone)]
+pub struct Manager {
+    registry: Arc<Registry>,
+}
+
+impl Manager {
+    /// The manager of `registry`.
+    pub fn new(registry: Arc<Registry>) -> Manager {
+        Manager { registry }
+    }
+}
+
+#[interface(name = "org.x2go.Control1.Manager")]
+impl Manager {
+    /// Creates a profile from `settings` (python-x2go `connect()` names: `hostname` (required),
+    /// `port`, `username`, `key_filename`, `allow_agent`, `look_for_keys`,
+    /// `force_password_auth`, `timeout`, `add_to_known_hosts`) and returns its path.
+    async fn create_profile(
+        &self,
+        name: String,
+        settings: Dict,
+        #[zbus(signal_emitter)] em: SignalEmitter<'_>,
+    ) -> Result<OwnedObjectPath, Error> {
+        let mut s = ProfileSettings::new(String::new());
+        options::apply_settings(&mut s, &settings)?;
+        let path = self.registry.create(&name, s).await?;
+        Self::profile_added(&em, &path.as_ref(), &name).await?;
+        Ok(path)
+    }
+
+    /// Disconnects and removes the profile `name`.
+    async fn remove_profile(
+        &self,
+        name: String,
+        #[zbus(signal_emitter)] em: SignalEmitter<'_>,
+    ) -> Result<(), Error> {
+        let path = self.registry.get(&name).await?;
+        self.registry.remove(&name).await?;
+        Self::profile_removed(&em, &path.as_ref(), &name).await?;
+        Ok(())
+    }
+
+    /// Object paths of all profiles.
+    async fn list_profiles(&self) -> Vec<OwnedObjectPath> {
+        self.registry.list().await
+    }
+
+    /// Object path of the profile `name`.
+    async fn get_profile(&self, name: String) -> Result<OwnedObjectPath, Error> {
+        self.registry.get(&name).await
+    }
+
+    /// A profile was added.
+    #[zbus(signal)]
+    async fn profile_added(
+        em: &SignalEmitter<'_>,
+        profile: &ObjectPath<'_>,
+        name: &str,
+    ) -> zbus::Result<()>;
+
+    /// A profile was removed.
+    #[zbus(signal)]
+    async fn profile_removed(
+        em: &SignalEmitter<'_>,
+        profile: &ObjectPath<'_>,
+        name: &str,
+    ) -> zbus::Result<()>;
+
+    /// The daemon's version.
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn version(&self) -> String {
+        env!("CARGO_PKG_VERSION").to_owned()
+    }
+}

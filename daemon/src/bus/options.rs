@@ -1,0 +1,275 @@
+//! Decoding `a{sv}` option dictionaries into typed settings.
+//!
+//! Keys are python-x2go's parameter names. Numbers are accepted in any D-Bus integer type that
+//! holds the value (busctl users write `port u 22` or `port q 22`). An unknown key or a wrong type
+//! is an `InvalidArgument` that names the key.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use x2god_proto::Error;
+use zbus::{OwnedVariant, Variant};
+
+use crate::profiles::ProfileSettings;
+use crate::ssh::Secret;
+
+/// An `a{sv}` argument as zbus hands it to a method.
+pub type Dict = HashMap<String, OwnedVariant>;
+
+fn invalid(key: &str, want: &str, v: &Variant<'_>) -> Error {
+    Error::InvalidArgument(format!(
+        "option {key:?} must be {want}, not a value of type {}",
+        v.value_signature()
+    ))
+}
+
+/// Unwraps variants nested in variants, which some bindings send.
+fn inner<'a>(v: &'a Variant<'a>) -> &'a Variant<'a> {
+    match v {
+        Variant::Variant(b) => inner(b),
+        other => other,
+    }
+}
+
+fn as_i128(v: &Variant<'_>) -> Option<i128> {
+    Some(match inner(v) {
+        Variant::U8(n) => i128::from(*n),
+        Variant::I16(n) => i128::from(*n),
+        Variant::U16(n) => i128::from(*n),
+        Variant::I32(n) => i128::from(*n),
+        Variant::U32(n) => i128::from(*n),
+        Variant::I64(n) => i128::from(*n),
+        Variant::U64(n) => i128::from(*n),
+        _ => return None,
+    })
+}
+
+/// A string option.
+pub fn string(key: &str, v: &Variant<'_>) -> Result<String, Error> {
+    match inner(v) {
+        Variant::Str(s) => Ok(s.to_string()),
+        other => Err(invalid(key, "a string (s)", other)),
+    }
+}
+
+/// A boolean option.
+pub fn boolean(key: &str, v: &Variant<'_>) -> Result<bool, Error> {
+    match inner(v) {
+        Variant::Bool(b) => Ok(*b),
+        other => Err(invalid(key, "a boolean (b)", other)),
+    }
+}
+
+/// An integer option within `min..=max`, from any integer type.
+pub fn integer(key: &str, v: &Variant<'_>, min: i128, max: i128) -> Result<i128, Error> {
+    let n = as_i128(v).ok_or_else(|| invalid(key, "an integer", v))?;
+    if n < min || n > max {
+        return Err(Error::InvalidArgument(format!(
+            "option {key:?} must be between {min} and {max}, not {n}"
+        )));
+    }
+    Ok(n)
+}
+
+/// A number of seconds, integer or double.
+pub fn seconds(key: &str, v: &Variant<'_>) -> Result<f64, Error> {
+    let t = match inner(v) {
+        Variant::F64(f) => *f,
+        other => as_i128(other).ok_or_else(|| invalid(key, "a number of seconds", other))? as f64,
+    };
+    if !(t.is_finite() && t > 0.0 && t <= 3600.0) {
+        return Err(Error::InvalidArgument(format!(
+            "option {key:?} must be between 0 and 3600 seconds"
+        )));
+    }
+    Ok(t)
+}
+
+/// One path or a list of paths (`s` or `as`).
+pub fn paths(key: &str, v: &Variant<'_>) -> Result<Vec<PathBuf>, Error> {
+    match inner(v) {
+        Variant::Str(s) if s.is_empty() => Ok(Vec::new()),
+        Variant::Str(s) => Ok(vec![PathBuf::from(s.to_string())]),
+        Variant::Array(a) => a
+            .inner()
+            .iter()
+            .map(|e| match e {
+                Variant::Str(s) => Ok(PathBuf::from(s.to_string())),
+                other => Err(invalid(key, "a string or an array of strings", other)),
+            })
+            .collect(),
+        other => Err(invalid(key, "a string or an array of strings", other)),
+    }
+}
+
+/// Keys of python-x2go's `connect()` that x2god does not implement yet: refused when they ask
+/// for the feature, accepted when they turn it off.
+const NOT_YET: &[&str] = &["use_sshproxy", "forward_sshagent", "unique_hostkey_aliases"];
+
+/// Applies one stored-setting key; `Ok(false)` when `key` is not a setting.
+fn apply_setting(s: &mut ProfileSettings, key: &str, v: &Variant<'_>) -> Result<bool, Error> {
+    match key {
+        "hostname" => s.hostname = string(key, v)?,
+        "port" => s.port = u16::try_from(integer(key, v, 1, 65535)?).unwrap_or(22),
+        "username" => {
+            let u = string(key, v)?;
+            s.username = (!u.is_empty()).then_some(u);
+        }
+        "key_filename" => s.key_filename = paths(key, v)?,
+        "allow_agent" => s.allow_agent = boolean(key, v)?,
+        "look_for_keys" => s.look_for_keys = boolean(key, v)?,
+        "force_password_auth" => s.force_password_auth = boolean(key, v)?,
+        "timeout" => s.timeout = Some(seconds(key, v)?),
+        "add_to_known_hosts" => s.add_to_known_hosts = boolean(key, v)?,
+        k if NOT_YET.contains(&k) => {
+            if boolean(key, v)? {
+                return Err(Error::NotSupported(format!(
+                    "option {key:?} is not supported by this version of x2god"
+                )));
+            }
+        }
+        k if k.starts_with("sshproxy_") => {
+            return Err(Error::NotSupported(format!(
+                "option {key:?}: SSH proxies are not supported by this version of x2god"
+            )));
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+fn unknown(key: &str) -> Error {
+    Error::InvalidArgument(format!("unknown option {key:?}"))
+}
+
+/// Applies a `CreateProfile`/`Update` dictionary to `settings`. Secrets are refused: they are
+/// never stored.
+pub fn apply_settings(settings: &mut ProfileSettings, dict: &Dict) -> Result<(), Error> {
+    for (key, v) in dict {
+        if key == "password" || key == "passphrase" {
+            return Err(Error::InvalidArgument(format!(
+                "{key:?} cannot be stored in a profile; pass it to Connect"
+            )));
+        }
+        if !apply_setting(settings, key, v)? {
+            return Err(unknown(key));
+        }
+    }
+    Ok(())
+}
+
+/// The secrets a `Connect` call carries.
+#[derive(Debug, Default)]
+pub struct ConnectSecrets {
+    /// `password`.
+    pub password: Option<Secret>,
+    /// `passphrase`.
+    pub passphrase: Option<Secret>,
+}
+
+/// Applies a `Connect` dictionary: setting overrides for this connection plus secrets.
+pub fn apply_connect(settings: &mut ProfileSettings, dict: &Dict) -> Result<ConnectSecrets, Error> {
+    let mut secrets = ConnectSecrets::default();
+    for (key, v) in dict {
+        match key.as_str() {
+            "password" => secrets.password = Some(Secret::new(string(key, v)?)),
+            "passphrase" => secrets.passphrase = Some(Secret::new(string(key, v)?)),
+            _ => {
+                if !apply_setting(settings, key, v)? {
+                    return Err(unknown(key));
+                }
+            }
+        }
+    }
+    Ok(secrets)
+}
+
+/// Reads the boolean `key` of an options dictionary, `default` when absent; any other key is
+/// refused.
+pub fn only_bool(dict: &Dict, key: &str, default: bool) -> Result<bool, Error> {
+    let mut value = default;
+    for (k, v) in dict {
+        if k == key {
+            value = boolean(k, v)?;
+        } else {
+            return Err(unknown(k));
+        }
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zbus::Str;
+
+    fn dict(entries: Vec<(&str, Variant<'static>)>) -> Dict {
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), OwnedVariant::try_from(v).unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn integers_of_any_width() {
+        for v in [
+            Variant::U16(2222),
+            Variant::U32(2222),
+            Variant::I32(2222),
+            Variant::I64(2222),
+            Variant::U64(2222),
+        ] {
+            let mut s = ProfileSettings::new("h");
+            apply_settings(&mut s, &dict(vec![("port", v)])).unwrap();
+            assert_eq!(s.port, 2222);
+        }
+        let mut s = ProfileSettings::new("h");
+        let e = apply_settings(&mut s, &dict(vec![("port", Variant::U32(70000))])).unwrap_err();
+        assert!(e.to_string().contains("port"));
+    }
+
+    #[test]
+    fn unknown_key_and_wrong_type_name_the_key() {
+        let mut s = ProfileSettings::new("h");
+        let e = apply_settings(&mut s, &dict(vec![("colour", Variant::Bool(true))])).unwrap_err();
+        assert!(
+            matches!(e, Error::InvalidArgument(ref m) if m.contains("colour")),
+            "{e}"
+        );
+        let e = apply_settings(
+            &mut s,
+            &dict(vec![("allow_agent", Variant::Str(Str::from("yes")))]),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, Error::InvalidArgument(ref m) if m.contains("allow_agent")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn secrets_only_on_connect() {
+        let mut s = ProfileSettings::new("h");
+        let d = dict(vec![("password", Variant::Str(Str::from("pw-xyz")))]);
+        let e = apply_settings(&mut s, &d).unwrap_err();
+        assert!(!e.to_string().contains("pw-xyz"));
+        let secrets = apply_connect(&mut s, &d).unwrap();
+        assert_eq!(secrets.password.unwrap().expose(), "pw-xyz");
+    }
+
+    #[test]
+    fn key_filename_string_or_list() {
+        let mut s = ProfileSettings::new("h");
+        apply_settings(
+            &mut s,
+            &dict(vec![("key_filename", Variant::from(vec!["/a", "/b"]))]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.key_filename,
+            vec![PathBuf::from("/a"), PathBuf::from("/b")]
+        );
+        apply_settings(&mut s, &dict(vec![("key_filename", Variant::from("/c"))])).unwrap();
+        assert_eq!(s.key_filename, vec![PathBuf::from("/c")]);
+    }
+}

@@ -1,0 +1,353 @@
+//! `org.x2go.Control1.Profile`: one object per profile.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use x2god_proto::Error;
+use x2god_proto::path::profile_path;
+use zbus::object_server::SignalEmitter;
+use zbus::{OwnedObjectPath, interface};
+
+use super::options::{self, Dict};
+use super::registry::Registry;
+use super::sessions::session_dict;
+use crate::control::{ConnectRequest, ProfileController, ProfileEvent, SessionState};
+
+/// The D-Bus face of one [`ProfileController`]. Cheap to clone; all state is in the controller.
+#[derive(Clone)]
+pub struct ProfileObject {
+    ctl: Arc<ProfileController>,
+    registry: Arc<Registry>,
+}
+
+impl ProfileObject {
+    /// The object for `ctl`.
+    pub fn new(ctl: Arc<ProfileController>, registry: Arc<Registry>) -> ProfileObject {
+        ProfileObject { ctl, registry }
+    }
+}
+
+fn not_yet(what: &str) -> Error {
+    Error::NotSupported(format!(
+        "{what} is not implemented in this version of x2god"
+    ))
+}
+
+#[interface(name = "org.x2go.Control1.Profile")]
+impl ProfileObject {
+    /// Connects and authenticates. `options` override the stored settings for this connection
+    /// and may carry `password` and `passphrase`, which are never stored or logged.
+    async fn connect(&self, options: Dict) -> Result<(), Error> {
+        let mut settings = self.ctl.settings();
+        let secrets = options::apply_connect(&mut settings, &options)?;
+        let req = ConnectRequest {
+            settings,
+            password: secrets.password,
+            passphrase: secrets.passphrase,
+        };
+        Ok(self.ctl.connect(req).await?)
+    }
+
+    /// Closes the SSH connection.
+    async fn disconnect(&self) {
+        self.ctl.disconnect().await;
+    }
+
+    /// Whether an authenticated connection exists.
+    fn is_connected(&self) -> bool {
+        self.ctl.state() == x2god_proto::types::ConnectionState::Connected
+    }
+
+    /// Whether the server answers a round trip now.
+    async fn is_alive(&self) -> bool {
+        self.ctl.is_alive().await
+    }
+
+    /// Whether the connection ended without a Disconnect.
+    fn has_session_died(&self) -> bool {
+        self.ctl.has_died()
+    }
+
+    /// The configured server host name.
+    fn get_hostname(&self) -> String {
+        self.ctl.settings().hostname
+    }
+
+    /// The configured SSH port.
+    fn get_port(&self) -> u16 {
+        self.ctl.settings().port
+    }
+
+    /// The remote user of the live connection.
+    async fn remote_username(&self) -> Result<String, Error> {
+        let u = self.ctl.remote_username();
+        if u.is_empty() {
+            return Err(Error::NotConnected(format!(
+                "profile {:?} is not connected",
+                self.ctl.name()
+            )));
+        }
+        Ok(u)
+    }
+
+    /// The live connection's peer, as `address:port`.
+    async fn remote_peername(&self) -> Result<String, Error> {
+        let p = self.ctl.remote_peername();
+        if p.is_empty() {
+            return Err(Error::NotConnected(format!(
+                "profile {:?} is not connected",
+                self.ctl.name()
+            )));
+        }
+        Ok(p)
+    }
+
+    /// Renames the profile; its object moves to the path of the new name, which is returned.
+    async fn set_profile_name(&self, name: String) -> Result<OwnedObjectPath, Error> {
+        self.registry.rename(&self.ctl.name(), &name).await
+    }
+
+    /// Changes stored settings; keys as for `CreateProfile`.
+    async fn update(
+        &self,
+        settings: Dict,
+        #[zbus(signal_emitter)] em: SignalEmitter<'_>,
+    ) -> Result<(), Error> {
+        let mut s = self.ctl.settings();
+        options::apply_settings(&mut s, &settings)?;
+        self.registry.update(&self.ctl, s).await?;
+        self.hostname_changed(&em).await?;
+        self.port_changed(&em).await?;
+        self.username_changed(&em).await?;
+        Ok(())
+    }
+
+    /// Checks the server's host key without authenticating: true if it is known. An unknown key
+    /// gives false; a changed key the `HostKeyChanged` error.
+    async fn check_host(&self) -> Result<bool, Error> {
+        Ok(self.ctl.check_host().await?)
+    }
+
+    /// Learns the server's host key if its SHA256 fingerprint is `fingerprint` (as shown in the
+    /// `HostKeyUnknown` error).
+    async fn trust_host_key(&self, fingerprint: String) -> Result<(), Error> {
+        Ok(self.ctl.trust_host_key(&fingerprint).await?)
+    }
+
+    /// The remote user's sessions, one dictionary per `x2golistsessions` line.
+    async fn list_sessions(&self) -> Result<Vec<HashMap<String, zbus::OwnedVariant>>, Error> {
+        let sessions = self.ctl.list_sessions().await?;
+        Ok(sessions.iter().map(session_dict).collect())
+    }
+
+    /// The server's `x2golistsessions` output as is.
+    async fn list_sessions_raw(&self) -> Result<String, Error> {
+        Ok(self.ctl.list_sessions_raw().await?)
+    }
+
+    /// `running`, `suspended`, `terminated` (seen before, gone now) or `unknown` (never seen).
+    async fn session_state(&self, session_name: String) -> Result<String, Error> {
+        Ok(self
+            .ctl
+            .session_state(&session_name)
+            .await?
+            .as_str()
+            .to_owned())
+    }
+
+    /// True if the session is running. `NotFound` for a session this daemon never saw.
+    async fn is_running(&self, session_name: String) -> Result<bool, Error> {
+        self.state_is(&session_name, SessionState::Running).await
+    }
+
+    /// True if the session is suspended. `NotFound` for a session this daemon never saw.
+    async fn is_suspended(&self, session_name: String) -> Result<bool, Error> {
+        self.state_is(&session_name, SessionState::Suspended).await
+    }
+
+    /// True if the session was seen and is gone now. `NotFound` for a session never seen.
+    async fn has_terminated(&self, session_name: String) -> Result<bool, Error> {
+        self.state_is(&session_name, SessionState::Terminated).await
+    }
+
+    /// Suspends a session on the server.
+    async fn suspend(&self, session_name: String) -> Result<(), Error> {
+        Ok(self.ctl.suspend(&session_name).await?)
+    }
+
+    /// Terminates a session on the server. Option: `destroy_terminals` (b).
+    async fn terminate(&self, session_name: String, options: Dict) -> Result<(), Error> {
+        options::only_bool(&options, "destroy_terminals", true)?;
+        Ok(self.ctl.terminate(&session_name).await?)
+    }
+
+    /// The server's X2Go features (`x2gofeaturelist`), cached until `force`.
+    async fn server_features(&self, force: bool) -> Result<Vec<String>, Error> {
+        Ok(self.ctl.server_features(force).await?)
+    }
+
+    /// The server's X2Go component versions (`x2goversion`), cached until `force`.
+    async fn server_versions(&self, force: bool) -> Result<HashMap<String, String>, Error> {
+        Ok(self.ctl.server_versions(force).await?.into_iter().collect())
+    }
+
+    /// Starts a new session. Not implemented yet.
+    async fn start(&self, _options: Dict) -> Result<(String, OwnedObjectPath), Error> {
+        Err(not_yet("Start"))
+    }
+
+    /// Resumes a session. Not implemented yet.
+    async fn resume(&self, _session_name: String, _options: Dict) -> Result<(), Error> {
+        Err(not_yet("Resume"))
+    }
+
+    /// Shares another desktop. Not implemented yet.
+    async fn share_desktop(&self, _options: Dict) -> Result<(String, OwnedObjectPath), Error> {
+        Err(not_yet("ShareDesktop"))
+    }
+
+    /// Lists shareable desktops. Not implemented yet.
+    async fn list_desktops(
+        &self,
+        _options: Dict,
+    ) -> Result<Vec<HashMap<String, zbus::OwnedVariant>>, Error> {
+        Err(not_yet("ListDesktops"))
+    }
+
+    /// Lists a session's client-side mounts. Not implemented yet.
+    async fn list_mounts(
+        &self,
+        _session_name: String,
+        _options: Dict,
+    ) -> Result<Vec<String>, Error> {
+        Err(not_yet("ListMounts"))
+    }
+
+    /// The published-applications menu. Not implemented yet.
+    async fn published_applications(
+        &self,
+        _options: Dict,
+    ) -> Result<HashMap<String, zbus::OwnedVariant>, Error> {
+        Err(not_yet("PublishedApplications"))
+    }
+
+    /// Terminates all sessions of the user. Not implemented yet.
+    async fn clean_sessions(&self, _options: Dict) -> Result<(), Error> {
+        Err(not_yet("CleanSessions"))
+    }
+
+    /// Drops the local side of a session. Not implemented yet.
+    async fn dissociate(&self, _session_name: String) -> Result<(), Error> {
+        Err(not_yet("Dissociate"))
+    }
+
+    /// Whether the remote home directory exists. Not implemented yet.
+    async fn home_exists(&self) -> Result<bool, Error> {
+        Err(not_yet("HomeExists"))
+    }
+
+    /// Whether the remote user may use sshfs. Not implemented yet.
+    async fn is_sshfs_available(&self) -> Result<bool, Error> {
+        Err(not_yet("IsSshfsAvailable"))
+    }
+
+    /// Whether a user may start X2Go sessions. Not implemented yet.
+    #[zbus(name = "IsX2goUser")]
+    async fn is_x2go_user(&self, _username: String) -> Result<bool, Error> {
+        Err(not_yet("IsX2goUser"))
+    }
+
+    /// Emitted when the connection state changes, with a reason for people.
+    #[zbus(signal, name = "StateChanged")]
+    pub async fn state_changed_event(
+        em: &SignalEmitter<'_>,
+        state: &str,
+        reason: &str,
+    ) -> zbus::Result<()>;
+
+    /// The profile's name; renaming moves the object, so it never changes on one path.
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn name(&self) -> String {
+        self.ctl.name()
+    }
+
+    /// Server host name.
+    #[zbus(property)]
+    fn hostname(&self) -> String {
+        self.ctl.settings().hostname
+    }
+
+    /// SSH port.
+    #[zbus(property)]
+    fn port(&self) -> u16 {
+        self.ctl.settings().port
+    }
+
+    /// The remote user name the profile connects as.
+    #[zbus(property)]
+    fn username(&self) -> String {
+        self.ctl.username()
+    }
+
+    /// `disconnected`, `connecting`, `connected` or `lost`.
+    #[zbus(property)]
+    fn state(&self) -> String {
+        self.ctl.state().as_str().to_owned()
+    }
+
+    /// Remote user of the live connection; empty when disconnected.
+    #[zbus(property, name = "RemoteUsername")]
+    fn remote_username_prop(&self) -> String {
+        self.ctl.remote_username()
+    }
+
+    /// Peer address of the live connection; empty when disconnected.
+    #[zbus(property, name = "RemotePeername")]
+    fn remote_peername_prop(&self) -> String {
+        self.ctl.remote_peername()
+    }
+
+    /// The last connection error; empty when none.
+    #[zbus(property)]
+    fn last_error(&self) -> String {
+        self.ctl.last_error()
+    }
+}
+
+impl ProfileObject {
+    async fn state_is(&self, name: &str, want: SessionState) -> Result<bool, Error> {
+        match self.ctl.session_state(name).await? {
+            SessionState::Unknown => Err(Error::NotFound(format!(
+                "session {name:?} was never seen on profile {:?}",
+                self.ctl.name()
+            ))),
+            s => Ok(s == want),
+        }
+    }
+}
+
+/// Emits what `event` changed on the profile's object.
+pub(super) async fn publish(
+    conn: &zbus::Connection,
+    ctl: &ProfileController,
+    event: &ProfileEvent,
+) -> zbus::Result<()> {
+    let path = profile_path(&ctl.name());
+    let iface = conn
+        .object_server()
+        .interface::<_, ProfileObject>(&path)
+        .await?;
+    let em = iface.signal_emitter();
+    match event {
+        ProfileEvent::StateChanged { state, reason } => {
+            let obj = iface.get().await;
+            obj.state_changed(em).await?;
+            obj.remote_username_changed(em).await?;
+            obj.remote_peername_changed(em).await?;
+            obj.last_error_changed(em).await?;
+            drop(obj);
+            ProfileObject::state_changed_event(em, state.as_str(), reason).await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,247 @@
+//! The set of profiles: the only code that adds and removes profile objects and saves the file.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::{Mutex, mpsc};
+use tracing::{info, warn};
+use x2god_proto::Error;
+use x2god_proto::path::profile_path;
+use zbus::OwnedObjectPath;
+
+use super::profile::ProfileObject;
+use crate::config::Paths;
+use crate::control::{EventMessage, ProfileController};
+use crate::profiles::{ProfileSettings, ProfileStore, StoreError, validate_profile_name};
+
+/// All profiles of the user, their objects on the bus and their file.
+pub struct Registry {
+    profiles: Mutex<BTreeMap<String, Arc<ProfileController>>>,
+    store: ProfileStore,
+    paths: Arc<Paths>,
+    conn: OnceLock<zbus::Connection>,
+}
+
+fn failed(e: impl std::fmt::Display) -> Error {
+    Error::Failed(e.to_string())
+}
+
+impl Registry {
+    /// Reads the profile file. A malformed file is an error: the daemon must not start and then
+    /// overwrite the user's profiles with an empty set.
+    pub fn load(
+        paths: Arc<Paths>,
+    ) -> Result<(Arc<Registry>, BTreeMap<String, ProfileSettings>), StoreError> {
+        let store = ProfileStore::new(paths.profiles_file.clone());
+        let stored = store.load()?;
+        Ok((
+            Arc::new(Registry {
+                profiles: Mutex::new(BTreeMap::new()),
+                store,
+                paths,
+                conn: OnceLock::new(),
+            }),
+            stored,
+        ))
+    }
+
+    /// Puts the loaded profiles on `conn`.
+    pub async fn attach(
+        self: &Arc<Self>,
+        conn: &zbus::Connection,
+        stored: BTreeMap<String, ProfileSettings>,
+    ) -> zbus::Result<()> {
+        let _ = self.conn.set(conn.clone());
+        let mut profiles = self.profiles.lock().await;
+        for (name, settings) in stored {
+            let ctl = self.new_controller(name.clone(), settings);
+            self.export(&ctl).await?;
+            profiles.insert(name, ctl);
+        }
+        info!(count = profiles.len(), file = %self.store.path().display(), "profiles loaded");
+        Ok(())
+    }
+
+    fn conn(&self) -> Result<&zbus::Connection, Error> {
+        self.conn
+            .get()
+            .ok_or_else(|| Error::Failed("the daemon is not on the bus yet".into()))
+    }
+
+    fn new_controller(
+        self: &Arc<Self>,
+        name: String,
+        settings: ProfileSettings,
+    ) -> Arc<ProfileController> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let ctl = ProfileController::new(name, settings, self.paths.clone(), tx);
+        if let Some(conn) = self.conn.get() {
+            tokio::spawn(forward_events(conn.clone(), Arc::downgrade(&ctl), rx));
+        }
+        ctl
+    }
+
+    async fn export(self: &Arc<Self>, ctl: &Arc<ProfileController>) -> zbus::Result<()> {
+        let conn = self.conn.get().ok_or(zbus::Error::Unsupported)?;
+        let path = profile_path(&ctl.name());
+        let obj = ProfileObject::new(ctl.clone(), self.clone());
+        conn.object_server().at(&path, obj).await?;
+        Ok(())
+    }
+
+    async fn unexport(&self, name: &str) -> Result<(), Error> {
+        let path = profile_path(name);
+        self.conn()?
+            .object_server()
+            .remove::<ProfileObject, _>(&path)
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+
+    fn save(&self, profiles: &BTreeMap<String, Arc<ProfileController>>) -> Result<(), Error> {
+        let map = profiles
+            .iter()
+            .map(|(k, c)| (k.clone(), c.settings()))
+            .collect();
+        self.store.save(&map).map_err(failed)
+    }
+
+    /// Object paths of all profiles.
+    pub async fn list(&self) -> Vec<OwnedObjectPath> {
+        self.profiles
+            .lock()
+            .await
+            .keys()
+            .map(|n| profile_path(n))
+            .collect()
+    }
+
+    /// The object path of `name`.
+    pub async fn get(&self, name: &str) -> Result<OwnedObjectPath, Error> {
+        if self.profiles.lock().await.contains_key(name) {
+            Ok(profile_path(name))
+        } else {
+            Err(not_found(name))
+        }
+    }
+
+    /// Adds a profile and saves the file.
+    pub async fn create(
+        self: &Arc<Self>,
+        name: &str,
+        settings: ProfileSettings,
+    ) -> Result<OwnedObjectPath, Error> {
+        validate_profile_name(name).map_err(|m| Error::InvalidArgument(m.into()))?;
+        check_settings(&settings)?;
+        let mut profiles = self.profiles.lock().await;
+        if profiles.contains_key(name) {
+            return Err(Error::AlreadyExists(format!(
+                "a profile named {name:?} exists already"
+            )));
+        }
+        let ctl = self.new_controller(name.to_owned(), settings);
+        profiles.insert(name.to_owned(), ctl.clone());
+        if let Err(e) = self.save(&profiles) {
+            profiles.remove(name);
+            return Err(e);
+        }
+        self.export(&ctl).await.map_err(failed)?;
+        info!(profile = %name, "profile created");
+        Ok(profile_path(name))
+    }
+
+    /// Disconnects and removes a profile, and saves the file.
+    pub async fn remove(&self, name: &str) -> Result<(), Error> {
+        let mut profiles = self.profiles.lock().await;
+        let ctl = profiles.remove(name).ok_or_else(|| not_found(name))?;
+        if let Err(e) = self.save(&profiles) {
+            profiles.insert(name.to_owned(), ctl);
+            return Err(e);
+        }
+        drop(profiles);
+        ctl.disconnect().await;
+        self.unexport(name).await?;
+        info!(profile = %name, "profile removed");
+        Ok(())
+    }
+
+    /// Renames a profile: the object moves to the new path and the file is saved.
+    pub async fn rename(self: &Arc<Self>, old: &str, new: &str) -> Result<OwnedObjectPath, Error> {
+        validate_profile_name(new).map_err(|m| Error::InvalidArgument(m.into()))?;
+        let mut profiles = self.profiles.lock().await;
+        if old == new {
+            return Ok(profile_path(new));
+        }
+        if profiles.contains_key(new) {
+            return Err(Error::AlreadyExists(format!(
+                "a profile named {new:?} exists already"
+            )));
+        }
+        let ctl = profiles.remove(old).ok_or_else(|| not_found(old))?;
+        profiles.insert(new.to_owned(), ctl.clone());
+        if let Err(e) = self.save(&profiles) {
+            profiles.remove(new);
+            profiles.insert(old.to_owned(), ctl);
+            return Err(e);
+        }
+        ctl.set_name(new.to_owned());
+        self.unexport(old).await?;
+        self.export(&ctl).await.map_err(failed)?;
+        info!(from = %old, to = %new, "profile renamed");
+        Ok(profile_path(new))
+    }
+
+    /// Replaces a profile's settings and saves the file.
+    pub async fn update(
+        &self,
+        ctl: &ProfileController,
+        settings: ProfileSettings,
+    ) -> Result<(), Error> {
+        check_settings(&settings)?;
+        let profiles = self.profiles.lock().await;
+        let old = ctl.settings();
+        ctl.set_settings(settings);
+        if let Err(e) = self.save(&profiles) {
+            ctl.set_settings(old);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Disconnects every profile (daemon shutdown).
+    pub async fn disconnect_all(&self) {
+        let all: Vec<_> = self.profiles.lock().await.values().cloned().collect();
+        for ctl in all {
+            ctl.disconnect().await;
+        }
+    }
+}
+
+fn not_found(name: &str) -> Error {
+    Error::NotFound(format!("no profile named {name:?}"))
+}
+
+fn check_settings(s: &ProfileSettings) -> Result<(), Error> {
+    if s.hostname.trim().is_empty() {
+        return Err(Error::InvalidArgument(
+            "setting \"hostname\" is required".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Publishes a controller's events on its current object path until the controller goes away.
+async fn forward_events(
+    conn: zbus::Connection,
+    ctl: std::sync::Weak<ProfileController>,
+    mut rx: mpsc::UnboundedReceiver<EventMessage>,
+) {
+    while let Some((event, ack)) = rx.recv().await {
+        let Some(ctl) = ctl.upgrade() else { return };
+        if let Err(e) = super::profile::publish(&conn, &ctl, &event).await {
+            warn!(profile = %ctl.name(), error = %e, "cannot publish a profile event");
+        }
+        let _ = ack.send(());
+    }
+}

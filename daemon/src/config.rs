@@ -1,0 +1,77 @@
+//! Where the daemon keeps its files and what it knows of the local user, from the environment.
+
+use std::path::PathBuf;
+
+/// Errors finding the daemon's directories.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Neither `XDG_CONFIG_HOME` nor `HOME` is set to an absolute path.
+    #[error("cannot find a configuration directory: set HOME or XDG_CONFIG_HOME")]
+    NoHome,
+}
+
+/// The files x2god reads and writes for the local user.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// `$XDG_CONFIG_HOME/x2god`.
+    pub config_dir: PathBuf,
+    /// `profiles.toml` in `config_dir`.
+    pub profiles_file: PathBuf,
+    /// x2god's own `known_hosts`, where learned host keys go.
+    pub known_hosts: PathBuf,
+    /// The user's `~/.ssh`, for OpenSSH's `known_hosts` and discoverable keys.
+    pub user_ssh_dir: PathBuf,
+}
+
+impl Paths {
+    /// Paths from `XDG_CONFIG_HOME` and `HOME`, as the XDG base directory spec says.
+    pub fn from_env() -> Result<Paths, ConfigError> {
+        let abs = |name: &str| {
+            std::env::var_os(name)
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+        };
+        let home = abs("HOME");
+        let config_home = abs("XDG_CONFIG_HOME")
+            .or_else(|| home.as_ref().map(|h| h.join(".config")))
+            .ok_or(ConfigError::NoHome)?;
+        let home = home.ok_or(ConfigError::NoHome)?;
+        Ok(Paths::under(config_home.join("x2god"), home.join(".ssh")))
+    }
+
+    /// Paths with an explicit configuration directory and `~/.ssh`.
+    pub fn under(config_dir: PathBuf, user_ssh_dir: PathBuf) -> Paths {
+        Paths {
+            profiles_file: config_dir.join("profiles.toml"),
+            known_hosts: config_dir.join("known_hosts"),
+            config_dir,
+            user_ssh_dir,
+        }
+    }
+}
+
+/// The local login name, which python-x2go uses as the default remote user name.
+pub fn local_username() -> Option<String> {
+    for var in ["USER", "LOGNAME"] {
+        if let Ok(v) = std::env::var(var)
+            && !v.is_empty()
+        {
+            return Some(v);
+        }
+    }
+    // No login variables (a bare service manager environment): look our uid up in passwd.
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .to_owned();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        let _pw = f.next()?;
+        (f.next()? == uid).then(|| name.to_owned())
+    })
+}

@@ -1,0 +1,53 @@
+//! Errors of profile operations, before they are mapped to D-Bus error names.
+
+use crate::{ssh, x2go};
+
+/// What went wrong in a profile operation.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A caller-supplied value was refused before anything ran.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The profile has no live connection.
+    #[error("profile {0:?} is not connected")]
+    NotConnected(String),
+    /// No such session, profile or object.
+    #[error("{0}")]
+    NotFound(String),
+    /// The operation is not implemented or the server cannot do it.
+    #[error("{0}")]
+    NotSupported(String),
+    /// The SSH layer failed (auth, host key, network, timeout).
+    #[error(transparent)]
+    Ssh(#[from] ssh::Error),
+    /// A server command failed.
+    #[error("{command} failed on the server{}: {stderr}", status.map(|s| format!(" (exit status {s})")).unwrap_or_default())]
+    Server {
+        /// The X2Go command's name.
+        command: String,
+        /// Its exit status, when the server sent one.
+        status: Option<u32>,
+        /// Its standard error, trimmed and shortened.
+        stderr: String,
+    },
+    /// The server's output did not have the expected shape.
+    #[error("unexpected output from {command}: {reason}")]
+    Protocol {
+        /// The X2Go command's name.
+        command: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// Invalid profile settings.
+    #[error("{0}")]
+    Settings(String),
+    /// Saving the profiles failed.
+    #[error(transparent)]
+    Store(#[from] crate::profiles::StoreError),
+}
+
+impl From<x2go::validate::InvalidArgument> for Error {
+    fn from(e: x2go::validate::InvalidArgument) -> Self {
+        Error::InvalidArgument(e.to_string())
+    }
+}

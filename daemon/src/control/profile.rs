@@ -1,0 +1,628 @@
+//! The per-profile controller.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, info, warn};
+use x2god_proto::types::ConnectionState;
+
+use super::Error;
+use crate::config::{Paths, local_username};
+use crate::profiles::ProfileSettings;
+use crate::ssh::{self, AuthParams, ConnectParams, Connection, HostKeyPolicy, Secret};
+use crate::x2go::command::RemoteCommand;
+use crate::x2go::envelope::Envelope;
+use crate::x2go::list::{self, SessionInfo, SessionStatus};
+use crate::x2go::server_info;
+use crate::x2go::validate::{SessionName, Username};
+
+/// How long one ordinary server command may take before it is abandoned.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default for the `timeout` setting: TCP connect, handshake and authentication.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+/// Session channels one connection may have open at once: OpenSSH's default `MaxSessions`.
+const MAX_CHANNELS: usize = 10;
+/// At most this much of a server's stderr goes into an error message.
+const STDERR_LIMIT: usize = 2048;
+
+/// How long a state change waits for the bus layer to publish it before going on anyway.
+const PUBLISH_WAIT: Duration = Duration::from_secs(2);
+
+/// An event and the acknowledgement its publisher sends once the event is on the bus, so a
+/// method reply never overtakes the signals of the change it caused.
+pub type EventMessage = (ProfileEvent, oneshot::Sender<()>);
+
+/// Something a watcher of the profile (the bus layer) should publish.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProfileEvent {
+    /// The connection state changed; `reason` says why, for people.
+    StateChanged {
+        /// The new state.
+        state: ConnectionState,
+        /// Why, in a few words.
+        reason: String,
+    },
+}
+
+/// What `Connect` was asked to do: the effective settings and the secrets for this attempt.
+#[derive(Debug, Clone)]
+pub struct ConnectRequest {
+    /// Stored settings with the caller's overrides applied.
+    pub settings: ProfileSettings,
+    /// Password, for password authentication or to unlock a key.
+    pub password: Option<Secret>,
+    /// Passphrase of an encrypted key.
+    pub passphrase: Option<Secret>,
+}
+
+/// A session's state as `SessionState` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionState {
+    /// Listed with status R.
+    Running,
+    /// Listed with status S.
+    Suspended,
+    /// Seen before on this connection, no longer listed.
+    Terminated,
+    /// Never seen by this daemon.
+    Unknown,
+}
+
+impl SessionState {
+    /// The string used on the bus.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionState::Running => "running",
+            SessionState::Suspended => "suspended",
+            SessionState::Terminated => "terminated",
+            SessionState::Unknown => "unknown",
+        }
+    }
+}
+
+#[derive(Default)]
+struct ServerCache {
+    features: Option<Vec<String>>,
+    versions: Option<BTreeMap<String, String>>,
+}
+
+struct Live {
+    state: ConnectionState,
+    connection: Option<Connection>,
+    /// Bumped on every connect/disconnect so a stale watcher cannot mark a newer connection lost.
+    generation: u64,
+    last_error: String,
+    died: bool,
+    cache: ServerCache,
+    /// Session names seen in listings since the daemon started, to tell terminated from unknown.
+    seen_sessions: HashSet<String>,
+}
+
+/// Owns one profile's settings and connection.
+pub struct ProfileController {
+    name: Mutex<String>,
+    settings: Mutex<ProfileSettings>,
+    paths: Arc<Paths>,
+    live: Mutex<Live>,
+    /// Serialises Connect/Disconnect so two callers never build two connections.
+    connect_lock: tokio::sync::Mutex<()>,
+    events: mpsc::UnboundedSender<EventMessage>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these short locks leaves plain data behind; keep serving.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl ProfileController {
+    /// A disconnected controller; events go to `events`.
+    pub fn new(
+        name: String,
+        settings: ProfileSettings,
+        paths: Arc<Paths>,
+        events: mpsc::UnboundedSender<EventMessage>,
+    ) -> Arc<ProfileController> {
+        Arc::new(ProfileController {
+            name: Mutex::new(name),
+            settings: Mutex::new(settings),
+            paths,
+            live: Mutex::new(Live {
+                state: ConnectionState::Disconnected,
+                connection: None,
+                generation: 0,
+                last_error: String::new(),
+                died: false,
+                cache: ServerCache::default(),
+                seen_sessions: HashSet::new(),
+            }),
+            connect_lock: tokio::sync::Mutex::new(()),
+            events,
+        })
+    }
+
+    /// The profile's current name.
+    pub fn name(&self) -> String {
+        lock(&self.name).clone()
+    }
+
+    /// Renames the profile (the registry moves the object and saves the file).
+    pub fn set_name(&self, name: String) {
+        *lock(&self.name) = name;
+    }
+
+    /// A copy of the stored settings.
+    pub fn settings(&self) -> ProfileSettings {
+        lock(&self.settings).clone()
+    }
+
+    /// Replaces the stored settings; they apply from the next connect on.
+    pub fn set_settings(&self, settings: ProfileSettings) {
+        *lock(&self.settings) = settings;
+    }
+
+    /// The remote user name the profile connects as.
+    pub fn username(&self) -> String {
+        lock(&self.settings)
+            .username
+            .clone()
+            .or_else(local_username)
+            .unwrap_or_default()
+    }
+
+    /// Current connection state.
+    pub fn state(&self) -> ConnectionState {
+        lock(&self.live).state
+    }
+
+    /// The last connection error, for people; empty when none.
+    pub fn last_error(&self) -> String {
+        lock(&self.live).last_error.clone()
+    }
+
+    /// Whether the connection ended without being asked to.
+    pub fn has_died(&self) -> bool {
+        lock(&self.live).died
+    }
+
+    /// The authenticated remote user, empty when disconnected.
+    pub fn remote_username(&self) -> String {
+        lock(&self.live)
+            .connection
+            .as_ref()
+            .map(|c| c.username().to_owned())
+            .unwrap_or_default()
+    }
+
+    /// The live connection's peer as `address:port`, empty when disconnected.
+    pub fn remote_peername(&self) -> String {
+        lock(&self.live)
+            .connection
+            .as_ref()
+            .map(|c| c.peer_addr().to_string())
+            .unwrap_or_default()
+    }
+
+    async fn set_state(&self, state: ConnectionState, reason: impl Into<String>) {
+        let reason = reason.into();
+        {
+            let mut live = lock(&self.live);
+            if live.state == state {
+                return;
+            }
+            live.state = state;
+        }
+        info!(profile = %self.name(), %state, %reason, "connection state changed");
+        let (ack, published) = oneshot::channel();
+        // The receiver lives as long as the bus object; a closed channel only means shutdown.
+        if self
+            .events
+            .send((ProfileEvent::StateChanged { state, reason }, ack))
+            .is_ok()
+        {
+            let _ = tokio::time::timeout(PUBLISH_WAIT, published).await;
+        }
+    }
+
+    fn host_key_policy(&self, add_unknown: bool, trusted: Option<String>) -> HostKeyPolicy {
+        HostKeyPolicy {
+            read_files: vec![
+                self.paths.user_ssh_dir.join("known_hosts"),
+                self.paths.known_hosts.clone(),
+            ],
+            own_file: self.paths.known_hosts.clone(),
+            add_unknown,
+            trusted_fingerprint: trusted,
+        }
+    }
+
+    fn home_dir(&self) -> Option<PathBuf> {
+        self.paths.user_ssh_dir.parent().map(Path::to_path_buf)
+    }
+
+    fn connect_params(&self, req: ConnectRequest) -> Result<ConnectParams, Error> {
+        let s = req.settings;
+        let host = validate_hostname(&s.hostname)?;
+        let username = match s.username.clone().or_else(local_username) {
+            Some(u) => u,
+            None => {
+                return Err(Error::InvalidArgument(
+                    "no username given and the local user name is unknown".into(),
+                ));
+            }
+        };
+        Username::parse(&username)?;
+        let home = self.home_dir();
+        let key_files = s
+            .key_filename
+            .iter()
+            .map(|p| expand_tilde(p, home.as_deref()))
+            .collect();
+        let timeout = match s.timeout {
+            Some(t) if t.is_finite() && t > 0.0 && t <= 3600.0 => Duration::from_secs_f64(t),
+            Some(t) => {
+                return Err(Error::InvalidArgument(format!(
+                    "timeout must be between 0 and 3600 seconds, not {t}"
+                )));
+            }
+            None => CONNECT_TIMEOUT,
+        };
+        Ok(ConnectParams {
+            host,
+            port: s.port,
+            auth: AuthParams {
+                username,
+                password: req.password,
+                passphrase: req.passphrase,
+                key_files,
+                allow_agent: s.allow_agent,
+                look_for_keys: s.look_for_keys,
+                force_password_auth: s.force_password_auth,
+                ssh_dir: self.paths.user_ssh_dir.clone(),
+                agent_socket: std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from),
+            },
+            host_keys: self.host_key_policy(s.add_to_known_hosts, None),
+            timeout,
+            max_channels: MAX_CHANNELS,
+            keepalive_interval: Some(Duration::from_secs(15)),
+            keepalive_max: 3,
+        })
+    }
+
+    /// Connects and authenticates. Already connected: nothing to do.
+    pub async fn connect(self: &Arc<Self>, req: ConnectRequest) -> Result<(), Error> {
+        let _guard = self.connect_lock.lock().await;
+        if self.state() == ConnectionState::Connected && !self.connection_closed() {
+            return Ok(());
+        }
+        let params = self.connect_params(req)?;
+        self.set_state(ConnectionState::Connecting, "connect requested")
+            .await;
+        let host = params.host.clone();
+        let port = params.port;
+        match Connection::connect(params).await {
+            Ok(conn) => {
+                let generation = {
+                    let mut live = lock(&self.live);
+                    live.generation += 1;
+                    live.connection = Some(conn.clone());
+                    live.last_error.clear();
+                    live.died = false;
+                    live.cache = ServerCache::default();
+                    live.generation
+                };
+                self.spawn_watch(conn, generation);
+                info!(profile = %self.name(), %host, port, "connected");
+                self.set_state(ConnectionState::Connected, "authenticated")
+                    .await;
+                Ok(())
+            }
+            Err(e) => {
+                warn!(profile = %self.name(), %host, port, error = %e, "connect failed");
+                lock(&self.live).last_error = e.to_string();
+                self.set_state(
+                    ConnectionState::Disconnected,
+                    format!("connect failed: {e}"),
+                )
+                .await;
+                Err(e.into())
+            }
+        }
+    }
+
+    fn connection_closed(&self) -> bool {
+        lock(&self.live)
+            .connection
+            .as_ref()
+            .is_none_or(Connection::is_closed)
+    }
+
+    /// Marks the profile lost when its connection ends without a Disconnect.
+    fn spawn_watch(self: &Arc<Self>, conn: Connection, generation: u64) {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            conn.closed().await;
+            let Some(this) = weak.upgrade() else { return };
+            let current = {
+                let mut live = lock(&this.live);
+                let current = live.generation == generation;
+                if current {
+                    live.connection = None;
+                    live.died = true;
+                    live.last_error = "the connection to the server was lost".into();
+                }
+                current
+            };
+            if current {
+                this.set_state(
+                    ConnectionState::Lost,
+                    "connection closed by the server or network",
+                )
+                .await;
+            }
+        });
+    }
+
+    /// Closes the connection, if any.
+    pub async fn disconnect(&self) {
+        let _guard = self.connect_lock.lock().await;
+        let conn = {
+            let mut live = lock(&self.live);
+            live.generation += 1;
+            live.died = false;
+            live.connection.take()
+        };
+        if let Some(conn) = conn {
+            conn.disconnect().await;
+        }
+        self.set_state(ConnectionState::Disconnected, "disconnect requested")
+            .await;
+    }
+
+    /// Checks the server's host key without authenticating: true if known, false if unknown.
+    pub async fn check_host(&self) -> Result<bool, Error> {
+        let s = self.settings();
+        let host = validate_hostname(&s.hostname)?;
+        let policy = self.host_key_policy(false, None);
+        match Connection::probe_host_key(&host, s.port, &policy, self.connect_timeout(&s)).await {
+            Ok(_) => Ok(true),
+            Err(ssh::Error::HostKeyUnknown { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Learns the server's key if its fingerprint is `fingerprint`.
+    pub async fn trust_host_key(&self, fingerprint: &str) -> Result<(), Error> {
+        let fingerprint = fingerprint.trim();
+        if !fingerprint.starts_with("SHA256:") || fingerprint.len() > 80 {
+            return Err(Error::InvalidArgument(format!(
+                "a host key fingerprint looks like SHA256:<base64>, not {:?}",
+                truncate(fingerprint, 80)
+            )));
+        }
+        let s = self.settings();
+        let host = validate_hostname(&s.hostname)?;
+        let policy = self.host_key_policy(false, Some(fingerprint.to_owned()));
+        Connection::probe_host_key(&host, s.port, &policy, self.connect_timeout(&s)).await?;
+        info!(profile = %self.name(), %host, %fingerprint, "host key trusted");
+        Ok(())
+    }
+
+    fn connect_timeout(&self, s: &ProfileSettings) -> Duration {
+        s.timeout
+            .filter(|t| t.is_finite() && *t > 0.0 && *t <= 3600.0)
+            .map_or(CONNECT_TIMEOUT, Duration::from_secs_f64)
+    }
+
+    fn connection(&self) -> Result<Connection, Error> {
+        match &lock(&self.live).connection {
+            Some(c) if !c.is_closed() => Ok(c.clone()),
+            _ => Err(Error::NotConnected(self.name())),
+        }
+    }
+
+    /// Whether the server answers a round trip within a few seconds.
+    pub async fn is_alive(&self) -> bool {
+        match self.connection() {
+            Ok(c) => c.ping(Duration::from_secs(5)).await.is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    /// Runs one X2Go command in the envelope and returns its payload, or the server's error.
+    async fn run(&self, cmd: &RemoteCommand, timeout: Duration) -> Result<Vec<u8>, Error> {
+        let conn = self.connection()?;
+        let envelope = Envelope::new(&new_marker()).map_err(|e| Error::Protocol {
+            command: cmd.name().to_owned(),
+            reason: e.to_string(),
+        })?;
+        let line = envelope.wrap(cmd);
+        debug!(profile = %self.name(), command = cmd.name(), "running server command");
+        let out = conn.exec(&line, timeout).await?;
+        if out.exit_status != Some(0) {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            return Err(Error::Server {
+                command: cmd.name().to_owned(),
+                status: out.exit_status,
+                stderr: truncate(stderr.trim(), STDERR_LIMIT).to_owned(),
+            });
+        }
+        envelope.unwrap(&out.stdout).map_err(|e| Error::Protocol {
+            command: cmd.name().to_owned(),
+            reason: e.to_string(),
+        })
+    }
+
+    async fn listing_text(&self) -> Result<String, Error> {
+        let shadow = self
+            .server_features(false)
+            .await?
+            .iter()
+            .any(|f| f == server_info::FEATURE_LIST_SHADOWSESSIONS);
+        let out = self
+            .run(&RemoteCommand::list_sessions(shadow), COMMAND_TIMEOUT)
+            .await?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    /// The server's `x2golistsessions` output as is.
+    pub async fn list_sessions_raw(&self) -> Result<String, Error> {
+        self.listing_text().await
+    }
+
+    /// The user's sessions; lines that do not parse are skipped and logged.
+    pub async fn list_sessions(&self) -> Result<Vec<SessionInfo>, Error> {
+        let text = self.listing_text().await?;
+        let listing = list::parse_listing(&text);
+        for skipped in &listing.skipped {
+            debug!(profile = %self.name(), line = skipped.line_no, reason = %skipped.reason, "skipped a session line");
+        }
+        let mut live = lock(&self.live);
+        for s in &listing.sessions {
+            live.seen_sessions.insert(s.name.as_str().to_owned());
+        }
+        Ok(listing.sessions)
+    }
+
+    /// Where `name` stands now: listed running or suspended, gone, or never seen.
+    pub async fn session_state(&self, name: &str) -> Result<SessionState, Error> {
+        let name = SessionName::parse(name)?;
+        let sessions = self.list_sessions().await?;
+        Ok(match sessions.iter().find(|s| s.name == name) {
+            Some(s) if s.status == SessionStatus::Suspended => SessionState::Suspended,
+            Some(_) => SessionState::Running,
+            None if lock(&self.live).seen_sessions.contains(name.as_str()) => {
+                SessionState::Terminated
+            }
+            None => SessionState::Unknown,
+        })
+    }
+
+    /// Suspends a session on the server.
+    pub async fn suspend(&self, name: &str) -> Result<(), Error> {
+        let name = SessionName::parse(name)?;
+        self.run(&RemoteCommand::suspend(&name), COMMAND_TIMEOUT)
+            .await?;
+        Ok(())
+    }
+
+    /// Terminates a session on the server.
+    pub async fn terminate(&self, name: &str) -> Result<(), Error> {
+        let name = SessionName::parse(name)?;
+        self.run(&RemoteCommand::terminate(&name), COMMAND_TIMEOUT)
+            .await?;
+        Ok(())
+    }
+
+    /// The server's X2Go features, cached for the life of the connection.
+    pub async fn server_features(&self, force: bool) -> Result<Vec<String>, Error> {
+        if !force && let Some(cached) = &lock(&self.live).cache.features {
+            return Ok(cached.clone());
+        }
+        let out = self
+            .run(&RemoteCommand::feature_list(), COMMAND_TIMEOUT)
+            .await?;
+        let features: Vec<String> = server_info::parse_feature_list(&String::from_utf8_lossy(&out))
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        lock(&self.live).cache.features = Some(features.clone());
+        Ok(features)
+    }
+
+    /// The server's X2Go component versions, cached for the life of the connection.
+    pub async fn server_versions(&self, force: bool) -> Result<BTreeMap<String, String>, Error> {
+        if !force && let Some(cached) = &lock(&self.live).cache.versions {
+            return Ok(cached.clone());
+        }
+        let out = self
+            .run(&RemoteCommand::versions(), COMMAND_TIMEOUT)
+            .await?;
+        let versions = server_info::parse_versions(&String::from_utf8_lossy(&out));
+        lock(&self.live).cache.versions = Some(versions.clone());
+        Ok(versions)
+    }
+}
+
+/// A fresh marker for the exec envelope: unguessable, so server output cannot fake the end.
+fn new_marker() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Accepts host names and IPv4/IPv6 literals; nothing that could be mistaken for an option.
+fn validate_hostname(host: &str) -> Result<String, Error> {
+    let h = host.trim();
+    let h = h
+        .strip_prefix('[')
+        .and_then(|x| x.strip_suffix(']'))
+        .unwrap_or(h);
+    let ok = !h.is_empty()
+        && h.len() <= 253
+        && !h.starts_with('-')
+        && h.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '_' | '%'));
+    if ok {
+        Ok(h.to_owned())
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "invalid host name {:?}",
+            truncate(host, 64)
+        )))
+    }
+}
+
+fn expand_tilde(p: &Path, home: Option<&Path>) -> PathBuf {
+    match (p.strip_prefix("~"), home) {
+        (Ok(rest), Some(home)) => home.join(rest),
+        _ => p.to_path_buf(),
+    }
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary.
+pub(crate) fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostnames() {
+        assert_eq!(validate_hostname("127.0.0.1").unwrap(), "127.0.0.1");
+        assert_eq!(validate_hostname("[::1]").unwrap(), "::1");
+        assert_eq!(
+            validate_hostname("srv.example.org").unwrap(),
+            "srv.example.org"
+        );
+        for bad in ["", "-oProxyCommand=x", "a b", "a;b", "a\nb", "x$(id)"] {
+            assert!(validate_hostname(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tilde() {
+        let home = Path::new("/home/u");
+        assert_eq!(
+            expand_tilde(Path::new("~/.ssh/id"), Some(home)),
+            Path::new("/home/u/.ssh/id")
+        );
+        assert_eq!(expand_tilde(Path::new("/k"), Some(home)), Path::new("/k"));
+    }
+
+    #[test]
+    fn truncation() {
+        assert_eq!(truncate("aé", 2), "a");
+        assert_eq!(truncate("abc", 5), "abc");
+    }
+}

@@ -1,0 +1,18 @@
+//! x2god: a per-user daemon that keeps persistent SSH control sessions to X2Go servers, one per
+//! named profile, and offers them on the D-Bus session bus as `org.x2go.Control1`.
+//!
+//! The layers, from the wire up:
+//! - [`ssh`]: connections, host keys, authentication and command channels (russh); knows
+//!   neither X2Go nor D-Bus.
+//! - [`x2go`]: validation, remote command building and server output parsing; runs nothing.
+//! - [`profiles`]: the persistent profile store.
+//! - [`control`]: one controller per profile, tying a connection to X2Go commands.
+//! - [`bus`]: the D-Bus objects, the only place that knows zbus and maps errors to wire names.
+
+pub mod bus;
+pub mod config;
+pub mod control;
+pub mod logging;
+pub mod profiles;
+pub mod ssh;
+pub mod x2go;

@@ -1,0 +1,7 @@
+//! Profiles: what to connect to and how, kept in `$XDG_CONFIG_HOME/x2god/profiles.toml`.
+
+mod settings;
+mod store;
+
+pub use settings::{ProfileSettings, validate_profile_name};
+pub use store::{ProfileStore, StoreError};

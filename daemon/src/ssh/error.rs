@@ -1,0 +1,144 @@
+//! Errors of the SSH layer. Messages are written for the person who has to act on them, and
+//! never contain a password or passphrase.
+
+use std::path::PathBuf;
+
+use super::host_keys::HostKeyInfo;
+
+/// Everything that can go wrong while connecting, verifying, authenticating or running a
+/// command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The host name did not resolve to any address.
+    #[error("cannot resolve host name {host:?}: {source}")]
+    Resolve {
+        /// The host name as configured.
+        host: String,
+        /// Why resolution failed.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// No TCP connection could be made to any address of the host.
+    #[error("cannot connect to {host} port {port}: {source}")]
+    Connect {
+        /// The host name as configured.
+        host: String,
+        /// The TCP port.
+        port: u16,
+        /// The error of the last address tried.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// An operation took longer than allowed. The text says what timed out and after how long.
+    #[error("timed out: {0}")]
+    Timeout(String),
+
+    /// The server's host key is in no known_hosts file and the policy does not accept it.
+    #[error(
+        "the host key of {host} is not known: the server offered {key}; check this fingerprint \
+         with the server's administrator, then accept it by trusting exactly this fingerprint \
+         (or allow adding unknown host keys)"
+    )]
+    HostKeyUnknown {
+        /// The known_hosts lookup name: `host`, or `[host]:port` for ports other than 22.
+        host: String,
+        /// The key the server offered.
+        key: HostKeyInfo,
+    },
+
+    /// The server offered a different key than the one recorded for it. This is always
+    /// refused: it is either a man-in-the-middle attack or a reinstalled server.
+    #[error(
+        "the host key of {host} has CHANGED: the server offered {key}, but {file}:{line} records \
+         a different {key_type} key for it. Someone may be intercepting the connection (man in \
+         the middle), or the server was reinstalled. Verify the new fingerprint with the \
+         server's administrator before removing line {line} from {file}",
+        file = file.display(),
+        key_type = key.key_type
+    )]
+    HostKeyChanged {
+        /// The known_hosts lookup name.
+        host: String,
+        /// The key the server offered.
+        key: HostKeyInfo,
+        /// The known_hosts file holding the old key.
+        file: PathBuf,
+        /// The 1-based line of the old key in `file`.
+        line: usize,
+    },
+
+    /// The server's key is listed as revoked (`@revoked`) in a known_hosts file.
+    #[error(
+        "the host key of {host} ({key}) is marked @revoked at {file}:{line}; refusing to connect",
+        file = file.display()
+    )]
+    HostKeyRevoked {
+        /// The known_hosts lookup name.
+        host: String,
+        /// The key the server offered.
+        key: HostKeyInfo,
+        /// The known_hosts file with the `@revoked` line.
+        file: PathBuf,
+        /// The 1-based line number.
+        line: usize,
+    },
+
+    /// The caller trusted a fingerprint, but the server offered a key with another one.
+    #[error(
+        "the server offered {offered}, which does not match the trusted fingerprint {expected}; \
+         not connecting"
+    )]
+    FingerprintMismatch {
+        /// The fingerprint the caller trusted.
+        expected: String,
+        /// The key the server offered.
+        offered: HostKeyInfo,
+    },
+
+    /// The server accepted none of the credentials.
+    #[error("authentication as {username:?} failed; tried: {detail}")]
+    AuthFailed {
+        /// The remote user name.
+        username: String,
+        /// The methods tried and why each failed, e.g. `publickey (id_ed25519), password`.
+        detail: String,
+    },
+
+    /// A key file could not be read or is in an unsupported format (and nothing else could be
+    /// tried).
+    #[error("cannot use key file {}: {reason}", path.display())]
+    KeyFile {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The SSH agent could not be used (and nothing else could be tried).
+    #[error("SSH agent: {0}")]
+    Agent(String),
+
+    /// The connection has ended; reconnect.
+    #[error("the SSH connection is closed")]
+    Disconnected,
+
+    /// A channel could not be opened or the server refused the request on it.
+    #[error("SSH channel: {0}")]
+    Channel(String),
+
+    /// An SSH protocol error reported by russh.
+    #[error("SSH protocol error: {0}")]
+    Ssh(#[from] russh::Error),
+
+    /// Reading or writing a known_hosts file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}

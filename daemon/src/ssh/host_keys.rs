@@ -1,0 +1,653 @@
+//! Host key verification against OpenSSH `known_hosts` files.
+//!
+//! We parse the files ourselves instead of using `russh::keys::check_known_hosts_path`: that
+//! function splits on single spaces, miscounts lines after comments, fails the whole lookup on
+//! one unparsable key, and ignores negations, wildcards and `@revoked`, all of which real
+//! `~/.ssh/known_hosts` files contain.
+
+use std::fmt;
+use std::fs;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{KeyInit, Mac};
+use russh::keys::{HashAlg, PublicKey};
+
+use super::error::Error;
+
+/// What a person needs to recognise a host key: its type and its fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HostKeyInfo {
+    /// The SSH key type, e.g. `ssh-ed25519`, `ecdsa-sha2-nistp256`, `ssh-rsa`.
+    pub key_type: String,
+    /// The SHA-256 fingerprint as OpenSSH prints it: `SHA256:` and unpadded base64.
+    pub fingerprint: String,
+}
+
+impl HostKeyInfo {
+    /// Describes `key`.
+    pub fn from_key(key: &PublicKey) -> Self {
+        Self {
+            key_type: key.algorithm().as_str().to_owned(),
+            fingerprint: key.fingerprint(HashAlg::Sha256).to_string(),
+        }
+    }
+}
+
+impl fmt::Display for HostKeyInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} key {}", self.key_type, self.fingerprint)
+    }
+}
+
+/// Which host keys to accept, and where to look them up and record them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostKeyPolicy {
+    /// known_hosts files to read, in order (e.g. `~/.ssh/known_hosts`). Missing files hold no
+    /// entries. `own_file` is always read as well.
+    pub read_files: Vec<PathBuf>,
+    /// x2god's own known_hosts file. It is created (parent directory 0700, file 0600) when
+    /// missing, and learned keys are appended here only, never to `~/.ssh/known_hosts`.
+    pub own_file: PathBuf,
+    /// Learn a key that no file knows (python-x2go's `add_to_known_hosts`).
+    pub add_unknown: bool,
+    /// Accept an unknown key if, and only if, its SHA-256 fingerprint equals this one (with or
+    /// without the `SHA256:` prefix and base64 padding); the key is then learned. When set, a
+    /// different unknown key is refused with [`Error::FingerprintMismatch`] even if
+    /// `add_unknown` is true, because the caller said which key it expects.
+    pub trusted_fingerprint: Option<String>,
+}
+
+/// The name a host is recorded under: `host` for port 22, `[host]:port` otherwise. Host names
+/// are case-insensitive, and OpenSSH records and hashes them in lower case.
+pub(crate) fn lookup_name(host: &str, port: u16) -> String {
+    let host = host.to_ascii_lowercase();
+    if port == 22 {
+        host
+    } else {
+        format!("[{host}]:{port}")
+    }
+}
+
+/// What the known_hosts files say about a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Lookup {
+    /// A file records exactly this key for the name.
+    Known,
+    /// No file records a key of this type for the name.
+    Unknown,
+    /// A file records a different key of the same type for the name.
+    Changed { file: PathBuf, line: usize },
+    /// A file marks this key `@revoked`.
+    Revoked { file: PathBuf, line: usize },
+}
+
+/// How [`verify`] accepted a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Accepted {
+    /// It was already recorded.
+    Known,
+    /// It was unknown and has now been appended to `own_file`.
+    Learned,
+}
+
+impl HostKeyPolicy {
+    /// The files to read: `read_files`, then `own_file` unless already listed.
+    fn files(&self) -> impl Iterator<Item = &Path> {
+        let own_listed = self.read_files.iter().any(|f| f == &self.own_file);
+        self.read_files
+            .iter()
+            .map(PathBuf::as_path)
+            .chain((!own_listed).then_some(self.own_file.as_path()))
+    }
+
+    /// Looks `key` up under `name` in all files. A revoked or changed key anywhere wins over a
+    /// match elsewhere: a stale entry in any file the user relies on is a warning we must not
+    /// paper over.
+    pub(crate) fn lookup(&self, name: &str, key: &PublicKey) -> Result<Lookup, Error> {
+        let mut found = false;
+        let mut changed = None;
+        for file in self.files() {
+            let text = match fs::read_to_string(file) {
+                Ok(t) => t,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(source) => {
+                    return Err(Error::Io {
+                        path: file.to_owned(),
+                        source,
+                    });
+                }
+            };
+            for (index, line) in text.lines().enumerate() {
+                let Some(entry) = parse_line(line) else {
+                    continue;
+                };
+                let line_no = index + 1;
+                match entry.marker {
+                    Marker::Revoked => {
+                        // A revoked key is revoked for every host, whatever the name field says.
+                        if entry.key.as_ref() == Some(key) {
+                            return Ok(Lookup::Revoked {
+                                file: file.to_owned(),
+                                line: line_no,
+                            });
+                        }
+                        continue;
+                    }
+                    // We do not accept host certificates by CA; like OpenSSH we fall back to
+                    // checking the plain key, so CA lines are irrelevant.
+                    Marker::CertAuthority => continue,
+                    Marker::None => {}
+                }
+                if !hosts_match(entry.hosts, name) {
+                    continue;
+                }
+                let Some(recorded) = entry.key else {
+                    tracing::debug!(
+                        file = %file.display(),
+                        line = line_no,
+                        "known_hosts: skipping an entry whose key cannot be parsed"
+                    );
+                    continue;
+                };
+                if recorded.algorithm() != key.algorithm() {
+                    continue;
+                }
+                if &recorded == key {
+                    found = true;
+                } else if changed.is_none() {
+                    changed = Some((file.to_owned(), line_no));
+                }
+            }
+        }
+        Ok(match (changed, found) {
+            (Some((file, line)), _) => Lookup::Changed { file, line },
+            (None, true) => Lookup::Known,
+            (None, false) => Lookup::Unknown,
+        })
+    }
+
+    /// Decides whether to accept `key` for `name`, learning it when the policy says so.
+    pub(crate) fn verify(&self, name: &str, key: &PublicKey) -> Result<Accepted, Error> {
+        self.ensure_own_file()?;
+        let info = HostKeyInfo::from_key(key);
+        match self.lookup(name, key)? {
+            Lookup::Known => Ok(Accepted::Known),
+            Lookup::Changed { file, line } => Err(Error::HostKeyChanged {
+                host: name.to_owned(),
+                key: info,
+                file,
+                line,
+            }),
+            Lookup::Revoked { file, line } => Err(Error::HostKeyRevoked {
+                host: name.to_owned(),
+                key: info,
+                file,
+                line,
+            }),
+            Lookup::Unknown => {
+                if let Some(expected) = &self.trusted_fingerprint {
+                    if !fingerprints_equal(expected, &info.fingerprint) {
+                        return Err(Error::FingerprintMismatch {
+                            expected: expected.clone(),
+                            offered: info,
+                        });
+                    }
+                } else if !self.add_unknown {
+                    return Err(Error::HostKeyUnknown {
+                        host: name.to_owned(),
+                        key: info,
+                    });
+                }
+                self.learn(name, key)?;
+                tracing::info!(
+                    host = name,
+                    key_type = %info.key_type,
+                    fingerprint = %info.fingerprint,
+                    file = %self.own_file.display(),
+                    "learned a new host key"
+                );
+                Ok(Accepted::Learned)
+            }
+        }
+    }
+
+    /// Creates `own_file` (and its directory) when missing, with owner-only permissions.
+    fn ensure_own_file(&self) -> Result<(), Error> {
+        if let Some(dir) = self.own_file.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|source| Error::Io {
+                    path: dir.to_owned(),
+                    source,
+                })?;
+        }
+        fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(&self.own_file)
+            .map(drop)
+            .map_err(|source| Error::Io {
+                path: self.own_file.clone(),
+                source,
+            })
+    }
+
+    /// Appends `name keytype base64` to `own_file`. The name is stored in clear: the file is
+    /// ours, and a readable entry is easier for a person to check and remove.
+    fn learn(&self, name: &str, key: &PublicKey) -> Result<(), Error> {
+        let io_err = |source| Error::Io {
+            path: self.own_file.clone(),
+            source,
+        };
+        self.ensure_own_file()?;
+        let openssh = key.to_openssh().map_err(|e| Error::Io {
+            path: self.own_file.clone(),
+            source: io::Error::other(e.to_string()),
+        })?;
+        let mut file = fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(&self.own_file)
+            .map_err(io_err)?;
+        // Start on a fresh line if someone edited the file and left no final newline.
+        let mut last = [0u8; 1];
+        let needs_newline = file.seek(SeekFrom::End(-1)).is_ok()
+            && file.read_exact(&mut last).is_ok()
+            && last[0] != b'\n';
+        let mut entry = String::new();
+        if needs_newline {
+            entry.push('\n');
+        }
+        entry.push_str(name);
+        entry.push(' ');
+        entry.push_str(&openssh);
+        entry.push('\n');
+        // One write call with O_APPEND, so concurrent learners do not interleave lines.
+        file.write_all(entry.as_bytes()).map_err(io_err)?;
+        file.sync_data().map_err(io_err)
+    }
+}
+
+/// Compares fingerprints loosely in form (prefix, padding) but exactly in value.
+fn fingerprints_equal(expected: &str, offered: &str) -> bool {
+    fn normal(s: &str) -> &str {
+        let s = s.trim();
+        let s = s.strip_prefix("SHA256:").unwrap_or(s);
+        s.trim_end_matches('=')
+    }
+    let (a, b) = (normal(expected), normal(offered));
+    !a.is_empty() && a == b
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Marker {
+    None,
+    CertAuthority,
+    Revoked,
+}
+
+struct Entry<'a> {
+    marker: Marker,
+    hosts: &'a str,
+    /// `None` when the key type is unknown to us or the blob is corrupt.
+    key: Option<PublicKey>,
+}
+
+/// Splits one known_hosts line into marker, host patterns and key. Blank lines, comments and
+/// lines with too few fields give `None`.
+fn parse_line(line: &str) -> Option<Entry<'_>> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return None;
+    }
+    let mut fields = line.split_whitespace();
+    let mut first = fields.next()?;
+    let marker = match first {
+        "@cert-authority" => Marker::CertAuthority,
+        "@revoked" => Marker::Revoked,
+        m if m.starts_with('@') => return None,
+        _ => Marker::None,
+    };
+    if marker != Marker::None {
+        first = fields.next()?;
+    }
+    let key_type = fields.next()?;
+    let blob = fields.next()?;
+    let key = russh::keys::parse_public_key_base64(blob)
+        .ok()
+        .filter(|k| k.algorithm().as_str() == key_type);
+    Some(Entry {
+        marker,
+        hosts: first,
+        key,
+    })
+}
+
+/// Whether the comma-separated patterns of a known_hosts line name `name`. As in OpenSSH, a
+/// matching negated pattern (`!pat`) excludes the line even if another pattern matches.
+fn hosts_match(patterns: &str, name: &str) -> bool {
+    let mut matched = false;
+    for pattern in patterns.split(',') {
+        if let Some(hashed) = pattern.strip_prefix("|1|") {
+            if hashed_match(hashed, name) {
+                matched = true;
+            }
+        } else if let Some(negated) = pattern.strip_prefix('!') {
+            if glob_match(&negated.to_ascii_lowercase(), name) {
+                return false;
+            }
+        } else if glob_match(&pattern.to_ascii_lowercase(), name) {
+            matched = true;
+        }
+    }
+    matched
+}
+
+/// `salt|hash` (both base64) of a hashed entry: HMAC-SHA1 of the name keyed with the salt.
+fn hashed_match(salt_and_hash: &str, name: &str) -> bool {
+    let Some((salt, hash)) = salt_and_hash.split_once('|') else {
+        return false;
+    };
+    let (Ok(salt), Ok(hash)) = (STANDARD.decode(salt), STANDARD.decode(hash)) else {
+        return false;
+    };
+    let Ok(mut mac) = HmacSha1::new_from_slice(&salt) else {
+        return false;
+    };
+    mac.update(name.as_bytes());
+    mac.verify_slice(&hash).is_ok()
+}
+
+type HmacSha1 = hmac::Hmac<sha1::Sha1>;
+
+/// HMAC-SHA1 of `msg` keyed with `key`, as OpenSSH's hashed entries use it.
+#[cfg(test)]
+fn hmac_sha1(key: &[u8], msg: &[u8]) -> Vec<u8> {
+    let mut mac = HmacSha1::new_from_slice(key).unwrap();
+    mac.update(msg);
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// OpenSSH pattern matching: `*` matches any run of characters, `?` any one character.
+fn glob_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    // Iterative matcher with single-star backtracking: linear enough for host names.
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match p.get(pi) {
+            Some('*') => {
+                star = Some((pi, ti));
+                pi += 1;
+            }
+            Some(&c) if c == '?' || Some(&c) == t.get(ti) => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    pi = sp + 1;
+                    ti = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p.get(pi..)
+        .is_some_and(|rest| rest.iter().all(|&c| c == '*'))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    const ED_A: &str = "AAAAC3NzaC1lZDI1NTE5AAAAIJdD7y3aLq454yWBdwLWbieU1ebz9/cu7/QEXn9OIeZJ";
+    const ED_B: &str = "AAAAC3NzaC1lZDI1NTE5AAAAILIG2T/B0l0gaqj3puu510tu9N1OkQ4znY3LYuEm5zCF";
+    const ECDSA: &str = "AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEwii8gWYI0irgPJMXCmkX3Zm3GcqdZKjEfZ2tY65b+5KPfwMJnxQiFcwrZ6IuZwHFnACstdZJ2RYDW+YFCt4+I=";
+
+    fn key(b64: &str) -> PublicKey {
+        russh::keys::parse_public_key_base64(b64).unwrap()
+    }
+
+    struct Fixture {
+        dir: tempfile::TempDir,
+    }
+
+    impl Fixture {
+        fn new() -> Self {
+            Self {
+                dir: tempfile::tempdir().unwrap(),
+            }
+        }
+        fn path(&self, name: &str) -> PathBuf {
+            self.dir.path().join(name)
+        }
+        fn write(&self, name: &str, text: &str) -> PathBuf {
+            let p = self.path(name);
+            fs::write(&p, text).unwrap();
+            p
+        }
+        fn policy(&self, read: &[PathBuf]) -> HostKeyPolicy {
+            HostKeyPolicy {
+                read_files: read.to_vec(),
+                own_file: self.path("x2god/sub/known_hosts"),
+                add_unknown: false,
+                trusted_fingerprint: None,
+            }
+        }
+    }
+
+    #[test]
+    fn lookup_names() {
+        assert_eq!(lookup_name("Server.Example", 22), "server.example");
+        assert_eq!(lookup_name("server", 2222), "[server]:2222");
+        assert_eq!(lookup_name("::1", 2222), "[::1]:2222");
+    }
+
+    #[test]
+    fn fingerprint_format_matches_openssh() {
+        let info = HostKeyInfo::from_key(&key(ED_A));
+        assert_eq!(info.key_type, "ssh-ed25519");
+        assert!(info.fingerprint.starts_with("SHA256:"));
+        assert!(!info.fingerprint.ends_with('='));
+        assert_eq!(info.fingerprint.len(), "SHA256:".len() + 43);
+    }
+
+    #[test]
+    fn plain_port_and_comment_lines() {
+        let f = Fixture::new();
+        let kh = f.write(
+            "known_hosts",
+            &format!(
+                "# a comment\n\nother ssh-ed25519 {ED_B}\n[srv]:2222\tssh-ed25519   {ED_A} c\nsrv ssh-ed25519 {ED_B}\n"
+            ),
+        );
+        let p = f.policy(std::slice::from_ref(&kh));
+        assert_eq!(p.lookup("[srv]:2222", &key(ED_A)).unwrap(), Lookup::Known);
+        // Port 22 name does not match the [srv]:2222 entry: srv has ED_B, so ED_A is changed.
+        assert_eq!(
+            p.lookup("srv", &key(ED_A)).unwrap(),
+            Lookup::Changed {
+                file: kh.clone(),
+                line: 5
+            }
+        );
+        assert_eq!(p.lookup("srv", &key(ED_B)).unwrap(), Lookup::Known);
+        assert_eq!(p.lookup("[srv]:2223", &key(ED_A)).unwrap(), Lookup::Unknown);
+        // A key of another type for the same name is not a change.
+        assert_eq!(p.lookup("srv", &key(ECDSA)).unwrap(), Lookup::Unknown);
+    }
+
+    #[test]
+    fn hashed_entries() {
+        let f = Fixture::new();
+        // Test vector from russh: example.com, port 22.
+        let kh = f.write(
+            "known_hosts",
+            &format!(
+                "|1|O33ESRMWPVkMYIwJ1Uw+n877jTo=|nuuC5vEqXlEZ/8BXQR7m619W6Ak= ssh-ed25519 {ED_B}\n"
+            ),
+        );
+        let p = f.policy(std::slice::from_ref(&kh));
+        assert_eq!(p.lookup("example.com", &key(ED_B)).unwrap(), Lookup::Known);
+        assert_eq!(
+            p.lookup("example.com", &key(ED_A)).unwrap(),
+            Lookup::Changed { file: kh, line: 1 }
+        );
+        assert_eq!(
+            p.lookup("example.org", &key(ED_A)).unwrap(),
+            Lookup::Unknown
+        );
+    }
+
+    #[test]
+    fn hashed_entry_with_port_from_our_hmac() {
+        let f = Fixture::new();
+        let salt = [7u8; 20];
+        let hash = hmac_sha1(&salt, b"[10.0.0.1]:2222");
+        let line = format!(
+            "|1|{}|{} ssh-ed25519 {ED_A}\n",
+            STANDARD.encode(salt),
+            STANDARD.encode(hash)
+        );
+        let kh = f.write("known_hosts", &line);
+        let p = f.policy(&[kh]);
+        assert_eq!(
+            p.lookup("[10.0.0.1]:2222", &key(ED_A)).unwrap(),
+            Lookup::Known
+        );
+        assert_eq!(p.lookup("10.0.0.1", &key(ED_A)).unwrap(), Lookup::Unknown);
+    }
+
+    #[test]
+    fn patterns_negation_and_markers() {
+        let f = Fixture::new();
+        let kh = f.write(
+            "known_hosts",
+            &format!(
+                "*.lan,!bad.lan ssh-ed25519 {ED_A}\n@cert-authority *.lan ssh-ed25519 {ED_B}\nbroken ssh-ed25519 AAAAnotbase64!!\n@revoked * ecdsa-sha2-nistp256 {ECDSA}\n"
+            ),
+        );
+        let p = f.policy(std::slice::from_ref(&kh));
+        assert_eq!(p.lookup("good.lan", &key(ED_A)).unwrap(), Lookup::Known);
+        assert_eq!(p.lookup("bad.lan", &key(ED_B)).unwrap(), Lookup::Unknown);
+        assert_eq!(p.lookup("broken", &key(ED_A)).unwrap(), Lookup::Unknown);
+        assert_eq!(
+            p.lookup("anything", &key(ECDSA)).unwrap(),
+            Lookup::Revoked { file: kh, line: 4 }
+        );
+        assert!(glob_match("a*b?c", "axxbyc"));
+        assert!(!glob_match("a*b?c", "axxbc"));
+        assert!(glob_match("*", ""));
+    }
+
+    #[test]
+    fn unknown_refused_by_default_and_nothing_written() {
+        let f = Fixture::new();
+        let p = f.policy(&[f.path("missing")]);
+        let err = p.verify("[h]:2222", &key(ED_A)).unwrap_err();
+        assert!(matches!(err, Error::HostKeyUnknown { ref host, .. } if host == "[h]:2222"));
+        let msg = err.to_string();
+        assert!(
+            msg.contains("ssh-ed25519") && msg.contains("SHA256:"),
+            "{msg}"
+        );
+        // The own file exists (created) but is empty.
+        assert_eq!(fs::read_to_string(&p.own_file).unwrap(), "");
+        let mode = fs::metadata(&p.own_file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let dir_mode = fs::metadata(p.own_file.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(dir_mode, 0o700);
+    }
+
+    #[test]
+    fn learning_appends_to_own_file_only() {
+        let f = Fixture::new();
+        let user_kh = f.write("user_known_hosts", "other ssh-ed25519 AAAA\n");
+        let before = fs::read_to_string(&user_kh).unwrap();
+        let mut p = f.policy(std::slice::from_ref(&user_kh));
+        p.add_unknown = true;
+        assert_eq!(p.verify("[h]:2222", &key(ED_A)).unwrap(), Accepted::Learned);
+        assert_eq!(fs::read_to_string(&user_kh).unwrap(), before);
+        let own = fs::read_to_string(&p.own_file).unwrap();
+        assert_eq!(own, format!("[h]:2222 ssh-ed25519 {ED_A}\n"));
+        // Second time it is known, and nothing more is written.
+        assert_eq!(p.verify("[h]:2222", &key(ED_A)).unwrap(), Accepted::Known);
+        assert_eq!(fs::read_to_string(&p.own_file).unwrap(), own);
+    }
+
+    #[test]
+    fn learning_adds_missing_newline() {
+        let f = Fixture::new();
+        let mut p = f.policy(&[]);
+        p.own_file = f.write("own", "x ssh-ed25519 AAAA");
+        p.add_unknown = true;
+        p.verify("h", &key(ED_A)).unwrap();
+        assert_eq!(
+            fs::read_to_string(&p.own_file).unwrap(),
+            format!("x ssh-ed25519 AAAA\nh ssh-ed25519 {ED_A}\n")
+        );
+    }
+
+    #[test]
+    fn trusted_fingerprint() {
+        let f = Fixture::new();
+        let mut p = f.policy(&[]);
+        let fp_b = HostKeyInfo::from_key(&key(ED_B)).fingerprint;
+        p.trusted_fingerprint = Some(fp_b.clone());
+        p.add_unknown = true; // the explicit fingerprint still wins
+        let err = p.verify("h", &key(ED_A)).unwrap_err();
+        assert!(
+            matches!(err, Error::FingerprintMismatch { ref expected, .. } if *expected == fp_b)
+        );
+        assert_eq!(fs::read_to_string(&p.own_file).unwrap(), "");
+        // Without prefix, with padding: still equal.
+        let bare = format!("{}=", fp_b.trim_start_matches("SHA256:"));
+        p.trusted_fingerprint = Some(bare);
+        assert_eq!(p.verify("h", &key(ED_B)).unwrap(), Accepted::Learned);
+        assert_eq!(p.verify("h", &key(ED_B)).unwrap(), Accepted::Known);
+    }
+
+    #[test]
+    fn changed_key_always_refused_and_never_learned() {
+        let f = Fixture::new();
+        let user_kh = f.write("user_known_hosts", &format!("h ssh-ed25519 {ED_B}\n"));
+        let mut p = f.policy(std::slice::from_ref(&user_kh));
+        p.add_unknown = true;
+        p.trusted_fingerprint = Some(HostKeyInfo::from_key(&key(ED_A)).fingerprint);
+        // Also record the new key in our own file: a stale entry elsewhere still wins.
+        fs::create_dir_all(p.own_file.parent().unwrap()).unwrap();
+        fs::write(&p.own_file, format!("h ssh-ed25519 {ED_A}\n")).unwrap();
+        let err = p.verify("h", &key(ED_A)).unwrap_err();
+        match &err {
+            Error::HostKeyChanged {
+                host, file, line, ..
+            } => {
+                assert_eq!(host, "h");
+                assert_eq!(file, &user_kh);
+                assert_eq!(*line, 1);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(err.to_string().contains("CHANGED"));
+        assert_eq!(
+            fs::read_to_string(&p.own_file).unwrap(),
+            format!("h ssh-ed25519 {ED_A}\n")
+        );
+    }
+}

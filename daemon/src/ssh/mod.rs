@@ -1,0 +1,25 @@
+//! The SSH transport: one persistent, authenticated connection per profile, over which many
+//! commands run on their own session channels.
+//!
+//! This layer knows neither X2Go nor D-Bus. It resolves and connects, checks the server's host
+//! key against `known_hosts` files under a [`HostKeyPolicy`], authenticates in the order
+//! python-x2go uses ([`AuthParams`]), and runs command strings, returning their bytes
+//! ([`Connection::exec`]). It is built on russh; it never runs the `ssh` binary.
+//!
+//! Secrets (passwords, passphrases) travel as [`Secret`], whose `Debug` and `Display` print
+//! `<redacted>`, so that they cannot leak into logs or error messages by accident.
+
+mod auth;
+mod connection;
+mod error;
+mod host_keys;
+mod secret;
+
+pub use auth::AuthParams;
+pub use connection::{ConnectParams, Connection, ExecOutput};
+pub use error::Error;
+pub use host_keys::{HostKeyInfo, HostKeyPolicy};
+pub use secret::Secret;
+
+#[cfg(test)]
+mod lab_tests;

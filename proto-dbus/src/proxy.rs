@@ -1,0 +1,141 @@
+//! Client-side proxies of the x2god interfaces.
+//!
+//! Methods return [`crate::Error`], so a caller can match on the error kind.
+
+use std::collections::HashMap;
+
+use zbus::{OwnedObjectPath, OwnedVariant, proxy};
+
+use crate::Error;
+
+/// One remote session as returned by `ListSessions`: python-x2go's session-info names as keys.
+pub type SessionDict = HashMap<String, OwnedVariant>;
+
+/// `org.x2go.Control1.Manager` at `/org/x2go/Control1`.
+#[proxy(
+    interface = "org.x2go.Control1.Manager",
+    default_service = "org.x2go.Control1",
+    default_path = "/org/x2go/Control1"
+)]
+pub trait Manager {
+    /// Creates a profile from `settings` (keys: `hostname`, `port`, `username`, `key_filename`,
+    /// `allow_agent`, `look_for_keys`, `force_password_auth`, `timeout`, `add_to_known_hosts`)
+    /// and returns its object path.
+    fn create_profile(
+        &self,
+        name: &str,
+        settings: HashMap<&str, zbus::Variant<'_>>,
+    ) -> Result<OwnedObjectPath, Error>;
+    /// Removes a profile, disconnecting it first.
+    fn remove_profile(&self, name: &str) -> Result<(), Error>;
+    /// Object paths of all profiles.
+    fn list_profiles(&self) -> Result<Vec<OwnedObjectPath>, Error>;
+    /// Object path of the profile called `name`.
+    fn get_profile(&self, name: &str) -> Result<OwnedObjectPath, Error>;
+    /// Emitted after a profile object was added.
+    #[zbus(signal)]
+    fn profile_added(&self, profile: OwnedObjectPath, name: String) -> zbus::Result<()>;
+    /// Emitted before a profile object is removed.
+    #[zbus(signal)]
+    fn profile_removed(&self, profile: OwnedObjectPath, name: String) -> zbus::Result<()>;
+    /// The daemon's version.
+    #[zbus(property)]
+    fn version(&self) -> zbus::Result<String>;
+}
+
+/// `org.x2go.Control1.Profile` at `/org/x2go/Control1/profile/<escaped name>`.
+#[proxy(
+    interface = "org.x2go.Control1.Profile",
+    default_service = "org.x2go.Control1"
+)]
+pub trait Profile {
+    /// Connects and authenticates; `options` override the profile's settings and may carry
+    /// `password` and `passphrase`, which are never stored.
+    fn connect(&self, options: HashMap<&str, zbus::Variant<'_>>) -> Result<(), Error>;
+    /// Closes the SSH connection.
+    fn disconnect(&self) -> Result<(), Error>;
+    /// Whether an authenticated connection exists.
+    fn is_connected(&self) -> Result<bool, Error>;
+    /// Whether the server answers a round trip now.
+    fn is_alive(&self) -> Result<bool, Error>;
+    /// Whether the connection died without being asked to.
+    fn has_session_died(&self) -> Result<bool, Error>;
+    /// The configured server host name.
+    fn get_hostname(&self) -> Result<String, Error>;
+    /// The configured SSH port.
+    fn get_port(&self) -> Result<u16, Error>;
+    /// The remote user name of the live connection.
+    fn remote_username(&self) -> Result<String, Error>;
+    /// The peer address of the live connection, as `address:port`.
+    fn remote_peername(&self) -> Result<String, Error>;
+    /// Renames the profile; returns the new object path.
+    fn set_profile_name(&self, name: &str) -> Result<OwnedObjectPath, Error>;
+    /// Changes stored settings (same keys as `CreateProfile`).
+    fn update(&self, settings: HashMap<&str, zbus::Variant<'_>>) -> Result<(), Error>;
+    /// Checks the server's host key without authenticating.
+    fn check_host(&self) -> Result<bool, Error>;
+    /// Accepts the server's host key if its SHA256 fingerprint is `fingerprint`.
+    fn trust_host_key(&self, fingerprint: &str) -> Result<(), Error>;
+    /// Sessions of the remote user, one dictionary per session.
+    fn list_sessions(&self) -> Result<Vec<SessionDict>, Error>;
+    /// The server's `x2golistsessions` output as is.
+    fn list_sessions_raw(&self) -> Result<String, Error>;
+    /// Suspends a session on the server.
+    fn suspend(&self, session_name: &str) -> Result<(), Error>;
+    /// Terminates a session on the server.
+    fn terminate(
+        &self,
+        session_name: &str,
+        options: HashMap<&str, zbus::Variant<'_>>,
+    ) -> Result<(), Error>;
+    /// `running`, `suspended`, `terminated` (seen, now gone) or `unknown` (never seen).
+    fn session_state(&self, session_name: &str) -> Result<String, Error>;
+    /// Whether the session runs; `NotFound` for a session the daemon never saw.
+    fn is_running(&self, session_name: &str) -> Result<bool, Error>;
+    /// Whether the session is suspended; `NotFound` for a session the daemon never saw.
+    fn is_suspended(&self, session_name: &str) -> Result<bool, Error>;
+    /// Whether the session was seen and is gone; `NotFound` for a session never seen.
+    fn has_terminated(&self, session_name: &str) -> Result<bool, Error>;
+    /// Starts a session (not implemented yet: `NotSupported`).
+    fn start(
+        &self,
+        options: HashMap<&str, zbus::Variant<'_>>,
+    ) -> Result<(String, OwnedObjectPath), Error>;
+    /// Resumes a session (not implemented yet: `NotSupported`).
+    fn resume(
+        &self,
+        session_name: &str,
+        options: HashMap<&str, zbus::Variant<'_>>,
+    ) -> Result<(), Error>;
+    /// The server's X2Go feature list.
+    fn server_features(&self, force: bool) -> Result<Vec<String>, Error>;
+    /// The server's X2Go component versions.
+    fn server_versions(&self, force: bool) -> Result<HashMap<String, String>, Error>;
+    /// Emitted when the connection state changes, with a reason.
+    #[zbus(signal, name = "StateChanged")]
+    fn state_changed_event(&self, state: String, reason: String) -> zbus::Result<()>;
+    /// Profile name.
+    #[zbus(property)]
+    fn name(&self) -> zbus::Result<String>;
+    /// Server host name.
+    #[zbus(property)]
+    fn hostname(&self) -> zbus::Result<String>;
+    /// SSH port.
+    #[zbus(property)]
+    fn port(&self) -> zbus::Result<u16>;
+    /// Configured remote user name.
+    #[zbus(property)]
+    fn username(&self) -> zbus::Result<String>;
+    /// `disconnected`, `connecting`, `connected` or `lost`.
+    #[zbus(property)]
+    fn state(&self) -> zbus::Result<String>;
+    /// Remote user of the live connection, empty when disconnected.
+    #[zbus(property, name = "RemoteUsername")]
+    fn remote_username_prop(&self) -> zbus::Result<String>;
+    /// Peer address of the live connection, empty when disconnected.
+    #[zbus(property, name = "RemotePeername")]
+    fn remote_peername_prop(&self) -> zbus::Result<String>;
+    /// The last connection error, empty when none.
+    #[zbus(property)]
+    fn last_error(&self) -> zbus::Result<String>;
+}

@@ -1,0 +1,113 @@
+//! Hostile names are refused with InvalidArgument before anything runs on the server.
+
+use std::collections::HashMap;
+
+use x2god_client::Options;
+use x2god_tests::{Daemon, Lab};
+
+use crate::{bounded, connected, expect_err};
+
+const CANARY: &str = "/tmp/x2god-injection-canary";
+
+fn hostile_session_names() -> Vec<String> {
+    let valid = "x2gotest-50-1700000000_stRxterm_dp24";
+    let mut v: Vec<String> = [
+        "",
+        " ",
+        "x;touch /tmp/x2god-injection-canary",
+        "$(touch /tmp/x2god-injection-canary)",
+        "`touch /tmp/x2god-injection-canary`",
+        "a b",
+        "a\nb",
+        "../../etc/passwd",
+        "-rf",
+        "*",
+        "x2gotest-50-1700000000_stRxterm_dp24 ; id",
+        "x2gotest-50-1700000000_stRxterm_dp24'",
+        "x2gotest-50-1700000000_stRxterm_dp24\"",
+        "x2gotest-50-1700000000_stRxterm_dp24|id",
+        "x2gotest-50-1700000000_stRxterm_dp24&",
+        "x2gotest-50-1700000000_stRxterm_dp24>/tmp/x",
+        "x2gotest-50-1700000000_stRxterm_dp24\n",
+        "x2gotest-5-1700000000_stRxterm_dp24",
+        "x2gotest-50-17_stRxterm_dp24",
+        "x2gotest-50-1700000000_stRxterm",
+        "x2gotest-50-1700000000_stRx term_dp24",
+        "x2gotest-50-1700000000_stR$(id)_dp24",
+        "x2gotest-50-1700000000_stRxterm_dp24\u{202e}",
+        "ünïcode-50-1700000000_stRxterm_dp24",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    v.push(format!("{valid}{}", "a".repeat(100_000)));
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_session_names_run_nothing() {
+    let Some(lab) = Lab::get() else { return };
+    bounded(async {
+        let _ = std::fs::remove_file(CANARY);
+        let d = Daemon::start().await;
+        let p = connected(&d, &lab, "inj").await;
+        p.list_sessions().await.unwrap();
+        let conns = d.tcp_connections_to(lab.port());
+        assert_eq!(conns.len(), 1);
+        let before = lab.channels_from(conns[0]);
+        let px = p.proxy();
+        for name in hostile_session_names() {
+            expect_err(px.suspend(&name).await, "InvalidArgument");
+            expect_err(px.terminate(&name, HashMap::new()).await, "InvalidArgument");
+            expect_err(px.session_state(&name).await, "InvalidArgument");
+            expect_err(px.is_running(&name).await, "InvalidArgument");
+        }
+        // A well-formed name never seen is NotFound, after one listing.
+        expect_err(
+            px.is_running("x2gotest-99-1700000000_stRxterm_dp24").await,
+            "NotFound",
+        );
+        let after = lab.channels_from(conns[0]);
+        assert_eq!(after, before + 1, "only the one listing ran on the server");
+        assert!(!std::path::Path::new(CANARY).exists());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_user_and_host_names_are_refused_before_connecting() {
+    let Some(lab) = Lab::get() else { return };
+    bounded(async {
+        let d = Daemon::start().await;
+        let p = crate::lab_profile(
+            &d,
+            &lab,
+            "inj2",
+            &lab.var("SSH_USER"),
+            Options::new().set("key_filename", lab.var("SSH_KEY")),
+        )
+        .await;
+        for user in [
+            "x2gotest;id",
+            "$(id)",
+            "-oProxyCommand=x",
+            "a b",
+            "a\nb",
+            "XSHADx",
+        ] {
+            expect_err(
+                p.connect(Options::new().set("username", user)).await,
+                "InvalidArgument",
+            );
+        }
+        for host in ["-oProxyCommand=touch /tmp/x", "a b", "h;id", ""] {
+            expect_err(
+                p.connect(Options::new().set("hostname", host)).await,
+                "InvalidArgument",
+            );
+        }
+        assert!(d.tcp_connections_to(lab.port()).is_empty());
+        assert!(!p.proxy().is_connected().await.unwrap());
+    })
+    .await;
+}

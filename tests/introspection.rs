@@ -1,0 +1,59 @@
+//! The D-Bus API as the daemon serves it equals the golden XML in `proto-dbus/interfaces/`.
+//! Run with `X2GOD_BLESS=1` to rewrite the files after a deliberate API change.
+
+use std::path::PathBuf;
+
+use x2god_client::Options;
+use x2god_tests::Daemon;
+
+use crate::bounded;
+
+/// The `<interface name="…">…</interface>` element of `xml`.
+fn interface_element(xml: &str, name: &str) -> String {
+    let start = xml
+        .find(&format!("<interface name=\"{name}\">"))
+        .unwrap_or_else(|| panic!("{name} not in {xml}"));
+    let end = start + xml[start..].find("</interface>").unwrap() + "</interface>".len();
+    format!("{}\n", &xml[start..end])
+}
+
+async fn introspect(conn: &zbus::Connection, path: &str) -> String {
+    let p = zbus::fdo::IntrospectableProxy::builder(conn)
+        .destination("org.x2go.Control1")
+        .path(path.to_owned())
+        .build()
+        .await
+        .unwrap();
+    p.introspect().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn served_api_matches_golden_xml() {
+    bounded(async {
+        let d = Daemon::start().await;
+        let c = d.client().await;
+        let p = c
+            .create_profile("golden", Options::new().set("hostname", "h"))
+            .await
+            .unwrap();
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../proto-dbus/interfaces");
+        let cases = [
+            ("org.x2go.Control1.Manager", "/org/x2go/Control1".to_owned()),
+            ("org.x2go.Control1.Profile", p.path().as_str().to_owned()),
+        ];
+        for (iface, path) in cases {
+            let served = interface_element(&introspect(c.connection(), &path).await, iface);
+            let file = dir.join(format!("{iface}.xml"));
+            if std::env::var_os("X2GOD_BLESS").is_some() {
+                std::fs::write(&file, &served).unwrap();
+            }
+            let golden = std::fs::read_to_string(&file)
+                .unwrap_or_else(|e| panic!("{}: {e} (X2GOD_BLESS=1 writes it)", file.display()));
+            assert_eq!(
+                served, golden,
+                "{iface} changed; review and bless with X2GOD_BLESS=1"
+            );
+        }
+    })
+    .await;
+}

@@ -1,0 +1,371 @@
+#!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
+# Build (or rebuild) the x2god loopback X2Go server lab.
+#
+#   tests/lab/setup.sh [LAB_DIR]     (default: ${X2GOD_LAB_DIR:-/tmp/x2god-lab})
+#
+# Result: a private sshd on 127.0.0.1:<port> (never the system one) in front of
+# the distribution's X2Go server scripts, two test users with known passwords
+# and keys, x2gocleansessions, an Xvfb client display with a cookie, and
+# $LAB/lab.env describing all of it. Follows /work/shared/lab-recipe.md.
+# Idempotent: a running lab in LAB_DIR is torn down (teardown.sh) and rebuilt;
+# apt is skipped when every package is already installed.
+#
+# One lab per machine at a time: the test users, their authorized_keys, the
+# X2Go session DB and x2gocleansessions are machine-wide, so a second LAB_DIR
+# would revoke the first one's client keys and share its sessions.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=common.sh
+. "$HERE/common.sh"
+
+START_NS="$(date +%s%N)"
+LAB="$(lab_resolve_dir "${1:-}")"
+[[ "$(id -u)" -eq 0 ]] || die "must run as root (creates users, binds /dev/log, starts sshd)"
+
+# Debian's python3 is needed for python3-x2go; a pyenv/venv python on PATH does
+# not see those modules, so always call /usr/bin/python3 explicitly.
+PY=/usr/bin/python3
+SSHD=/usr/sbin/sshd   # absolute: sshd refuses to re-exec when started via PATH
+X2GO_DB=/var/lib/x2go/x2go_sessions
+
+# ---------------------------------------------------------------------------
+# 1. Packages. dpkg-query first, so a warm run never touches the network/apt.
+PACKAGES=(openssh-server openssh-client x2goserver x2goserver-xsession
+    x2goserver-x2goagent nxproxy xvfb xauth x11-utils xterm sqlite3 iproute2
+    util-linux procps dbus dbus-bin python3 pyhoca-cli python3-x2go)
+missing=()
+for p in "${PACKAGES[@]}"; do
+    st="$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)"
+    [[ "$st" == installed ]] || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    log "installing missing packages: ${missing[*]}"
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${PACKAGES[@]}"
+fi
+
+# ---------------------------------------------------------------------------
+# 2. A previous lab in the same folder is stopped first, so ports, displays and
+# pids are all fresh and recorded by this run.
+if [[ -d "$LAB/run/pids" ]]; then
+    for f in "$LAB"/run/pids/*; do
+        [[ -e "$f" ]] || continue
+        if recorded_alive "$LAB" "$(basename "$f")" >/dev/null; then
+            log "previous lab in $LAB is running: tearing it down first"
+            "$HERE/teardown.sh" "$LAB"
+            break
+        fi
+    done
+fi
+
+# Remember the previous port/display so lab.env stays stable across runs when
+# they are still free (consumers that cached them keep working).
+PREV_PORT="$(read_pid "$LAB/run/port" 2>/dev/null || true)"
+PREV_DISPLAY="$(read_pid "$LAB/run/display" 2>/dev/null || true)"
+
+install -d -m 755 "$LAB"
+install -d -m 700 "$LAB/run" "$LAB/keys" "$LAB/hostkeys"
+install -d -m 755 "$LAB/logs"
+rm -rf "$LAB/run/pids"
+
+# ---------------------------------------------------------------------------
+# 3. Hostname. x2golistsessions dies ("Hostname of X2Go Server is not set-up
+# correctly") and x2gogetfreeport refuses on localhost/(none)/empty.
+HN="$(hostname 2>/dev/null || true)"
+case "$HN" in
+    "" | localhost | "(none)")
+        hostname x2golab
+        log "hostname was '${HN}', which X2Go rejects: set it to 'x2golab' (runtime only)"
+        HN="$(hostname)"
+        ;;
+esac
+
+# ---------------------------------------------------------------------------
+# 4. Test users. chpasswd every run so the passwords are always the documented ones.
+declare -A PASSWORDS=([x2gotest]=x2gotest-pw [x2gotest2]=x2gotest2-pw)
+for u in "${LAB_USERS[@]}"; do
+    if ! getent passwd "$u" >/dev/null; then
+        useradd --create-home --shell /bin/bash "$u"
+        log "created user $u"
+    fi
+    [[ "$(getent passwd "$u" | cut -d: -f7)" == /bin/bash ]] || usermod -s /bin/bash "$u"
+    home="$(getent passwd "$u" | cut -d: -f6)"
+    [[ -d "$home" ]] || install -d -m 755 -o "$u" -g "$u" "$home"
+    printf '%s:%s\n' "$u" "${PASSWORDS[$u]}" | chpasswd
+done
+
+# ---------------------------------------------------------------------------
+# 5. Client keys: fresh every run, so no test can depend on a stale key.
+rm -f "$LAB"/keys/id_*
+ssh-keygen -q -t ed25519 -N '' -C x2god-lab-ed25519 -f "$LAB/keys/id_ed25519"
+ssh-keygen -q -t ed25519 -N 'lab-passphrase' -C x2god-lab-ed25519-enc -f "$LAB/keys/id_ed25519_enc"
+ssh-keygen -q -t rsa -b 3072 -N '' -C x2god-lab-rsa -f "$LAB/keys/id_rsa"
+ssh-keygen -q -t ecdsa -b 256 -N '' -C x2god-lab-ecdsa -f "$LAB/keys/id_ecdsa"
+chown root:root "$LAB"/keys/id_*
+chmod 600 "$LAB"/keys/id_*
+chmod 644 "$LAB"/keys/id_*.pub
+
+# authorized_keys rewritten every run (old lab keys must stop working).
+write_authorized_keys() {
+    local u="$1" home
+    shift
+    home="$(getent passwd "$u" | cut -d: -f6)"
+    install -d -m 700 -o "$u" -g "$u" "$home/.ssh"
+    cat "$@" >"$home/.ssh/authorized_keys"
+    chown "$u:$u" "$home/.ssh/authorized_keys"
+    chmod 600 "$home/.ssh/authorized_keys"
+}
+write_authorized_keys x2gotest "$LAB"/keys/id_ed25519.pub "$LAB"/keys/id_ed25519_enc.pub \
+    "$LAB"/keys/id_rsa.pub "$LAB"/keys/id_ecdsa.pub
+write_authorized_keys x2gotest2 "$LAB"/keys/id_ed25519.pub
+
+# ---------------------------------------------------------------------------
+# 6. Host keys: kept across runs so known_hosts copies held by tests stay valid.
+for t in ed25519 rsa; do
+    k="$LAB/hostkeys/ssh_host_${t}_key"
+    if [[ ! -s "$k" || ! -s "$k.pub" ]]; then
+        rm -f "$k" "$k.pub"
+        if [[ "$t" == rsa ]]; then
+            ssh-keygen -q -t rsa -b 3072 -N '' -C x2god-lab-host -f "$k"
+        else
+            ssh-keygen -q -t "$t" -N '' -C x2god-lab-host -f "$k"
+        fi
+    fi
+    chmod 600 "$k"
+done
+
+# ---------------------------------------------------------------------------
+# 7. Private sshd on a free loopback port.
+pick_port() {
+    local p
+    # Prefer the previous port; the sandbox may already have unrelated sshds
+    # (e.g. on 2222), so scan a high range and check LISTEN on any address.
+    for p in ${PREV_PORT:+"$PREV_PORT"} $(seq 22220 22999); do
+        port_listening "$p" || { printf '%s\n' "$p"; return 0; }
+    done
+    die "no free TCP port in 22220-22999"
+}
+PORT="$(pick_port)"
+printf '%s\n' "$PORT" >"$LAB/run/port"
+
+# Comments are on their own lines: sshd -t accepts trailing ones, but this is
+# friendlier to readers and other parsers.
+cat >"$LAB/sshd_config" <<EOF
+# x2god test lab sshd (generated by tests/lab/setup.sh; do not edit)
+ListenAddress 127.0.0.1
+Port $PORT
+AddressFamily inet
+HostKey $LAB/hostkeys/ssh_host_ed25519_key
+HostKey $LAB/hostkeys/ssh_host_rsa_key
+# teardown.sh stops exactly this pid
+PidFile $LAB/run/sshd.pid
+AllowUsers x2gotest x2gotest2
+PermitRootLogin no
+PubkeyAuthentication yes
+PasswordAuthentication yes
+KbdInteractiveAuthentication no
+# stock /etc/pam.d/sshd works for key and password logins
+UsePAM yes
+# the X2Go graphics port is reached through an SSH -L forward
+AllowTcpForwarding yes
+X11Forwarding no
+UseDNS no
+# every connection, auth, exec and sftp channel ends up in the -E log
+LogLevel VERBOSE
+# pyhoca-cli/python-x2go open an SFTP channel; session start fails without it
+Subsystem sftp /usr/lib/openssh/sftp-server
+# MaxSessions is deliberately NOT set: tests rely on OpenSSH's default of 10.
+EOF
+chmod 644 "$LAB/sshd_config"
+
+install -d -m 755 /run/sshd   # privilege separation dir; normally made by systemd
+"$SSHD" -t -f "$LAB/sshd_config"
+rm -f "$LAB/run/sshd.pid"
+: >"$LAB/logs/sshd.log"
+"$SSHD" -f "$LAB/sshd_config" -E "$LAB/logs/sshd.log"   # daemonises (own session)
+
+wait_for() { # wait_for SECONDS DESCRIPTION CMD...: poll CMD every 0.05 s
+    local deadline=$((SECONDS + $1)) what="$2"
+    shift 2
+    until "$@" >/dev/null; do
+        ((SECONDS < deadline)) || die "timed out waiting for $what"
+        sleep 0.05
+    done
+}
+sshd_ready() {
+    local pid
+    pid="$(read_pid "$LAB/run/sshd.pid")" || return 1
+    [[ -n "$(ss -ltnH "src 127.0.0.1 and sport = :$PORT" 2>/dev/null)" ]] || return 1
+    [[ -d "/proc/$pid" ]]
+}
+wait_for 10 "sshd pid file and LISTEN on 127.0.0.1:$PORT" sshd_ready
+SSHD_PID="$(read_pid "$LAB/run/sshd.pid")"
+record_pid "$LAB" sshd "$SSHD_PID" "$LAB/sshd_config"
+
+# ---------------------------------------------------------------------------
+# 8. /dev/log sink. The X2Go scripts log via syslog; without /dev/log all of it
+# (the main server-side diagnostic) is silently lost. Only if nobody provides it.
+SYSLOG_LOG=""
+if [[ ! -e /dev/log ]]; then
+    cat >"$LAB/run/devlog-sink.py" <<'EOF'
+# Minimal syslog sink for the x2god lab: appends every datagram sent to
+# /dev/log to the file in argv[1]; removes its socket on SIGTERM/SIGINT.
+import os, signal, socket, sys, time
+PATH = "/dev/log"
+out = open(sys.argv[1], "ab", buffering=0)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(PATH)
+os.chmod(PATH, 0o666)
+ino = os.stat(PATH).st_ino
+def stop(*_):
+    try:
+        if os.stat(PATH).st_ino == ino:   # only our own socket, never a successor's
+            os.unlink(PATH)
+    except OSError:
+        pass
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+signal.signal(signal.SIGINT, stop)
+while True:
+    data = s.recv(65536)
+    out.write(time.strftime("%Y-%m-%dT%H:%M:%S ").encode() + data.rstrip(b"\0\n") + b"\n")
+EOF
+    SYSLOG_LOG="$LAB/logs/syslog.log"
+    : >"$SYSLOG_LOG"   # fresh per lab run, like sshd.log, so tests can grep it
+    # setsid: own session, so a CI job killing our process group leaves it alone.
+    setsid "$PY" "$LAB/run/devlog-sink.py" "$SYSLOG_LOG" </dev/null >>"$LAB/logs/devlog-sink.err" 2>&1 &
+    SINK_PID=$!
+    wait_for 5 "/dev/log sink" test -S /dev/log
+    record_pid "$LAB" devlog-sink "$SINK_PID" "$LAB/run/devlog-sink.py"
+fi
+
+# ---------------------------------------------------------------------------
+# 9. Session DB. x2godbadmin --createdb unlinks and recreates the file (wipes all
+# sessions), so only when the DB is missing or unreadable; else --updatedb.
+grep -Eq '^[[:space:]]*backend[[:space:]]*=[[:space:]]*sqlite[[:space:]]*$' /etc/x2go/x2gosql/sql ||
+    die "/etc/x2go/x2gosql/sql must say backend=sqlite"
+if sqlite3 "$X2GO_DB" 'select count(*) from sessions' >/dev/null 2>&1; then
+    x2godbadmin --updatedb >/dev/null
+else
+    log "session DB $X2GO_DB missing or unreadable: creating it"
+    x2godbadmin --createdb
+fi
+
+# ---------------------------------------------------------------------------
+# 10. x2gocleansessions (what x2goserver.service would run). It forks without
+# setsid(), so run it under setsid -w or a job runner's group kill takes it down.
+cleansessions_pid() {
+    local pid
+    pid="$(read_pid /run/x2goserver.pid 2>/dev/null)" || return 1
+    pid_matches "$pid" x2gocleansessions || return 1
+    printf '%s\n' "$pid"
+}
+if CS_PID="$(cleansessions_pid)"; then
+    log "x2gocleansessions already running (pid $CS_PID, not started by the lab): leaving it alone"
+else
+    setsid -w /usr/sbin/x2gocleansessions </dev/null >/dev/null 2>&1
+    wait_for 10 "x2gocleansessions pid file" cleansessions_pid
+    CS_PID="$(cleansessions_pid)"
+    record_pid "$LAB" x2gocleansessions "$CS_PID" x2gocleansessions
+fi
+
+# ---------------------------------------------------------------------------
+# 11. Client display: Xvfb with a cookie. Without -auth the server-side user
+# could open it and x2golistdesktops would list it as shareable.
+display_free() {
+    local n="$1"
+    [[ ! -e "/tmp/.X$n-lock" && ! -e "/tmp/.X11-unix/X$n" ]] || return 1
+    # Xvfb also binds the abstract socket @/tmp/.X11-unix/X<n>.
+    ! ss -xlH 2>/dev/null | grep -q "/tmp/.X11-unix/X$n "
+}
+DNUM=""
+for n in ${PREV_DISPLAY:+"$PREV_DISPLAY"} $(seq 70 199); do
+    ((n >= 70)) || continue
+    if display_free "$n"; then DNUM="$n"; break; fi
+done
+[[ -n "$DNUM" ]] || die "no free X display number in 70-199"
+printf '%s\n' "$DNUM" >"$LAB/run/display"
+XAUTH_FILE="$LAB/run/xvfb.xauth"
+rm -f "$XAUTH_FILE"
+touch "$XAUTH_FILE"
+chmod 600 "$XAUTH_FILE"
+xauth -q -f "$XAUTH_FILE" add ":$DNUM" MIT-MAGIC-COOKIE-1 "$(mcookie)"
+rm -f "$LAB/run/xvfb.pid"
+# The bash -c wrapper writes its own pid and execs Xvfb, so the file holds Xvfb's pid.
+# shellcheck disable=SC2016  # $$ and $@ are for the inner shell
+setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$LAB/run/xvfb.pid" \
+    Xvfb ":$DNUM" -screen 0 1280x1024x24 -nolisten tcp -noreset -auth "$XAUTH_FILE" \
+    </dev/null >"$LAB/logs/xvfb.log" 2>&1 &
+xvfb_ready() { DISPLAY=":$DNUM" XAUTHORITY="$XAUTH_FILE" xdpyinfo >/dev/null 2>&1; }
+wait_for 15 "Xvfb :$DNUM" xvfb_ready
+XVFB_PID="$(read_pid "$LAB/run/xvfb.pid")"
+record_pid "$LAB" xvfb "$XVFB_PID" "Xvfb :$DNUM "
+
+# ---------------------------------------------------------------------------
+# 12. known_hosts as a client would have it (non-default port => [host]:port).
+: >"$LAB/known_hosts"
+for t in ed25519 rsa; do
+    read -r ktype kb64 _ <"$LAB/hostkeys/ssh_host_${t}_key.pub"
+    printf '[127.0.0.1]:%s %s %s\n' "$PORT" "$ktype" "$kb64" >>"$LAB/known_hosts"
+done
+chmod 644 "$LAB/known_hosts"
+
+# ---------------------------------------------------------------------------
+# 13. lab.env: KEY=VALUE, sourceable by sh/bash and trivially parseable elsewhere.
+# Values are bare when they only hold safe characters, else single-quoted.
+env_line() {
+    local k="$1" v="$2"
+    if [[ "$v" =~ ^[A-Za-z0-9_./:@%+,=-]*$ ]]; then
+        printf '%s=%s\n' "$k" "$v"
+    else
+        printf "%s='%s'\n" "$k" "${v//\'/\'\\\'\'}"
+    fi
+}
+{
+    echo "# x2god lab description, generated by tests/lab/setup.sh at $(date -u +%FT%TZ)"
+    env_line LAB_DIR "$LAB"
+    env_line SSH_HOST 127.0.0.1
+    env_line SSH_PORT "$PORT"
+    env_line SSH_USER x2gotest
+    env_line SSH_PASSWORD x2gotest-pw
+    env_line SSH_USER2 x2gotest2
+    env_line SSH_PASSWORD2 x2gotest2-pw
+    env_line SSH_KEY "$LAB/keys/id_ed25519"
+    env_line SSH_KEY_ENC "$LAB/keys/id_ed25519_enc"
+    env_line SSH_KEY_PASSPHRASE lab-passphrase
+    env_line SSH_KEY_RSA "$LAB/keys/id_rsa"
+    env_line SSH_KEY_ECDSA "$LAB/keys/id_ecdsa"
+    env_line HOSTKEY_ED25519_PUB "$LAB/hostkeys/ssh_host_ed25519_key.pub"
+    env_line HOSTKEY_RSA_PUB "$LAB/hostkeys/ssh_host_rsa_key.pub"
+    env_line KNOWN_HOSTS "$LAB/known_hosts"
+    env_line SSHD_CONFIG "$LAB/sshd_config"
+    env_line SSHD_LOG "$LAB/logs/sshd.log"
+    env_line SSHD_PID_FILE "$LAB/run/sshd.pid"
+    env_line X_DISPLAY ":$DNUM"
+    env_line XAUTHORITY "$XAUTH_FILE"
+    env_line XVFB_PID_FILE "$LAB/run/xvfb.pid"
+    env_line SERVER_HOSTNAME "$HN"
+    env_line X2GO_SESSION_DB "$X2GO_DB"
+    # Empty when the machine already had a /dev/log (then syslog goes there).
+    env_line SYSLOG_LOG "$SYSLOG_LOG"
+} >"$LAB/lab.env.tmp"
+mv -f "$LAB/lab.env.tmp" "$LAB/lab.env"
+chmod 644 "$LAB/lab.env"
+
+# ---------------------------------------------------------------------------
+# 14. Smoke test the reference way: OpenSSH, key auth, strict host key check.
+if ! out="$(ssh -F /dev/null -i "$LAB/keys/id_ed25519" -p "$PORT" -o IdentitiesOnly=yes \
+    -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$LAB/known_hosts" \
+    -o GlobalKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=10 \
+    x2gotest@127.0.0.1 x2golistsessions 2>&1)"; then
+    printf '%s\n' "$out" >&2
+    tail -n 20 "$LAB/logs/sshd.log" >&2 || true
+    die "smoke test (ssh x2gotest@127.0.0.1 x2golistsessions) failed"
+fi
+
+ELAPSED_MS=$((($(date +%s%N) - START_NS) / 1000000))
+printf 'x2god lab ready: %s sshd=127.0.0.1:%s (pid %s) display=:%s (Xvfb pid %s) cleansessions=%s hostname=%s env=%s/lab.env (%d.%03ds)\n' \
+    "$LAB" "$PORT" "$SSHD_PID" "$DNUM" "$XVFB_PID" "$CS_PID" "$HN" "$LAB" \
+    $((ELAPSED_MS / 1000)) $((ELAPSED_MS % 1000))

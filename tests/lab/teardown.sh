@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
+# Stop the x2god loopback X2Go lab.
+#
+#   tests/lab/teardown.sh [LAB_DIR]     (default: ${X2GOD_LAB_DIR:-/tmp/x2god-lab})
+#
+# 1. terminates every X2Go session of the lab users (x2goterminate-session as
+#    that user), so no agent/xterm outlives the lab;
+# 2. stops exactly the processes setup.sh recorded in $LAB/run/pids, each
+#    checked against /proc/<pid>/cmdline first (never kills by name: the machine
+#    may run other sshd/Xvfb instances);
+# 3. removes stale X locks of the lab's own display and the lab's /dev/log socket.
+# Keeps keys, host keys, logs and lab.env in LAB_DIR (logs help post-mortems).
+# Safe to run any number of times, also when everything is already gone.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=common.sh
+. "$HERE/common.sh"
+
+LAB="$(lab_resolve_dir "${1:-}")"
+[[ "$(id -u)" -eq 0 ]] || die "must run as root"
+
+# as_user USER CMD...: run an X2Go server command as USER with the environment an
+# SSH login would give (HOME matters: session state lives in ~/.x2go). Works
+# without the lab sshd, so teardown also cleans up after a crashed sshd.
+as_user() {
+    local u="$1" home
+    shift
+    home="$(getent passwd "$u" | cut -d: -f6)"
+    (cd / && runuser -u "$u" -- env -i HOME="$home" USER="$u" LOGNAME="$u" SHELL=/bin/bash \
+        PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 SSH_CLIENT="127.0.0.1 0 0" "$@")
+}
+
+# stop_pid PID NEEDLE NAME: SIGTERM, wait up to 5 s, then SIGKILL. Re-checks the
+# cmdline before each signal so a recycled pid is never touched.
+stop_pid() {
+    local pid="$1" needle="$2" name="$3" i
+    pid_matches "$pid" "$needle" || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+        pid_matches "$pid" "$needle" || { log "stopped $name (pid $pid)"; return 0; }
+        sleep 0.05
+    done
+    if pid_matches "$pid" "$needle"; then
+        kill -KILL "$pid" 2>/dev/null || true
+        log "killed $name (pid $pid) after SIGTERM timeout"
+    fi
+}
+
+stop_recorded() { # stop_recorded NAME
+    local f="$LAB/run/pids/$1" pid needle
+    [[ -r "$f" ]] || return 0
+    { read -r pid; read -r needle; } <"$f" || true
+    [[ -n "${pid:-}" && -n "${needle:-}" ]] && stop_pid "$pid" "$needle" "$1"
+    rm -f "$f"
+}
+
+# ---------------------------------------------------------------------------
+# 1. X2Go sessions of the lab users. x2golistsessions omits F rows; R and S
+# sessions are terminated (x2goterminate-session kills the agent and the
+# x2goruncommand process group and marks the row F).
+for u in "${LAB_USERS[@]}"; do
+    getent passwd "$u" >/dev/null || continue
+    sessions="$(as_user "$u" x2golistsessions 2>/dev/null | cut -d'|' -f2 || true)"
+    for s in $sessions; do
+        [[ "$s" == "$u"-* ]] || continue
+        log "terminating X2Go session $s of $u"
+        as_user "$u" x2goterminate-session "$s" >/dev/null 2>&1 || log "x2goterminate-session $s failed (ignored)"
+    done
+done
+
+# Wait (bounded) until the agents of the lab users are gone, while
+# x2gocleansessions is still up to purge their DB rows.
+users_csv="$(IFS=,; echo "${LAB_USERS[*]}")"
+for ((i = 0; i < 100; i++)); do
+    pgrep -u "$users_csv" -f x2goagent >/dev/null 2>&1 || break
+    sleep 0.05
+done
+
+# ---------------------------------------------------------------------------
+# 2. The lab sshd: first the per-connection children of the listener (open test
+# connections would otherwise keep running after the listener is gone), then
+# the listener itself. The pid file can vanish briefly on SIGHUP, hence the
+# recorded copy in run/pids/sshd.
+sshd_pid=""
+if f="$(recorded_alive "$LAB" sshd)"; then
+    sshd_pid="$f"
+elif p="$(read_pid "$LAB/run/sshd.pid" 2>/dev/null)" && pid_matches "$p" "$LAB/sshd_config"; then
+    sshd_pid="$p"
+fi
+if [[ -n "$sshd_pid" ]]; then
+    kill -TERM "$sshd_pid" 2>/dev/null || true   # listener first: no new connections
+    for child in $(ps -o pid= --ppid "$sshd_pid" 2>/dev/null || true); do
+        # Children are "sshd: user [priv]" etc.; verify they are sshd processes.
+        if pid_matches "$child" sshd; then kill -TERM "$child" 2>/dev/null || true; fi
+    done
+    stop_pid "$sshd_pid" "$LAB/sshd_config" sshd
+    log "stopped sshd (pid $sshd_pid) and its connections"
+fi
+rm -f "$LAB/run/pids/sshd"
+
+# ---------------------------------------------------------------------------
+# 3. x2gocleansessions, only when this lab started it (record exists). It
+# removes /run/x2goserver.pid itself on SIGTERM.
+stop_recorded x2gocleansessions
+
+# ---------------------------------------------------------------------------
+# 4. Xvfb and the stale locks of its own display (only when no live process
+# owns them; never the lock of a running server).
+dnum="$(read_pid "$LAB/run/display" 2>/dev/null || true)"
+stop_recorded xvfb
+if [[ -n "$dnum" ]]; then
+    lock="/tmp/.X$dnum-lock"
+    if [[ -e "$lock" ]]; then
+        owner="$(tr -dc '0-9' <"$lock" 2>/dev/null || true)"
+        if [[ -z "$owner" || ! -d "/proc/$owner" ]]; then
+            rm -f "$lock" "/tmp/.X11-unix/X$dnum"
+            log "removed stale X lock of :$dnum"
+        fi
+    elif [[ -S "/tmp/.X11-unix/X$dnum" ]] && ! ss -xlH 2>/dev/null | grep -q "/tmp/.X11-unix/X$dnum "; then
+        rm -f "/tmp/.X11-unix/X$dnum"
+    fi
+fi
+rm -f "$LAB/run/xvfb.pid"
+
+# ---------------------------------------------------------------------------
+# 5. /dev/log sink (it unlinks its own socket on SIGTERM). If it died hard, a
+# dead socket would stay at /dev/log and swallow syslog output: remove it, but
+# only when this lab created the sink and nobody listens on it anymore.
+had_sink=0
+[[ -e "$LAB/run/pids/devlog-sink" ]] && had_sink=1
+stop_recorded devlog-sink
+if ((had_sink)) && [[ -S /dev/log ]] && ! ss -xlH 2>/dev/null | grep -q ' /dev/log '; then
+    rm -f /dev/log
+    log "removed dead /dev/log socket left by the lab sink"
+fi
+
+rm -f "$LAB/run/sshd.pid"
+rmdir "$LAB/run/pids" 2>/dev/null || true
+log "lab in $LAB is down"

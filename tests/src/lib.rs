@@ -1,0 +1,505 @@
+//! Fixtures for the integration tests: the lab (a real sshd + x2goserver, set up by
+//! `tests/lab/setup.sh`), a private `dbus-daemon` per test and a real `x2god` process on it.
+
+// Fixture code: a setup step that fails must stop the test with its message, so panicking on
+// errors is the point here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use x2god_client::{Client, Options};
+
+/// The running lab, as described by its `lab.env`.
+#[derive(Debug, Clone)]
+pub struct Lab {
+    vars: HashMap<String, String>,
+}
+
+impl Lab {
+    /// The lab, or `None` outside CI when it is not set up. In CI a missing lab is a failure.
+    pub fn get() -> Option<Lab> {
+        let file =
+            std::env::var("X2GOD_LAB_ENV").unwrap_or_else(|_| "/tmp/x2god-lab/lab.env".to_owned());
+        match std::fs::read_to_string(&file) {
+            Ok(text) => Some(Lab {
+                vars: parse_env(&text),
+            }),
+            Err(e) => {
+                if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false") {
+                    panic!("the lab is missing ({file}: {e}); CI must run tests/run");
+                }
+                eprintln!("SKIPPED: no lab at {file} ({e}); run `sudo tests/run`");
+                None
+            }
+        }
+    }
+
+    /// A value of `lab.env`.
+    pub fn var(&self, key: &str) -> String {
+        self.vars
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| panic!("lab.env has no {key}"))
+    }
+
+    /// The sshd port.
+    pub fn port(&self) -> u16 {
+        self.var("SSH_PORT").parse().expect("SSH_PORT")
+    }
+
+    /// Runs `cmd` on the lab server as `user` through OpenSSH (the reference client) and
+    /// returns its stdout.
+    pub fn ssh(&self, user: &str, cmd: &str) -> String {
+        let out = Command::new("ssh")
+            .args([
+                "-F",
+                "/dev/null",
+                "-i",
+                &self.var("SSH_KEY"),
+                "-p",
+                &self.var("SSH_PORT"),
+            ])
+            .args([
+                "-o",
+                "IdentitiesOnly=yes",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=yes",
+            ])
+            .arg("-o")
+            .arg(format!("UserKnownHostsFile={}", self.var("KNOWN_HOSTS")))
+            .args([
+                "-o",
+                "GlobalKnownHostsFile=/dev/null",
+                "-o",
+                "LogLevel=ERROR",
+            ])
+            .arg(format!("{user}@127.0.0.1"))
+            .arg(cmd)
+            .output()
+            .expect("run ssh");
+        assert!(
+            out.status.success(),
+            "ssh {cmd} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The sshd log so far.
+    pub fn sshd_log(&self) -> String {
+        std::fs::read_to_string(self.var("SSHD_LOG")).unwrap_or_default()
+    }
+
+    /// Lines of the sshd log that start a command channel (`Starting session: command`) for a
+    /// client at `127.0.0.1:local_port`.
+    pub fn channels_from(&self, local_port: u16) -> usize {
+        let needle = format!("from 127.0.0.1 port {local_port} ");
+        self.sshd_log()
+            .lines()
+            .filter(|l| l.contains("Starting session: command") && l.contains(&needle))
+            .count()
+    }
+
+    /// Settings that reach the lab as `user`, for `CreateProfile`.
+    pub fn profile_settings(&self, user: &str) -> Options {
+        Options::new()
+            .set("hostname", "127.0.0.1")
+            .set("port", u32::from(self.port()))
+            .set("username", user.to_owned())
+    }
+
+    /// Writes the lab's host keys as OpenSSH would have them into `home/.ssh/known_hosts`.
+    pub fn trust_in_home(&self, home: &Path) {
+        let ssh = home.join(".ssh");
+        std::fs::create_dir_all(&ssh).unwrap();
+        std::fs::copy(self.var("KNOWN_HOSTS"), ssh.join("known_hosts")).unwrap();
+    }
+}
+
+fn parse_env(text: &str) -> HashMap<String, String> {
+    text.lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            if l.starts_with('#') {
+                return None;
+            }
+            let (k, v) = l.split_once('=')?;
+            let v = v.trim();
+            let v = v
+                .strip_prefix('\'')
+                .and_then(|x| x.strip_suffix('\''))
+                .or_else(|| v.strip_prefix('"').and_then(|x| x.strip_suffix('"')))
+                .unwrap_or(v);
+            Some((
+                k.trim().trim_start_matches("export ").to_owned(),
+                v.to_owned(),
+            ))
+        })
+        .collect()
+}
+
+/// A private `dbus-daemon`, killed on drop.
+pub struct Bus {
+    child: Child,
+    /// The bus address.
+    pub address: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Bus {
+    /// Starts a bus with no service directories, so nothing is activated behind our back.
+    pub fn start() -> Bus {
+        Bus::start_with_services(None)
+    }
+
+    /// Starts a bus whose activation directory is `services`.
+    pub fn start_with_services(services: Option<&Path>) -> Bus {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("bus");
+        let servicedir = services
+            .map(|p| format!("<servicedir>{}</servicedir>", p.display()))
+            .unwrap_or_default();
+        let config = format!(
+            r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path={}</listen>
+  <auth>EXTERNAL</auth>
+  {servicedir}
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>"#,
+            socket.display()
+        );
+        let conf = dir.path().join("bus.conf");
+        std::fs::write(&conf, config).unwrap();
+        let mut child = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", conf.display()))
+            .args(["--nofork", "--print-address=1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start dbus-daemon (apt-get install dbus-daemon)");
+        let mut line = String::new();
+        {
+            use std::io::BufRead;
+            let out = child.stdout.as_mut().unwrap();
+            std::io::BufReader::new(out).read_line(&mut line).unwrap();
+        }
+        Bus {
+            child,
+            address: line.trim().to_owned(),
+            _dir: dir,
+        }
+    }
+
+    /// A client connection to this bus.
+    pub async fn connect(&self) -> zbus::Connection {
+        zbus::connection::Builder::address(self.address.as_str())
+            .build()
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Path of the x2god binary built by `cargo build` (tests/run builds it first).
+pub fn daemon_binary() -> PathBuf {
+    if let Ok(p) = std::env::var("X2GOD_BIN") {
+        return PathBuf::from(p);
+    }
+    // target/<profile>/deps/integration-… → target/<profile>/x2god
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().unwrap().parent().unwrap().join("x2god");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build -p x2god` (tests/run does)",
+        bin.display()
+    );
+    let built = std::fs::metadata(&bin).unwrap().modified().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../daemon/src");
+    if let Some(newest) = newest_mtime(&src) {
+        assert!(
+            built >= newest,
+            "{} is older than its sources: run `cargo build -p x2god` (tests/run does)",
+            bin.display()
+        );
+    }
+    bin
+}
+
+fn newest_mtime(dir: &Path) -> Option<std::time::SystemTime> {
+    let mut newest = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let p = entry.path();
+        let t = if p.is_dir() {
+            newest_mtime(&p)
+        } else {
+            entry.metadata().ok()?.modified().ok()
+        };
+        newest = newest.max(t);
+    }
+    newest
+}
+
+/// A real x2god process on a private bus, with its own HOME and config directory.
+pub struct Daemon {
+    child: Option<Child>,
+    /// The bus it serves on.
+    pub bus: Bus,
+    /// Its HOME (and `~/.ssh`).
+    pub home: tempfile::TempDir,
+    /// Where its stderr goes.
+    pub log: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl Daemon {
+    /// Starts x2god with a fresh HOME on a fresh private bus.
+    pub async fn start() -> Daemon {
+        Daemon::start_with_env(Vec::new()).await
+    }
+
+    /// Starts x2god with extra environment variables (e.g. `SSH_AUTH_SOCK`).
+    pub async fn start_with_env(env: Vec<(String, String)>) -> Daemon {
+        let bus = Bus::start();
+        let home = tempfile::tempdir().unwrap();
+        let log = home.path().join("x2god.log");
+        let mut d = Daemon {
+            child: None,
+            bus,
+            home,
+            log,
+            env,
+        };
+        d.spawn().await;
+        d
+    }
+
+    /// `$XDG_CONFIG_HOME/x2god`.
+    pub fn config_dir(&self) -> PathBuf {
+        self.home.path().join(".config/x2god")
+    }
+
+    async fn spawn(&mut self) {
+        let cmd = self.command();
+        self.child = Some(cmd.spawn_child());
+        self.wait_for_name().await;
+    }
+
+    /// Runs the daemon expecting it to exit by itself (e.g. on a bad profile file); returns its
+    /// exit status and log.
+    pub fn run_once(&mut self) -> (std::process::ExitStatus, String) {
+        let mut child = self.command().spawn_child();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("x2god kept running:\n{}", self.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        (status, self.log_text())
+    }
+
+    fn command(&self) -> Command {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let mut cmd = Command::new(daemon_binary());
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.home.path())
+            .env("XDG_CONFIG_HOME", self.home.path().join(".config"))
+            .env("USER", "x2god-test-local")
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus.address)
+            .env("RUST_LOG", "trace")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    async fn wait_for_name(&mut self) {
+        let conn = self.bus.connect().await;
+        let dbus = zbus::fdo::DBusProxy::new(&conn).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let name = zbus::names::BusName::try_from(x2god_proto::names::BUS_NAME).unwrap();
+            if dbus.name_has_owner(name).await.unwrap_or(false) {
+                return;
+            }
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().unwrap()) {
+                panic!("x2god exited with {status}:\n{}", self.log_text());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "x2god did not take its name:\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Everything the daemon logged.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The daemon's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// A client on the daemon's bus.
+    pub async fn client(&self) -> Client {
+        Client::with_connection(self.bus.connect().await)
+            .await
+            .unwrap()
+    }
+
+    /// Stops the daemon with SIGTERM and waits for it.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                return s;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                return child.wait().unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Starts the daemon again with the same HOME and bus.
+    pub async fn restart(&mut self) {
+        if self.child.is_some() {
+            self.stop();
+        }
+        self.spawn().await;
+    }
+
+    /// The local TCP ports of the daemon's established connections to `port`.
+    pub fn tcp_connections_to(&self, port: u16) -> Vec<u16> {
+        let out = Command::new("ss")
+            .args(["-tnpH", "state", "established"])
+            .output()
+            .expect("ss");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let me = format!("pid={},", self.pid());
+        let peer = format!("127.0.0.1:{port}");
+        text.lines()
+            .filter(|l| l.contains(&me))
+            .filter_map(|l| {
+                let cols: Vec<&str> = l.split_whitespace().collect();
+                // Recv-Q Send-Q Local Peer Process
+                let local = cols.get(2)?;
+                let remote = cols.get(3)?;
+                (*remote == peer).then(|| local.rsplit(':').next()?.parse().ok())?
+            })
+            .collect()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+trait SpawnChild {
+    fn spawn_child(self) -> Child;
+}
+
+impl SpawnChild for Command {
+    fn spawn_child(mut self) -> Child {
+        self.spawn().expect("start x2god")
+    }
+}
+
+/// Starts a real ssh-agent holding `key`; returns its socket and pid (killed by the guard).
+pub struct SshAgent {
+    /// `SSH_AUTH_SOCK`.
+    pub socket: PathBuf,
+    pid: u32,
+    _dir: tempfile::TempDir,
+}
+
+impl SshAgent {
+    /// An agent with `key` added.
+    pub fn with_key(key: &Path) -> SshAgent {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("agent.sock");
+        let out = Command::new("ssh-agent")
+            .arg("-a")
+            .arg(&socket)
+            .arg("-s")
+            .output()
+            .expect("ssh-agent");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let pid = text
+            .split("SSH_AGENT_PID=")
+            .nth(1)
+            .and_then(|r| r.split(';').next())
+            .and_then(|p| p.parse().ok())
+            .expect("agent pid");
+        let st = Command::new("ssh-add")
+            .arg(key)
+            .env("SSH_AUTH_SOCK", &socket)
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "ssh-add failed");
+        SshAgent {
+            socket,
+            pid,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for SshAgent {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.pid.to_string()).status();
+    }
+}
+
+/// Waits until `f` is true or panics after `timeout`.
+pub async fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}

@@ -1,0 +1,70 @@
+//! Integration tests: the real x2god binary on a private bus against the lab's real sshd and
+//! x2goserver. One binary, one module per area.
+
+// A failed step must stop the test with its message: panicking is the point in test code.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+// Connecting with key, encrypted key, agent and password; failures and secret hygiene.
+mod auth;
+// Unknown, trusted and changed host keys.
+mod host_keys;
+// ListSessions against x2golistsessions, and many calls over one connection.
+mod listing;
+// Profile CRUD, persistence across restarts, malformed files.
+mod profiles;
+// The served API equals the golden introspection XML.
+mod introspection;
+// Hostile arguments are refused before anything runs remotely.
+mod injection;
+
+use std::time::Duration;
+
+use x2god_client::{Error, Options, Profile};
+use x2god_tests::{Daemon, Lab};
+
+/// Bounds every test: a hang is a failure, not a stuck CI run.
+pub async fn bounded<F: std::future::Future<Output = ()>>(f: F) {
+    tokio::time::timeout(Duration::from_secs(120), f)
+        .await
+        .expect("test timed out");
+}
+
+/// A profile for `user` whose host key is already known (OpenSSH's known_hosts in HOME).
+pub async fn lab_profile(d: &Daemon, lab: &Lab, name: &str, user: &str, extra: Options) -> Profile {
+    lab.trust_in_home(d.home.path());
+    let mut settings = lab.profile_settings(user);
+    for (k, v) in extra_entries(extra) {
+        settings = settings.set(&k, v);
+    }
+    d.client()
+        .await
+        .create_profile(name, settings)
+        .await
+        .unwrap()
+}
+
+fn extra_entries(o: Options) -> Vec<(String, zbus::Variant<'static>)> {
+    o.entries()
+}
+
+/// Creates and connects a key-authenticated profile for the lab's first user.
+pub async fn connected(d: &Daemon, lab: &Lab, name: &str) -> Profile {
+    let p = lab_profile(
+        d,
+        lab,
+        name,
+        &lab.var("SSH_USER"),
+        Options::new().set("key_filename", lab.var("SSH_KEY")),
+    )
+    .await;
+    p.connect(Options::new()).await.unwrap();
+    p
+}
+
+/// Asserts that `r` is the error kind `kind`, and returns its message.
+pub fn expect_err<T: std::fmt::Debug>(r: Result<T, Error>, kind: &str) -> String {
+    match r {
+        Err(e) if e.kind() == kind => e.to_string(),
+        other => panic!("expected {kind}, got {other:?}"),
+    }
+}
