@@ -1,5 +1,6 @@
 //! Logging setup: `RUST_LOG`-style filters, journald when systemd runs us, stderr otherwise.
 
+use std::io::IsTerminal;
 use std::os::unix::fs::MetadataExt;
 
 use tracing_subscriber::{EnvFilter, layer::SubscriberExt, util::SubscriberInitExt};
@@ -21,8 +22,14 @@ pub fn init(verbose: bool) {
         registry.with(journald.with_field_prefix(None)).init();
         return;
     }
+    // Colour codes only for a person at a terminal, never in files or the journal.
+    let ansi = std::io::stderr().is_terminal();
     registry
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(ansi),
+        )
         .init();
 }
 
