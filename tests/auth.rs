@@ -3,21 +3,14 @@
 use x2god_client::{ConnectionState, Options};
 use x2god_tests::{Daemon, Lab, SshAgent};
 
-use crate::{bounded, expect_err, lab_profile};
+use crate::{bounded, expect_err, key_profile, lab_profile};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_login_sets_connection_properties() {
     let Some(lab) = Lab::get() else { return };
     bounded(async {
         let d = Daemon::start().await;
-        let p = lab_profile(
-            &d,
-            &lab,
-            "key",
-            &lab.var("SSH_USER"),
-            Options::new().set("key_filename", lab.var("SSH_KEY")),
-        )
-        .await;
+        let p = key_profile(&d, &lab, "key", "SSH_KEY").await;
         assert_eq!(p.state().await.unwrap(), ConnectionState::Disconnected);
         assert!(!p.proxy().is_connected().await.unwrap());
         p.connect(Options::new()).await.unwrap();
@@ -50,14 +43,7 @@ async fn rsa_and_ecdsa_keys() {
     bounded(async {
         let d = Daemon::start().await;
         for (name, key) in [("rsa", "SSH_KEY_RSA"), ("ecdsa", "SSH_KEY_ECDSA")] {
-            let p = lab_profile(
-                &d,
-                &lab,
-                name,
-                &lab.var("SSH_USER"),
-                Options::new().set("key_filename", lab.var(key)),
-            )
-            .await;
+            let p = key_profile(&d, &lab, name, key).await;
             p.connect(Options::new()).await.unwrap();
             assert!(p.proxy().is_alive().await.unwrap(), "{name}");
         }
@@ -70,14 +56,7 @@ async fn encrypted_key_with_passphrase() {
     let Some(lab) = Lab::get() else { return };
     bounded(async {
         let d = Daemon::start().await;
-        let p = lab_profile(
-            &d,
-            &lab,
-            "enc",
-            &lab.var("SSH_USER"),
-            Options::new().set("key_filename", lab.var("SSH_KEY_ENC")),
-        )
-        .await;
+        let p = key_profile(&d, &lab, "enc", "SSH_KEY_ENC").await;
         let msg = expect_err(p.connect(Options::new()).await, "AuthFailed");
         assert!(!msg.is_empty());
         let msg = expect_err(

@@ -79,14 +79,7 @@ async fn hostile_user_and_host_names_are_refused_before_connecting() {
     let Some(lab) = Lab::get() else { return };
     bounded(async {
         let d = Daemon::start().await;
-        let p = crate::lab_profile(
-            &d,
-            &lab,
-            "inj2",
-            &lab.var("SSH_USER"),
-            Options::new().set("key_filename", lab.var("SSH_KEY")),
-        )
-        .await;
+        let p = crate::key_profile(&d, &lab, "inj2", "SSH_KEY").await;
         for user in [
             "x2gotest;id",
             "$(id)",

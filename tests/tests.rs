@@ -47,16 +47,15 @@ fn extra_entries(o: Options) -> Vec<(String, zbus::Variant<'static>)> {
     o.entries()
 }
 
+/// A profile for the lab's first user with the key file named by `lab.env` key `key_var`.
+pub async fn key_profile(d: &Daemon, lab: &Lab, name: &str, key_var: &str) -> Profile {
+    let key = Options::new().set("key_filename", lab.var(key_var));
+    lab_profile(d, lab, name, &lab.var("SSH_USER"), key).await
+}
+
 /// Creates and connects a key-authenticated profile for the lab's first user.
 pub async fn connected(d: &Daemon, lab: &Lab, name: &str) -> Profile {
-    let p = lab_profile(
-        d,
-        lab,
-        name,
-        &lab.var("SSH_USER"),
-        Options::new().set("key_filename", lab.var("SSH_KEY")),
-    )
-    .await;
+    let p = key_profile(d, lab, name, "SSH_KEY").await;
     p.connect(Options::new()).await.unwrap();
     p
 }

@@ -80,26 +80,12 @@ impl ProfileObject {
 
     /// The remote user of the live connection.
     async fn remote_username(&self) -> Result<String, Error> {
-        let u = self.ctl.remote_username();
-        if u.is_empty() {
-            return Err(Error::NotConnected(format!(
-                "profile {:?} is not connected",
-                self.ctl.name()
-            )));
-        }
-        Ok(u)
+        self.while_connected(self.ctl.remote_username())
     }
 
     /// The live connection's peer, as `address:port`.
     async fn remote_peername(&self) -> Result<String, Error> {
-        let p = self.ctl.remote_peername();
-        if p.is_empty() {
-            return Err(Error::NotConnected(format!(
-                "profile {:?} is not connected",
-                self.ctl.name()
-            )));
-        }
-        Ok(p)
+        self.while_connected(self.ctl.remote_peername())
     }
 
     /// Renames the profile; its object moves to the path of the new name, which is returned.
@@ -315,6 +301,17 @@ impl ProfileObject {
 }
 
 impl ProfileObject {
+    /// `value` of the live connection, which is empty exactly when there is none.
+    fn while_connected(&self, value: String) -> Result<String, Error> {
+        if value.is_empty() {
+            return Err(Error::NotConnected(format!(
+                "profile {:?} is not connected",
+                self.ctl.name()
+            )));
+        }
+        Ok(value)
+    }
+
     async fn state_is(&self, name: &str, want: SessionState) -> Result<bool, Error> {
         match self.ctl.session_state(name).await? {
             SessionState::Unknown => Err(Error::NotFound(format!(
