@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use x2god_client::Options;
 use x2god_tests::{Daemon, Lab};
 
-use crate::{bounded, connected, expect_err};
+use crate::{bounded, connected_as, expect_err};
 
 const CANARY: &str = "/tmp/x2god-injection-canary";
 
@@ -50,11 +50,13 @@ async fn hostile_session_names_run_nothing() {
     bounded(async {
         let _ = std::fs::remove_file(CANARY);
         let d = Daemon::start().await;
-        let p = connected(&d, &lab, "inj").await;
+        // The second user: no other test changes its sessions, so the daemon's watcher stays
+        // quiet while we count channels.
+        let p = connected_as(&d, &lab, "inj", &lab.var("SSH_USER2")).await;
         p.list_sessions().await.unwrap();
         let conns = d.tcp_connections_to(lab.port());
         assert_eq!(conns.len(), 1);
-        let before = lab.channels_from(conns[0]);
+        let before = lab.settled_channels(conns[0]).await;
         let px = p.proxy();
         for name in hostile_session_names() {
             expect_err(px.suspend(&name).await, "InvalidArgument");

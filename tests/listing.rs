@@ -103,6 +103,8 @@ async fn no_sessions_equals_server_listing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_session_equals_server_listing() {
     let Some(lab) = Lab::get() else { return };
+    // Tests that change the first user's session set run one at a time.
+    let _g = crate::GRAPHICAL.lock().await;
     bounded(async {
         let user = lab.var("SSH_USER");
         let name = start_session(&user);
@@ -182,7 +184,13 @@ async fn twenty_concurrent_calls_share_one_connection() {
             || lab.channels_from(local) >= before + 20,
         )
         .await;
-        assert_eq!(lab.channels_from(local), before + 20);
+        let commands: Vec<String> = d
+            .log_text()
+            .lines()
+            .filter(|l| l.contains("running server command") || l.contains("watch"))
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(lab.channels_from(local), before + 20, "{commands:#?}");
         assert_eq!(
             d.tcp_connections_to(lab.port()),
             vec![local],

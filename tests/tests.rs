@@ -14,6 +14,8 @@ mod listing;
 mod profiles;
 // The served API equals the golden introspection XML.
 mod introspection;
+// Start, suspend, resume, terminate with a window on Xvfb, and the signals.
+mod sessions;
 // Hostile arguments are refused before anything runs remotely.
 mod injection;
 
@@ -21,6 +23,9 @@ use std::time::Duration;
 
 use x2god_client::{Error, Options, Profile};
 use x2god_tests::{Daemon, Lab};
+
+/// Graphical tests share the lab's Xvfb and count its windows: one at a time.
+pub static GRAPHICAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Bounds every test: a hang is a failure, not a stuck CI run.
 pub async fn bounded<F: std::future::Future<Output = ()>>(f: F) {
@@ -55,7 +60,13 @@ pub async fn key_profile(d: &Daemon, lab: &Lab, name: &str, key_var: &str) -> Pr
 
 /// Creates and connects a key-authenticated profile for the lab's first user.
 pub async fn connected(d: &Daemon, lab: &Lab, name: &str) -> Profile {
-    let p = key_profile(d, lab, name, "SSH_KEY").await;
+    connected_as(d, lab, name, &lab.var("SSH_USER")).await
+}
+
+/// Creates and connects a key-authenticated profile for `user`.
+pub async fn connected_as(d: &Daemon, lab: &Lab, name: &str, user: &str) -> Profile {
+    let key = Options::new().set("key_filename", lab.var("SSH_KEY"));
+    let p = lab_profile(d, lab, name, user, key).await;
     p.connect(Options::new()).await.unwrap();
     p
 }

@@ -48,7 +48,8 @@ impl Options {
             .collect()
     }
 
-    fn as_call_arg(&self) -> HashMap<&str, Variant<'_>> {
+    /// The dictionary as a method argument of the generated proxies.
+    pub fn as_call_arg(&self) -> HashMap<&str, Variant<'_>> {
         self.0
             .iter()
             .map(|(k, v)| (k.as_str(), Variant::from(v.clone())))

@@ -139,3 +139,37 @@ pub trait Profile {
     #[zbus(property)]
     fn last_error(&self) -> zbus::Result<String>;
 }
+
+/// `org.x2go.Control1.Session` at `/org/x2go/Control1/profile/<p>/session/<s>`.
+#[proxy(
+    interface = "org.x2go.Control1.Session",
+    default_service = "org.x2go.Control1"
+)]
+pub trait Session {
+    /// Suspends the session.
+    fn suspend(&self) -> Result<(), Error>;
+    /// Terminates the session.
+    fn terminate(&self) -> Result<(), Error>;
+    /// Resumes the session and displays it locally.
+    fn resume(&self, options: HashMap<&str, zbus::Variant<'_>>) -> Result<(), Error>;
+    /// Stops displaying the session locally.
+    fn dissociate(&self) -> Result<(), Error>;
+    /// Session name.
+    #[zbus(property)]
+    fn name(&self) -> zbus::Result<String>;
+    /// `running` or `suspended`.
+    #[zbus(property)]
+    fn state(&self) -> zbus::Result<String>;
+    /// Whether x2god displays the session locally.
+    #[zbus(property)]
+    fn local(&self) -> zbus::Result<bool>;
+    /// The profile object.
+    #[zbus(property)]
+    fn profile(&self) -> zbus::Result<OwnedObjectPath>;
+    /// `desktop`, `application`, `published` or `shadow`.
+    #[zbus(property)]
+    fn session_type(&self) -> zbus::Result<String>;
+    /// Display number on the server.
+    #[zbus(property)]
+    fn display(&self) -> zbus::Result<u32>;
+}

@@ -503,3 +503,174 @@ pub async fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bo
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
+
+impl Lab {
+    /// Environment that points X clients (nxproxy, xwininfo) at the lab's Xvfb.
+    pub fn display_env(&self) -> Vec<(String, String)> {
+        vec![
+            ("DISPLAY".into(), self.var("X_DISPLAY")),
+            ("XAUTHORITY".into(), self.var("XAUTHORITY")),
+        ]
+    }
+
+    /// Ids of the viewable top-level windows of class `class` on the lab's Xvfb.
+    pub fn visible_windows(&self, class: &str) -> Vec<String> {
+        let tree = self.x_tool("xwininfo", &["-root", "-children"]);
+        let needle = format!("\"{class}\")");
+        tree.lines()
+            .filter(|l| l.contains(&needle))
+            .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+            .filter(|id| {
+                self.x_tool("xwininfo", &["-id", id])
+                    .contains("Map State: IsViewable")
+            })
+            .collect()
+    }
+
+    fn x_tool(&self, tool: &str, args: &[&str]) -> String {
+        let out = Command::new(tool)
+            .args(args)
+            .envs(self.display_env())
+            .output()
+            .expect("x11-utils");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits until sshd's count of command channels from `local_port` stops changing (the
+    /// daemon's watcher opens one at connect and lists once), and returns it.
+    pub async fn settled_channels(&self, local_port: u16) -> usize {
+        let mut last = self.channels_from(local_port);
+        let mut stable_since = Instant::now();
+        while stable_since.elapsed() < Duration::from_millis(1500) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let now = self.channels_from(local_port);
+            if now != last {
+                last = now;
+                stable_since = Instant::now();
+            }
+        }
+        last
+    }
+
+    /// The session names `user` has on the server right now.
+    pub fn server_sessions(&self, user: &str) -> Vec<String> {
+        self.ssh(user, "x2golistsessions")
+            .lines()
+            .filter_map(|l| l.split('|').nth(1).map(str::to_owned))
+            .filter(|n| !n.is_empty())
+            .collect()
+    }
+}
+
+impl Daemon {
+    /// Starts x2god whose local X display is the lab's Xvfb.
+    pub async fn start_with_display(lab: &Lab) -> Daemon {
+        Daemon::start_with_env(lab.display_env()).await
+    }
+
+    /// Pids of the daemon's child processes named `comm` (e.g. `nxproxy`).
+    pub fn children(&self, comm: &str) -> Vec<u32> {
+        let me = self.pid().to_string();
+        let mut out = Vec::new();
+        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+                continue;
+            };
+            // pid (comm) state ppid …; comm may hold spaces, so split after the last ')'.
+            let Some((head, tail)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            let name = head.split_once('(').map(|(_, n)| n).unwrap_or("");
+            let mut f = tail.split_whitespace();
+            let state = f.next().unwrap_or("");
+            let ppid = f.next().unwrap_or("");
+            if name == comm && ppid == me && state != "Z" {
+                out.push(pid);
+            }
+        }
+        out
+    }
+
+    /// TCP ports the daemon listens on (its graphics forwards).
+    pub fn listening_ports(&self) -> Vec<u16> {
+        let out = Command::new("ss").args(["-ltnpH"]).output().expect("ss");
+        let me = format!("pid={},", self.pid());
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains(&me))
+            .filter_map(|l| {
+                let local = l.split_whitespace().nth(3)?;
+                local.rsplit(':').next()?.parse().ok()
+            })
+            .collect()
+    }
+}
+
+/// Records the session signals of every profile on a bus, in order, as
+/// `"Added <name> <state> <cause>"`, `"Changed <name> <old>-><new> <cause>"` and
+/// `"Removed <name> <cause>"`.
+pub struct SignalLog {
+    events: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SignalLog {
+    /// Starts recording on `conn`.
+    pub async fn start(conn: &zbus::Connection) -> SignalLog {
+        use futures_util::StreamExt;
+        let rule = zbus::MatchRule::builder()
+            .msg_type(zbus::message::Type::Signal)
+            .interface("org.x2go.Control1.Profile")
+            .build()
+            .unwrap();
+        let mut stream =
+            zbus::MessageStream::for_match_rule(rule, conn, std::num::NonZeroUsize::new(256))
+                .await
+                .unwrap();
+        let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = events.clone();
+        let task = tokio::spawn(async move {
+            while let Some(Ok(msg)) = stream.next().await {
+                let header = msg.header();
+                let member = header.member().map(|m| m.to_string()).unwrap_or_default();
+                let body = msg.body();
+                let line = match member.as_str() {
+                    "SessionAdded" => body
+                        .deserialize::<(String, zbus::OwnedObjectPath, String, String)>()
+                        .map(|(n, _, s, c)| format!("Added {n} {s} {c}")),
+                    "SessionStateChanged" => body
+                        .deserialize::<(String, String, String, String)>()
+                        .map(|(n, o, s, c)| format!("Changed {n} {o}->{s} {c}")),
+                    "SessionRemoved" => body
+                        .deserialize::<(String, zbus::OwnedObjectPath, String)>()
+                        .map(|(n, _, c)| format!("Removed {n} {c}")),
+                    _ => continue,
+                };
+                if let Ok(line) = line {
+                    sink.lock().unwrap().push(line);
+                }
+            }
+        });
+        SignalLog { events, task }
+    }
+
+    /// The events recorded so far that mention `session`.
+    pub fn for_session(&self, session: &str) -> Vec<String> {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.split_whitespace().nth(1) == Some(session))
+            .cloned()
+            .collect()
+    }
+}
+
+impl Drop for SignalLog {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

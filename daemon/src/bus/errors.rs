@@ -32,7 +32,31 @@ impl From<Error> for Wire {
             Error::NotSupported(_) => Wire::NotSupported(msg),
             Error::Ssh(e) => e.into(),
             Error::Server { .. } | Error::Protocol { .. } => Wire::ServerError(msg),
-            Error::Store(_) => Wire::Failed(msg),
+            Error::Store(_) | Error::Local(_) => Wire::Failed(msg),
+            Error::Busy(_) => Wire::Busy(msg),
+            Error::Step { source, .. } => match Wire::from(*source) {
+                // Keep the kind of the inner error, with the step in the message.
+                Wire::ZBus(e) => Wire::ZBus(e),
+                inner => with_message(inner, msg),
+            },
         }
+    }
+}
+
+/// `kind` with `msg` as its message.
+fn with_message(kind: Wire, msg: String) -> Wire {
+    match kind {
+        Wire::NotSupported(_) => Wire::NotSupported(msg),
+        Wire::InvalidArgument(_) => Wire::InvalidArgument(msg),
+        Wire::NotFound(_) => Wire::NotFound(msg),
+        Wire::AlreadyExists(_) => Wire::AlreadyExists(msg),
+        Wire::AuthFailed(_) => Wire::AuthFailed(msg),
+        Wire::HostKeyUnknown(_) => Wire::HostKeyUnknown(msg),
+        Wire::HostKeyChanged(_) => Wire::HostKeyChanged(msg),
+        Wire::NotConnected(_) => Wire::NotConnected(msg),
+        Wire::Timeout(_) => Wire::Timeout(msg),
+        Wire::ServerError(_) => Wire::ServerError(msg),
+        Wire::Busy(_) => Wire::Busy(msg),
+        Wire::Failed(_) | Wire::ZBus(_) => Wire::Failed(msg),
     }
 }

@@ -6,6 +6,7 @@ pub mod manager;
 pub mod options;
 pub mod profile;
 pub mod registry;
+pub mod session;
 mod sessions;
 
 use std::sync::Arc;

@@ -121,6 +121,18 @@ fn apply_setting(s: &mut ProfileSettings, key: &str, v: &Variant<'_>) -> Result<
         "force_password_auth" => s.force_password_auth = boolean(key, v)?,
         "timeout" => s.timeout = Some(seconds(key, v)?),
         "add_to_known_hosts" => s.add_to_known_hosts = boolean(key, v)?,
+        "cmd" => s.session.cmd = Some(string(key, v)?),
+        "session_type" => s.session.session_type = Some(string(key, v)?),
+        "geometry" => s.session.geometry = Some(string(key, v)?),
+        "link" => s.session.link = Some(string(key, v)?),
+        "pack" => s.session.pack = Some(string(key, v)?),
+        "dpi" => s.session.dpi = Some(u32::try_from(integer(key, v, 1, 1000)?).unwrap_or(96)),
+        "kblayout" => s.session.kblayout = Some(string(key, v)?),
+        "kbtype" => s.session.kbtype = Some(string(key, v)?),
+        "kbvariant" => s.session.kbvariant = Some(string(key, v)?),
+        "clipboard" => s.session.clipboard = Some(string(key, v)?),
+        "nxproxy" => s.session.nxproxy = Some(PathBuf::from(string(key, v)?)),
+        "poll_interval" => s.session.poll_interval = Some(seconds(key, v)?),
         k if NOT_YET.contains(&k) => {
             if boolean(key, v)? {
                 return Err(Error::NotSupported(format!(
@@ -182,6 +194,42 @@ pub fn apply_connect(settings: &mut ProfileSettings, dict: &Dict) -> Result<Conn
         }
     }
     Ok(secrets)
+}
+
+/// A `Start`/`Resume` request: session settings over the profile's, and the local display.
+#[derive(Debug, Clone)]
+pub struct StartOptions {
+    /// Effective session settings.
+    pub session: crate::profiles::SessionSettings,
+    /// The local X display for nxproxy, when not the daemon's.
+    pub display: Option<String>,
+}
+
+/// Applies a `Start`/`Resume` dictionary over the profile's session defaults. Only session keys
+/// and `display` are accepted.
+pub fn apply_start(settings: &ProfileSettings, dict: &Dict) -> Result<StartOptions, Error> {
+    let mut s = settings.clone();
+    let mut display = None;
+    for (key, v) in dict {
+        if key == "display" {
+            display = Some(string(key, v)?);
+            continue;
+        }
+        let before = s.clone();
+        if !apply_setting(&mut s, key, v)? {
+            return Err(unknown(key));
+        }
+        // Connection settings cannot change for one session.
+        if s.session == before.session && s != before {
+            return Err(Error::InvalidArgument(format!(
+                "{key:?} is a connection setting, not a session option"
+            )));
+        }
+    }
+    Ok(StartOptions {
+        session: s.session,
+        display,
+    })
 }
 
 /// Reads the boolean `key` of an options dictionary, `default` when absent; any other key is

@@ -10,8 +10,13 @@ use zbus::{OwnedObjectPath, interface};
 
 use super::options::{self, Dict};
 use super::registry::Registry;
+use super::session::SessionObject;
 use super::sessions::session_dict;
-use crate::control::{ConnectRequest, ProfileController, ProfileEvent, SessionState};
+use crate::control::{
+    Change, ConnectRequest, ProfileController, ProfileEvent, ResumePlan, SessionState, StartPlan,
+    status_str,
+};
+use x2god_proto::path::session_path;
 
 /// The D-Bus face of one [`ProfileController`]. Cheap to clone; all state is in the controller.
 #[derive(Clone)]
@@ -177,54 +182,82 @@ impl ProfileObject {
         Ok(self.ctl.server_versions(force).await?.into_iter().collect())
     }
 
-    /// Starts a new session. Not implemented yet.
-    async fn start(&self, _options: Dict) -> Result<(String, OwnedObjectPath), Error> {
-        Err(not_yet("Start"))
+    /// Starts a new session and displays it on the local X display; returns its name and
+    /// object once it runs. Options (over the profile's session settings): `cmd`,
+    /// `session_type`, `geometry`, `link`, `pack`, `dpi`, `kblayout`, `kbtype`, `kbvariant`,
+    /// `clipboard`, `nxproxy`, and `display` (the local X display; default the daemon's).
+    async fn start(&self, options: Dict) -> Result<(String, OwnedObjectPath), Error> {
+        let opts = options::apply_start(&self.ctl.settings(), &options)?;
+        let plan = StartPlan::new(&opts.session, opts.display)?;
+        let name = self.ctl.start(plan).await?;
+        let path = session_path(&self.ctl.name(), &name);
+        Ok((name, path))
     }
 
-    /// Resumes a session. Not implemented yet.
-    async fn resume(&self, _session_name: String, _options: Dict) -> Result<(), Error> {
-        Err(not_yet("Resume"))
+    /// Resumes a suspended session (or takes over one another client displays) and displays
+    /// it locally. Options as for `Start` (the command and type are the session's own).
+    async fn resume(&self, session_name: String, options: Dict) -> Result<(), Error> {
+        let opts = options::apply_start(&self.ctl.settings(), &options)?;
+        let plan = ResumePlan::new(&opts.session, opts.display)?;
+        Ok(self.ctl.resume(&session_name, plan).await?)
     }
 
     /// Shares another desktop. Not implemented yet.
-    async fn share_desktop(&self, _options: Dict) -> Result<(String, OwnedObjectPath), Error> {
+    async fn share_desktop(&self, options: Dict) -> Result<(String, OwnedObjectPath), Error> {
+        let _ = options;
         Err(not_yet("ShareDesktop"))
     }
 
     /// Lists shareable desktops. Not implemented yet.
     async fn list_desktops(
         &self,
-        _options: Dict,
+        options: Dict,
     ) -> Result<Vec<HashMap<String, zbus::OwnedVariant>>, Error> {
+        let _ = options;
         Err(not_yet("ListDesktops"))
     }
 
     /// Lists a session's client-side mounts. Not implemented yet.
     async fn list_mounts(
         &self,
-        _session_name: String,
-        _options: Dict,
+        session_name: String,
+        options: Dict,
     ) -> Result<Vec<String>, Error> {
+        let _ = (session_name, options);
         Err(not_yet("ListMounts"))
     }
 
     /// The published-applications menu. Not implemented yet.
     async fn published_applications(
         &self,
-        _options: Dict,
+        options: Dict,
     ) -> Result<HashMap<String, zbus::OwnedVariant>, Error> {
+        let _ = options;
         Err(not_yet("PublishedApplications"))
     }
 
-    /// Terminates all sessions of the user. Not implemented yet.
-    async fn clean_sessions(&self, _options: Dict) -> Result<(), Error> {
-        Err(not_yet("CleanSessions"))
+    /// Terminates every session of the user. Options: `destroy_terminals` (b, accepted for
+    /// python-x2go compatibility), `published_applications` (b: also published-applications
+    /// sessions; default false).
+    async fn clean_sessions(&self, options: Dict) -> Result<(), Error> {
+        let mut published = false;
+        for (k, v) in &options {
+            match k.as_str() {
+                "destroy_terminals" => {
+                    options::boolean(k, v)?;
+                }
+                "published_applications" => published = options::boolean(k, v)?,
+                other => {
+                    return Err(Error::InvalidArgument(format!("unknown option {other:?}")));
+                }
+            }
+        }
+        Ok(self.ctl.clean_sessions(published).await?)
     }
 
-    /// Drops the local side of a session. Not implemented yet.
-    async fn dissociate(&self, _session_name: String) -> Result<(), Error> {
-        Err(not_yet("Dissociate"))
+    /// Stops displaying a session locally (nxproxy and forward), leaving it on the server.
+    async fn dissociate(&self, session_name: String) -> Result<(), Error> {
+        Ok(self.ctl.dissociate(&session_name).await?)
     }
 
     /// Whether the remote home directory exists. Not implemented yet.
@@ -239,9 +272,39 @@ impl ProfileObject {
 
     /// Whether a user may start X2Go sessions. Not implemented yet.
     #[zbus(name = "IsX2goUser")]
-    async fn is_x2go_user(&self, _username: String) -> Result<bool, Error> {
+    async fn is_x2go_user(&self, username: String) -> Result<bool, Error> {
+        let _ = username;
         Err(not_yet("IsX2goUser"))
     }
+
+    /// A session appeared: `cause` is `self` when x2god started it, `other` otherwise.
+    #[zbus(signal)]
+    pub async fn session_added(
+        em: &SignalEmitter<'_>,
+        name: &str,
+        session: &zbus::ObjectPath<'_>,
+        state: &str,
+        cause: &str,
+    ) -> zbus::Result<()>;
+
+    /// A session went from `old` to `new` (`running`, `suspended`); `cause` as above.
+    #[zbus(signal)]
+    pub async fn session_state_changed(
+        em: &SignalEmitter<'_>,
+        name: &str,
+        old: &str,
+        new: &str,
+        cause: &str,
+    ) -> zbus::Result<()>;
+
+    /// A session ended; `cause` as above.
+    #[zbus(signal)]
+    pub async fn session_removed(
+        em: &SignalEmitter<'_>,
+        name: &str,
+        session: &zbus::ObjectPath<'_>,
+        cause: &str,
+    ) -> zbus::Result<()>;
 
     /// Emitted when the connection state changes, with a reason for people.
     #[zbus(signal, name = "StateChanged")]
@@ -345,6 +408,76 @@ pub(super) async fn publish(
             drop(obj);
             ProfileObject::state_changed_event(em, state.as_str(), reason).await?;
         }
+        ProfileEvent::Session { change, cause } => {
+            let cause = cause.as_str();
+            match change {
+                Change::Added(info) => {
+                    let name = info.name.as_str();
+                    let spath = session_path(&ctl.name(), name);
+                    let obj = SessionObject::new(iface.get().await.ctl.clone(), name.to_owned());
+                    conn.object_server().at(&spath, obj).await?;
+                    ProfileObject::session_added(
+                        em,
+                        name,
+                        &spath.as_ref(),
+                        status_str(info.status),
+                        cause,
+                    )
+                    .await?;
+                }
+                Change::StateChanged { info, old } => {
+                    let name = info.name.as_str();
+                    session_properties_changed(conn, &ctl.name(), name).await?;
+                    ProfileObject::session_state_changed(
+                        em,
+                        name,
+                        status_str(*old),
+                        status_str(info.status),
+                        cause,
+                    )
+                    .await?;
+                }
+                Change::Updated(info) => {
+                    session_properties_changed(conn, &ctl.name(), info.name.as_str()).await?;
+                }
+                Change::Removed(info) => {
+                    let name = info.name.as_str();
+                    let spath = session_path(&ctl.name(), name);
+                    ProfileObject::session_removed(em, name, &spath.as_ref(), cause).await?;
+                    conn.object_server()
+                        .remove::<SessionObject, _>(&spath)
+                        .await?;
+                }
+            }
+        }
+        ProfileEvent::Local { name, .. } => {
+            session_properties_changed(conn, &ctl.name(), name).await?;
+        }
     }
+    Ok(())
+}
+
+/// Emits `PropertiesChanged` for the changing properties of a session object, if it exists.
+async fn session_properties_changed(
+    conn: &zbus::Connection,
+    profile: &str,
+    name: &str,
+) -> zbus::Result<()> {
+    let path = session_path(profile, name);
+    let Ok(iface) = conn
+        .object_server()
+        .interface::<_, SessionObject>(&path)
+        .await
+    else {
+        return Ok(());
+    };
+    let em = iface.signal_emitter();
+    let obj = iface.get().await;
+    obj.state_changed(em).await?;
+    obj.local_changed(em).await?;
+    obj.agent_pid_changed(em).await?;
+    obj.graphics_port_changed(em).await?;
+    obj.date_suspended_changed(em).await?;
+    obj.client_ip_changed(em).await?;
     Ok(())
 }

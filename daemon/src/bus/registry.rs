@@ -6,10 +6,11 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::{Mutex, mpsc};
 use tracing::{info, warn};
 use x2god_proto::Error;
-use x2god_proto::path::profile_path;
+use x2god_proto::path::{profile_path, session_path};
 use zbus::OwnedObjectPath;
 
 use super::profile::ProfileObject;
+use super::session::SessionObject;
 use crate::config::Paths;
 use crate::control::{EventMessage, ProfileController};
 use crate::profiles::{ProfileSettings, ProfileStore, StoreError, validate_profile_name};
@@ -81,19 +82,32 @@ impl Registry {
         ctl
     }
 
+    /// Puts the profile and its known sessions on the bus under the profile's current name.
     async fn export(self: &Arc<Self>, ctl: &Arc<ProfileController>) -> zbus::Result<()> {
         let conn = self.conn.get().ok_or(zbus::Error::Unsupported)?;
-        let path = profile_path(&ctl.name());
+        let name = ctl.name();
         let obj = ProfileObject::new(ctl.clone(), self.clone());
-        conn.object_server().at(&path, obj).await?;
+        conn.object_server().at(&profile_path(&name), obj).await?;
+        for s in ctl.known_sessions() {
+            let session = s.name.as_str().to_owned();
+            let obj = SessionObject::new(ctl.clone(), session.clone());
+            conn.object_server()
+                .at(&session_path(&name, &session), obj)
+                .await?;
+        }
         Ok(())
     }
 
-    async fn unexport(&self, name: &str) -> Result<(), Error> {
-        let path = profile_path(name);
-        self.conn()?
-            .object_server()
-            .remove::<ProfileObject, _>(&path)
+    /// Takes the profile `name` and its session objects off the bus.
+    async fn unexport(&self, name: &str, ctl: &ProfileController) -> Result<(), Error> {
+        let server = self.conn()?.object_server();
+        for s in ctl.known_sessions() {
+            let path = session_path(name, s.name.as_str());
+            // Already gone is fine: the session may have ended meanwhile.
+            let _ = server.remove::<SessionObject, _>(&path).await;
+        }
+        server
+            .remove::<ProfileObject, _>(&profile_path(name))
             .await
             .map_err(failed)?;
         Ok(())
@@ -161,7 +175,7 @@ impl Registry {
         }
         drop(profiles);
         ctl.disconnect().await;
-        self.unexport(name).await?;
+        self.unexport(name, &ctl).await?;
         info!(profile = %name, "profile removed");
         Ok(())
     }
@@ -185,8 +199,8 @@ impl Registry {
             profiles.insert(old.to_owned(), ctl);
             return Err(e);
         }
+        self.unexport(old, &ctl).await?;
         ctl.set_name(new.to_owned());
-        self.unexport(old).await?;
         self.export(&ctl).await.map_err(failed)?;
         info!(from = %old, to = %new, "profile renamed");
         Ok(profile_path(new))

@@ -38,12 +38,41 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// The local side (nxproxy, directories) failed.
+    #[error("{0}")]
+    Local(String),
+    /// A step of a multi-step operation failed; the message names the step.
+    #[error("{step} failed: {source}")]
+    Step {
+        /// The step, e.g. `x2gostartagent`.
+        step: &'static str,
+        /// What went wrong there.
+        #[source]
+        source: Box<Error>,
+    },
+    /// Another operation on the same session is in progress.
+    #[error("{0}")]
+    Busy(String),
     /// Invalid profile settings.
     #[error("{0}")]
     Settings(String),
     /// Saving the profiles failed.
     #[error(transparent)]
     Store(#[from] crate::profiles::StoreError),
+}
+
+impl Error {
+    /// Wraps `self` as the failure of `step`.
+    pub fn at(self, step: &'static str) -> Error {
+        match self {
+            // Refusals before anything ran keep their plain message.
+            e @ (Error::InvalidArgument(_) | Error::NotConnected(_) | Error::Step { .. }) => e,
+            e => Error::Step {
+                step,
+                source: Box::new(e),
+            },
+        }
+    }
 }
 
 impl From<x2go::validate::InvalidArgument> for Error {

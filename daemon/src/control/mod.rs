@@ -2,7 +2,15 @@
 //! it. It knows SSH and X2Go, and nothing of D-Bus: state changes leave as [`ProfileEvent`]s.
 
 mod error;
+mod lifecycle;
+mod local;
+mod plan;
 mod profile;
+mod table;
+mod watcher;
 
 pub use error::Error;
+pub use local::LocalSpec;
+pub use plan::{ResumePlan, StartPlan};
 pub use profile::{ConnectRequest, EventMessage, ProfileController, ProfileEvent, SessionState};
+pub use table::{Cause, Change, status_str};

@@ -1,15 +1,17 @@
 //! The per-profile controller.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tracing::{debug, info, warn};
 use x2god_proto::types::ConnectionState;
 
 use super::Error;
+use super::local::LocalSession;
+use super::table::{Cause, Change, SessionTable};
 use crate::config::{Paths, local_username};
 use crate::profiles::ProfileSettings;
 use crate::ssh::{self, AuthParams, ConnectParams, Connection, HostKeyPolicy, Secret};
@@ -20,7 +22,7 @@ use crate::x2go::server_info;
 use crate::x2go::validate::{SessionName, Username};
 
 /// How long one ordinary server command may take before it is abandoned.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+pub(super) const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default for the `timeout` setting: TCP connect, handshake and authentication.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// Session channels one connection may have open at once: OpenSSH's default `MaxSessions`.
@@ -44,6 +46,20 @@ pub enum ProfileEvent {
         state: ConnectionState,
         /// Why, in a few words.
         reason: String,
+    },
+    /// A listing showed a change of a session.
+    Session {
+        /// What changed.
+        change: Change,
+        /// Who caused it.
+        cause: Cause,
+    },
+    /// x2god started or stopped displaying a session locally.
+    Local {
+        /// The session.
+        name: String,
+        /// Whether its nxproxy runs now.
+        attached: bool,
     },
 }
 
@@ -97,8 +113,6 @@ struct Live {
     last_error: String,
     died: bool,
     cache: ServerCache,
-    /// Session names seen in listings since the daemon started, to tell terminated from unknown.
-    seen_sessions: HashSet<String>,
 }
 
 /// Owns one profile's settings and connection.
@@ -110,9 +124,17 @@ pub struct ProfileController {
     /// Serialises Connect/Disconnect so two callers never build two connections.
     connect_lock: tokio::sync::Mutex<()>,
     events: mpsc::UnboundedSender<EventMessage>,
+    /// Sessions as last listed.
+    pub(super) table: Mutex<SessionTable>,
+    /// Sessions this daemon displays, by name.
+    pub(super) local: Mutex<HashMap<String, LocalSession>>,
+    /// Wakes the watcher for an immediate listing.
+    pub(super) kick: Notify,
+    /// One lock per session name: lifecycle operations on one session never overlap.
+    op_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding one of these short locks leaves plain data behind; keep serving.
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -136,10 +158,13 @@ impl ProfileController {
                 last_error: String::new(),
                 died: false,
                 cache: ServerCache::default(),
-                seen_sessions: HashSet::new(),
             }),
             connect_lock: tokio::sync::Mutex::new(()),
             events,
+            table: Mutex::new(SessionTable::default()),
+            local: Mutex::new(HashMap::new()),
+            kick: Notify::new(),
+            op_locks: Mutex::new(HashMap::new()),
         })
     }
 
@@ -182,6 +207,20 @@ impl ProfileController {
         lock(&self.live).last_error.clone()
     }
 
+    /// Which connection is current; bumped on every connect and disconnect.
+    pub(super) fn generation(&self) -> u64 {
+        lock(&self.live).generation
+    }
+
+    /// Seconds between listings when the server-side watcher is unavailable.
+    pub(super) fn poll_interval(&self) -> Duration {
+        lock(&self.settings)
+            .session
+            .poll_interval
+            .filter(|t| t.is_finite() && *t > 0.0)
+            .map_or(Duration::from_secs(2), Duration::from_secs_f64)
+    }
+
     /// Whether the connection ended without being asked to.
     pub fn has_died(&self) -> bool {
         lock(&self.live).died
@@ -215,15 +254,26 @@ impl ProfileController {
             live.state = state;
         }
         info!(profile = %self.name(), %state, %reason, "connection state changed");
+        self.emit(ProfileEvent::StateChanged { state, reason })
+            .await;
+    }
+
+    /// Hands `event` to the bus layer and waits until it is published, so that a method reply
+    /// never overtakes the signals of the change it caused.
+    pub(super) async fn emit(&self, event: ProfileEvent) {
         let (ack, published) = oneshot::channel();
         // The receiver lives as long as the bus object; a closed channel only means shutdown.
-        if self
-            .events
-            .send((ProfileEvent::StateChanged { state, reason }, ack))
-            .is_ok()
-        {
+        if self.events.send((event, ack)).is_ok() {
             let _ = tokio::time::timeout(PUBLISH_WAIT, published).await;
         }
+    }
+
+    /// The lock that serialises lifecycle operations on session `name`.
+    pub(super) fn op_lock(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
+        lock(&self.op_locks)
+            .entry(name.to_owned())
+            .or_default()
+            .clone()
     }
 
     fn host_key_policy(&self, add_unknown: bool, trusted: Option<String>) -> HostKeyPolicy {
@@ -313,7 +363,8 @@ impl ProfileController {
                     live.cache = ServerCache::default();
                     live.generation
                 };
-                self.spawn_watch(conn, generation);
+                self.spawn_watch(conn.clone(), generation);
+                super::watcher::spawn(self, conn, generation);
                 info!(profile = %self.name(), %host, port, "connected");
                 self.set_state(ConnectionState::Connected, "authenticated")
                     .await;
@@ -416,7 +467,7 @@ impl ProfileController {
             .map_or(CONNECT_TIMEOUT, Duration::from_secs_f64)
     }
 
-    fn connection(&self) -> Result<Connection, Error> {
+    pub(super) fn connection(&self) -> Result<Connection, Error> {
         match &lock(&self.live).connection {
             Some(c) if !c.is_closed() => Ok(c.clone()),
             _ => Err(Error::NotConnected(self.name())),
@@ -431,16 +482,30 @@ impl ProfileController {
         }
     }
 
-    /// Runs one X2Go command in the envelope and returns its payload, or the server's error.
-    async fn run(&self, cmd: &RemoteCommand, timeout: Duration) -> Result<Vec<u8>, Error> {
+    /// Runs one command in the envelope; returns the envelope (to unwrap stdout) and the raw
+    /// output.
+    async fn exec_enveloped(
+        &self,
+        cmd: &RemoteCommand,
+        timeout: Duration,
+    ) -> Result<(Envelope, crate::ssh::ExecOutput), Error> {
         let conn = self.connection()?;
         let envelope = Envelope::new(&new_marker()).map_err(|e| Error::Protocol {
             command: cmd.name().to_owned(),
             reason: e.to_string(),
         })?;
-        let line = envelope.wrap(cmd);
         debug!(profile = %self.name(), command = cmd.name(), "running server command");
-        let out = conn.exec(&line, timeout).await?;
+        let out = conn.exec(&envelope.wrap(cmd), timeout).await?;
+        Ok((envelope, out))
+    }
+
+    /// Runs one X2Go command and returns its payload, or the server's error.
+    pub(super) async fn run(
+        &self,
+        cmd: &RemoteCommand,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, Error> {
+        let (envelope, out) = self.exec_enveloped(cmd, timeout).await?;
         if out.exit_status != Some(0) {
             let stderr = String::from_utf8_lossy(&out.stderr);
             return Err(Error::Server {
@@ -453,6 +518,15 @@ impl ProfileController {
             command: cmd.name().to_owned(),
             reason: e.to_string(),
         })
+    }
+
+    /// Runs a probe whose answer is its exit status.
+    pub(super) async fn run_status(
+        &self,
+        cmd: &RemoteCommand,
+        timeout: Duration,
+    ) -> Result<Option<u32>, Error> {
+        Ok(self.exec_enveloped(cmd, timeout).await?.1.exit_status)
     }
 
     async fn listing_text(&self) -> Result<String, Error> {
@@ -472,18 +546,37 @@ impl ProfileController {
         self.listing_text().await
     }
 
-    /// The user's sessions; lines that do not parse are skipped and logged.
+    /// The user's sessions; lines that do not parse are skipped and logged. Every listing
+    /// updates the session table, and its changes are published before this returns.
     pub async fn list_sessions(&self) -> Result<Vec<SessionInfo>, Error> {
+        let ticket = lock(&self.table).ticket();
         let text = self.listing_text().await?;
         let listing = list::parse_listing(&text);
         for skipped in &listing.skipped {
             debug!(profile = %self.name(), line = skipped.line_no, reason = %skipped.reason, "skipped a session line");
         }
-        let mut live = lock(&self.live);
-        for s in &listing.sessions {
-            live.seen_sessions.insert(s.name.as_str().to_owned());
+        let changes = lock(&self.table).apply(ticket, listing.sessions.clone());
+        for (change, cause) in changes {
+            self.emit(ProfileEvent::Session { change, cause }).await;
         }
         Ok(listing.sessions)
+    }
+
+    /// A session as last listed.
+    pub fn session_info(&self, name: &str) -> Option<SessionInfo> {
+        lock(&self.table).get(name).cloned()
+    }
+
+    /// Every session as last listed.
+    pub fn known_sessions(&self) -> Vec<SessionInfo> {
+        lock(&self.table).all().cloned().collect()
+    }
+
+    /// Whether x2god displays `name` locally (its nxproxy runs).
+    pub fn is_local(&self, name: &str) -> bool {
+        lock(&self.local)
+            .get(name)
+            .is_some_and(LocalSession::is_running)
     }
 
     /// Where `name` stands now: listed running or suspended, gone, or never seen.
@@ -493,27 +586,9 @@ impl ProfileController {
         Ok(match sessions.iter().find(|s| s.name == name) {
             Some(s) if s.status == SessionStatus::Suspended => SessionState::Suspended,
             Some(_) => SessionState::Running,
-            None if lock(&self.live).seen_sessions.contains(name.as_str()) => {
-                SessionState::Terminated
-            }
+            None if lock(&self.table).was_seen(name.as_str()) => SessionState::Terminated,
             None => SessionState::Unknown,
         })
-    }
-
-    /// Suspends a session on the server.
-    pub async fn suspend(&self, name: &str) -> Result<(), Error> {
-        let name = SessionName::parse(name)?;
-        self.run(&RemoteCommand::suspend(&name), COMMAND_TIMEOUT)
-            .await?;
-        Ok(())
-    }
-
-    /// Terminates a session on the server.
-    pub async fn terminate(&self, name: &str) -> Result<(), Error> {
-        let name = SessionName::parse(name)?;
-        self.run(&RemoteCommand::terminate(&name), COMMAND_TIMEOUT)
-            .await?;
-        Ok(())
     }
 
     /// The server's X2Go features, cached for the life of the connection.
@@ -547,7 +622,7 @@ impl ProfileController {
 }
 
 /// A fresh marker for the exec envelope: unguessable, so server output cannot fake the end.
-fn new_marker() -> String {
+pub(super) fn new_marker() -> String {
     let bytes: [u8; 16] = rand::random();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -34,6 +34,59 @@ pub struct ProfileSettings {
     /// Learn an unknown host key on connect instead of refusing it.
     #[serde(default)]
     pub add_to_known_hosts: bool,
+    /// Defaults for sessions started from this profile.
+    #[serde(default, skip_serializing_if = "SessionSettings::is_empty")]
+    pub session: SessionSettings,
+}
+
+/// Session defaults of a profile, named after python-x2go's terminal-session parameters. Each is
+/// validated when a session starts; `Start` options override them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSettings {
+    /// Desktop name (`XFCE`, `MATE`, …) or a command with arguments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cmd: Option<String>,
+    /// `desktop`, `application` or `published`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_type: Option<String>,
+    /// `WxH`, `fullscreen` or `maximize`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geometry: Option<String>,
+    /// `modem`, `isdn`, `adsl`, `wan` or `lan`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// NX pack method, e.g. `16m-jpeg-9`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pack: Option<String>,
+    /// Screen resolution in dots per inch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpi: Option<u32>,
+    /// Keyboard layout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kblayout: Option<String>,
+    /// Keyboard type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kbtype: Option<String>,
+    /// Keyboard variant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kbvariant: Option<String>,
+    /// `both`, `server`, `client` or `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clipboard: Option<String>,
+    /// The local `nxproxy` binary; found in `PATH` when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nxproxy: Option<PathBuf>,
+    /// Seconds between session listings when the server-side watcher is unavailable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_interval: Option<f64>,
+}
+
+impl SessionSettings {
+    /// True when nothing is set (then the TOML table is left out).
+    pub fn is_empty(&self) -> bool {
+        *self == SessionSettings::default()
+    }
 }
 
 fn default_port() -> u16 {
@@ -53,6 +106,7 @@ impl ProfileSettings {
             force_password_auth: false,
             timeout: None,
             add_to_known_hosts: false,
+            session: SessionSettings::default(),
         }
     }
 }

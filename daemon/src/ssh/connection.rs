@@ -37,8 +37,10 @@ pub struct ConnectParams {
     pub host_keys: HostKeyPolicy,
     /// Limit for resolving, TCP connect, SSH handshake and authentication together.
     pub timeout: Duration,
-    /// Session channels open at once; OpenSSH's `MaxSessions` defaults to 10. Further
-    /// [`Connection::exec`] calls wait for a free slot.
+    /// Session channels open at once; OpenSSH's `MaxSessions` defaults to 10. Each running
+    /// [`Connection::exec`] and each live [`LineStream`](super::LineStream) holds one slot (a
+    /// line stream for as long as it exists); further calls wait for a free slot. Port
+    /// forwardings ([`Connection::forward_local`]) need none.
     pub max_channels: usize,
     /// Send a keepalive after this long without traffic from the server.
     pub keepalive_interval: Option<Duration>,
@@ -62,17 +64,21 @@ pub struct ExecOutput {
 /// An authenticated SSH connection. Cheap to clone: all clones share one connection.
 #[derive(Clone)]
 pub struct Connection {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-struct Inner {
-    handle: Handle<ClientHandler>,
-    slots: Semaphore,
+pub(super) struct Inner {
+    pub(super) handle: Handle<ClientHandler>,
+    /// One permit per session channel that may be open at once: [`Connection::exec`] holds
+    /// one while its command runs, a [`LineStream`](super::LineStream) for its whole life.
+    /// Forwarding channels (`direct-tcpip`) take none: sshd's `MaxSessions` counts only
+    /// session channels.
+    pub(super) slots: Arc<Semaphore>,
     username: String,
     peer_addr: SocketAddr,
     host_key: HostKeyInfo,
     /// Becomes `true` (or its sender is dropped) when the session task has ended.
-    closed: watch::Receiver<bool>,
+    pub(super) closed: watch::Receiver<bool>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -87,7 +93,7 @@ impl std::fmt::Debug for Connection {
 }
 
 /// russh's callbacks: host key verification and the end of the session.
-struct ClientHandler {
+pub(super) struct ClientHandler {
     policy: HostKeyPolicy,
     /// The known_hosts lookup name.
     name: String,
@@ -249,7 +255,7 @@ impl Connection {
         Ok(Connection {
             inner: Arc::new(Inner {
                 handle: hs.handle,
-                slots: Semaphore::new(max_channels.max(1)),
+                slots: Arc::new(Semaphore::new(max_channels.max(1))),
                 username: auth.username,
                 peer_addr: hs.peer_addr,
                 host_key: hs.host_key,
@@ -285,7 +291,9 @@ impl Connection {
     /// Runs `command` (one shell command line) on a new session channel and collects its
     /// output and exit status until the channel closes.
     ///
-    /// At most `max_channels` commands run at once; further calls wait for a free slot. A
+    /// At most `max_channels` session channels are open at once, counting both running
+    /// commands and live [`LineStream`](super::LineStream)s; further calls wait for a free
+    /// slot (so `max_channels` line streams starve `exec` until one is closed). A
     /// server that still refuses the channel (it has not yet processed an earlier close) is
     /// asked again after a short pause. If `timeout` elapses (waiting included), the command
     /// is sent SIGTERM, its channel is closed and [`Error::Timeout`] is returned; the
@@ -339,7 +347,7 @@ impl Connection {
     }
 
     /// Opens a session channel, retrying while the server says it has no room.
-    async fn open_session(&self) -> Result<Channel<Msg>, Error> {
+    pub(super) async fn open_session(&self) -> Result<Channel<Msg>, Error> {
         let mut pause = OPEN_RETRY_FIRST;
         loop {
             match self.inner.handle.channel_open_session().await {
@@ -454,7 +462,7 @@ async fn run(ch: &mut Channel<Msg>, command: &str) -> Result<ExecOutput, Error> 
 }
 
 /// The signal's name without the `SIG` prefix, as SSH sends it.
-fn signal_text(sig: &Sig) -> String {
+pub(super) fn signal_text(sig: &Sig) -> String {
     match sig {
         Sig::ABRT => "ABRT",
         Sig::ALRM => "ALRM",
@@ -475,7 +483,7 @@ fn signal_text(sig: &Sig) -> String {
 
 /// The start of a command line, for logs and errors. Commands may carry arguments the user
 /// typed, but no secrets: credentials never go through exec.
-fn command_summary(command: &str) -> String {
+pub(super) fn command_summary(command: &str) -> String {
     const MAX: usize = 80;
     match command.char_indices().nth(MAX) {
         Some((i, _)) => format!("{}…", &command[..i]),

@@ -128,6 +128,10 @@ pub enum Error {
     #[error("SSH channel: {0}")]
     Channel(String),
 
+    /// No local TCP port could be opened for a port forwarding.
+    #[error("cannot listen on 127.0.0.1 for port forwarding: {0}")]
+    Listen(#[source] std::io::Error),
+
     /// An SSH protocol error reported by russh.
     #[error("SSH protocol error: {0}")]
     Ssh(#[from] russh::Error),

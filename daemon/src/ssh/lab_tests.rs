@@ -480,3 +480,543 @@ async fn connect_errors() {
         Err(Error::Timeout(_))
     ));
 }
+
+// ---- port forwarding and line streams ----
+
+async fn key_connection(lab: &Lab, max_channels: usize) -> Connection {
+    let mut auth = lab.auth();
+    auth.key_files = vec![lab.get("SSH_KEY").into()];
+    let mut params = lab.params(auth);
+    params.max_channels = max_channels;
+    Connection::connect(params).await.unwrap()
+}
+
+/// Polls `cond` until it holds, for at most `T`.
+async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + T;
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Deterministic test bytes, different per `seed`.
+fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) as u8
+        })
+        .collect()
+}
+
+/// What the test target server saw on one connection.
+#[derive(Debug)]
+struct Seen {
+    /// Bytes received before end of file.
+    received: Vec<u8>,
+    /// Whether it saw end of file (not an error).
+    eof: bool,
+}
+
+/// A TCP server on 127.0.0.1 — the lab server is this machine, so it serves as the remote
+/// target of forwards. `Echo`: echoes until EOF, then shuts down writing. `SendFirst(data)`:
+/// sends `data`, shuts down writing, then reads until EOF. Reports each connection's `Seen`.
+#[derive(Clone)]
+enum Mode {
+    Echo,
+    SendFirst(Arc<Vec<u8>>),
+}
+
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+async fn target_server(mode: Mode) -> (u16, tokio::sync::mpsc::UnboundedReceiver<Seen>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let Ok((sock, _)) = listener.accept().await else {
+                return;
+            };
+            let tx = tx.clone();
+            let mode = mode.clone();
+            tokio::spawn(async move {
+                let (mut r, mut w) = sock.into_split();
+                let mut received = Vec::new();
+                let mut eof = false;
+                match mode {
+                    Mode::Echo => {
+                        let mut buf = vec![0; 65536];
+                        loop {
+                            match r.read(&mut buf).await {
+                                Ok(0) => {
+                                    eof = true;
+                                    break;
+                                }
+                                Ok(n) => {
+                                    received.extend_from_slice(&buf[..n]);
+                                    if w.write_all(&buf[..n]).await.is_err() {
+                                        break;
+                                    }
+                                }
+                                Err(_) => break,
+                            }
+                        }
+                        let _ = w.shutdown().await;
+                    }
+                    Mode::SendFirst(data) => {
+                        let reader = async {
+                            let res = r.read_to_end(&mut received).await;
+                            eof = res.is_ok();
+                        };
+                        let writer = async {
+                            let _ = w.write_all(&data).await;
+                            let _ = w.shutdown().await;
+                        };
+                        tokio::join!(reader, writer);
+                    }
+                }
+                let _ = tx.send(Seen { received, eof });
+            });
+        }
+    });
+    (port, rx)
+}
+
+async fn connect_local(port: u16) -> tokio::net::TcpStream {
+    tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn forward_to_sshd_banner() {
+    let _serial = SERIAL.lock().await;
+    let Some(lab) = Lab::load() else { return };
+    let c = key_connection(&lab, 10).await;
+    let fwd = c.forward_local("127.0.0.1", lab.port()).await.unwrap();
+    assert_ne!(fwd.local_port(), 0);
+    let mut s = connect_local(fwd.local_port()).await;
+    let mut banner = Vec::new();
+    let mut byte = [0u8; 1];
+    while !banner.ends_with(b"\n") {
+        tokio::time::timeout(T, s.read_exact(&mut byte))
+            .await
+            .unwrap()
+            .unwrap();
+        banner.push(byte[0]);
+    }
+    let banner = String::from_utf8_lossy(&banner);
+    assert!(banner.starts_with("SSH-2.0-"), "{banner}");
+    wait_until("one pump", || fwd.connections() == 1).await;
+    drop(s);
+    wait_until("no pump", || fwd.connections() == 0).await;
+    assert!(!fwd.is_stopped());
+    // Forwards take no session slot: 10 execs at once still run.
+    let execs: Vec<_> = (0..10)
+        .map(|_| {
+            let c = c.clone();
+            tokio::spawn(async move { c.exec("echo hi", T).await })
+        })
+        .collect();
+    for e in execs {
+        assert_eq!(e.await.unwrap().unwrap().stdout, b"hi\n");
+    }
+    fwd.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forward_8mib_both_ways_with_eof() {
+    let _serial = SERIAL.lock().await;
+    let Some(lab) = Lab::load() else { return };
+    let c = key_connection(&lab, 10).await;
+    const N: usize = 8 << 20;
+
+    // Local side shuts down writing first: the target sees EOF, echoes everything, and its
+    // EOF comes back.
+    let (port, mut seen) = target_server(Mode::Echo).await;
+    let fwd = c.forward_local("127.0.0.1", port).await.unwrap();
+    let data = pattern(N, 1);
+    let s = connect_local(fwd.local_port()).await;
+    let (mut r, mut w) = s.into_split();
+    let send = {
+        let data = data.clone();
+        async move {
+            w.write_all(&data).await.unwrap();
+            w.shutdown().await.unwrap();
+        }
+    };
+    let recv = async {
+        let mut got = Vec::with_capacity(N);
+        r.read_to_end(&mut got).await.unwrap();
+        got
+    };
+    let ((), got) =
+        tokio::time::timeout(Duration::from_secs(60), async { tokio::join!(send, recv) })
+            .await
+            .expect("8 MiB echo hung (EOF lost?)");
+    assert!(
+        got == data,
+        "echoed bytes differ ({} of {N} bytes)",
+        got.len()
+    );
+    let s = tokio::time::timeout(T, seen.recv()).await.unwrap().unwrap();
+    assert!(s.eof, "the target saw no EOF");
+    assert!(s.received == data);
+    wait_until("pump ends", || fwd.connections() == 0).await;
+    fwd.close().await;
+
+    // The target shuts down writing first: the local client sees EOF and still sends 8 MiB,
+    // which arrive whole, followed by EOF.
+    let first = Arc::new(pattern(N, 2));
+    let (port, mut seen) = target_server(Mode::SendFirst(Arc::clone(&first))).await;
+    let fwd = c.forward_local("127.0.0.1", port).await.unwrap();
+    let mut s = connect_local(fwd.local_port()).await;
+    let mut got = Vec::with_capacity(N);
+    tokio::time::timeout(Duration::from_secs(60), s.read_to_end(&mut got))
+        .await
+        .expect("no EOF from the remote side")
+        .unwrap();
+    assert!(
+        got == *first,
+        "received bytes differ ({} of {N} bytes)",
+        got.len()
+    );
+    let second = pattern(N, 3);
+    tokio::time::timeout(Duration::from_secs(60), async {
+        s.write_all(&second).await.unwrap();
+        s.shutdown().await.unwrap();
+    })
+    .await
+    .expect("sending after the remote EOF hung");
+    let seen = tokio::time::timeout(Duration::from_secs(60), seen.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(seen.eof, "the target saw no EOF");
+    assert!(
+        seen.received == second,
+        "target got {} of {N} bytes",
+        seen.received.len()
+    );
+    // Both directions done: the server closes the channel, the pump ends, the socket closes.
+    wait_until("pump ends", || fwd.connections() == 0).await;
+    let mut rest = Vec::new();
+    assert_eq!(s.read_to_end(&mut rest).await.unwrap_or(0), 0);
+    fwd.close().await;
+    assert!(!c.is_closed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forward_concurrent_connections() {
+    let _serial = SERIAL.lock().await;
+    let Some(lab) = Lab::load() else { return };
+    let c = key_connection(&lab, 10).await;
+    let (port, _seen) = target_server(Mode::Echo).await;
+    let fwd = c.forward_local("127.0.0.1", port).await.unwrap();
+    let local = fwd.local_port();
+    // More at once than MaxSessions: forwarding channels are not session channels.
+    let clients: Vec<_> = (0..16u64)
+        .map(|i| {
+            tokio::spawn(async move {
+                let data = pattern(256 * 1024 + i as usize, i + 10);
+                let s = connect_local(local).await;
+                let (mut r, mut w) = s.into_split();
+                let expected = data.clone();
+                let send = async move {
+                    w.write_all(&data).await.unwrap();
+                    w.shutdown().await.unwrap();
+                };
+                let recv = async move {
+                    let mut got = Vec::new();
+                    r.read_to_end(&mut got).await.unwrap();
+                    got
+                };
+                let ((), got) = tokio::join!(send, recv);
+                assert!(got == expected, "client {i}: echoed bytes differ");
+            })
+        })
+        .collect();
+    for client in clients {
+        tokio::time::timeout(Duration::from_secs(60), client)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    // Several held open at once are counted.
+    let mut held = Vec::new();
+    for _ in 0..5 {
+        held.push(connect_local(local).await);
+    }
+    wait_until("five pumps", || fwd.connections() == 5).await;
+    drop(held);
+    wait_until("no pumps", || fwd.connections() == 0).await;
+    fwd.close().await;
+}
+
+#[tokio::test]
+async fn forward_close_frees_port_and_closes_pumps() {
+    let _serial = SERIAL.lock().await;
+    let Some(lab) = Lab::load() else { return };
+    let c = key_connection(&lab, 10).await;
+    let (port, mut seen) = target_server(Mode::Echo).await;
+    let fwd = c.forward_local("127.0.0.1", port).await.unwrap();
+    let local = fwd.local_port();
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut s = connect_local(local).await;
+        s.write_all(b"ping").await.unwrap();
+        let mut buf = [0u8; 4];
+        s.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"ping");
+        held.push(s);
+    }
+    assert_eq!(fwd.connections(), 3);
+    tokio::time::timeout(T, fwd.close()).await.unwrap();
+    // Every local socket is closed (EOF or reset)...
+    for mut s in held {
+        let mut buf = [0u8; 16];
+        let n = tokio::time::timeout(T, s.read(&mut buf)).await.unwrap();
+        assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+    }
+    // ...every channel too: the server closed its connections to the target...
+    for _ in 0..3 {
+        let s = tokio::time::timeout(T, seen.recv()).await.unwrap().unwrap();
+        assert_eq!(s.received, b"ping");
+    }
+    // ...and the port is free.
+    assert!(
+        tokio::net::TcpStream::connect(("127.0.0.1", local))
+            .await
+            .is_err()
+    );
+    drop(
+        tokio::net::TcpListener::bind(("127.0.0.1", local))
+            .await
+            .unwrap(),
+    );
+
+    // Dropping stops a forward too.
+    let fwd = c.forward_local("127.0.0.1", port).await.unwrap();
+    let local = fwd.local_port();
+    let mut s = connect_local(local).await;
+    s.write_all(b"x").await.unwrap();
+    wait_until("one pump", || fwd.connections() == 1).await;
+    drop(fwd);
+    let mut buf = [0u8; 16];
+    let mut got = Vec::new();
+    loop {
+        match tokio::time::timeout(T, s.read(&mut buf)).await.unwrap() {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    let deadline = std::time::Instant::now() + T;
+    while tokio::net::TcpStream::connect(("127.0.0.1", local))
+        .await
+        .is_ok()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "port still open after drop"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!c.is_closed());
+}
+
+#[tokio::test]
+async fn forward_refused_target_keeps_listening() {
+    let _serial = SERIAL.lock().await;
+    let Some(lab) = Lab::load() else { return };
+    let c = key_connection(&lab, 10).await;
+    let closed_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let fwd = c.forward_local("127.0.0.1", closed_port).await.unwrap();
+    for _ in 0..3 {
+        let mut s = connect_local(fwd.local_port()).await;
+        let mut buf = [0u8; 16];
+        let n = tokio::time::timeout(T, s.read(&mut buf)).await.unwrap();
+        assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+    }
+    assert!(!fwd.is_stopped());
+    assert_eq!(fwd.connections(), 0);
+    assert_eq!(whoami(&c).await, lab.get("SSH_USER"));
+}
+
+#[tokio::test]
+async fn forward_stops_when_connection_ends() {
+    let _serial = SERIAL.lock().await;
+    let Some(lab) = Lab::load() else { return };
+    let c = key_connection(&lab, 10).await;
+    let (port, _seen) = target_server(Mode::Echo).await;
+    let fwd = c.forward_local("127.0.0.1", port).await.unwrap();
+    let local = fwd.local_port();
+    let mut s = connect_local(local).await;
+    s.write_all(b"hi").await.unwrap();
+    wait_until("one pump", || fwd.connections() == 1).await;
+    c.disconnect().await;
+    wait_until("forward stopped", || fwd.is_stopped()).await;
+    assert_eq!(fwd.connections(), 0);
+    assert!(
+        tokio::net::TcpStream::connect(("127.0.0.1", local))
+            .await
+            .is_err()
+    );
+    let mut buf = [0u8; 16];
+    let mut total = 0;
+    loop {
+        match tokio::time::timeout(T, s.read(&mut buf)).await.unwrap() {
+            Ok(0) | Err(_) => break,
+            Ok(n) => total += n,
+        }
+    }
+    assert!(total <= 2);
+    assert!(matches!(
+        c.forward_local("127.0.0.1", port).await,
+        Err(Error::Disconnected)
+    ));
+    fwd.close().await;
+}
+
+#[tokio::test]
+async fn exec_lines_reads_lines() {
+    let _serial = SERIAL.lock().await;
+    let Some(lab) = Lab::load() else { return };
+    let c = key_connection(&lab, 10).await;
+    let mut s = c
+        .exec_lines("for i in 1 2 3; do echo $i; sleep 0.2; done")
+        .await
+        .unwrap();
+    let mut lines = Vec::new();
+    while let Some(line) = tokio::time::timeout(T, s.next_line()).await.unwrap() {
+        lines.push(line.unwrap());
+    }
+    assert_eq!(lines, ["1", "2", "3"]);
+    assert_eq!(s.exit_status(), Some(0));
+    assert!(s.next_line().await.is_none());
+
+    // An overlong line is cut; a last line without newline still comes; stderr is ignored.
+    let mut s = c
+        .exec_lines("head -c 200000 /dev/zero | tr '\\0' a; echo; echo err >&2; printf 'end\\n\\xff\\nlast'; exit 4")
+        .await
+        .unwrap();
+    let mut lines = Vec::new();
+    while let Some(line) = tokio::time::timeout(T, s.next_line()).await.unwrap() {
+        lines.push(line.unwrap());
+    }
+    assert_eq!(
+        lines.len(),
+        4,
+        "{:?}",
+        lines.iter().map(String::len).collect::<Vec<_>>()
+    );
+    assert_eq!(lines[0], "a".repeat(MAX_LINE));
+    assert_eq!(lines[1..], ["end", "\u{fffd}", "last"]);
+    assert_eq!(s.exit_status(), Some(4));
+}
+
+async fn marker_running(c: &Connection, marker: &str) -> bool {
+    // `[x]...` so that pgrep's own shell does not match the pattern.
+    let (first, rest) = marker.split_at(1);
+    let out = c
+        .exec(
+            &format!("pgrep -u \"$(id -u)\" -f '[{first}]{rest}' || true"),
+            T,
+        )
+        .await
+        .unwrap();
+    !out.stdout.is_empty()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_lines_close_ends_command_and_frees_slot() {
+    let _serial = SERIAL.lock().await;
+    let Some(lab) = Lab::load() else { return };
+
+    // One slot only: the stream holds it, so exec has to wait.
+    let c = key_connection(&lab, 1).await;
+    let marker = format!("x2godlines{}", std::process::id());
+    let mut s = c
+        .exec_lines(&format!("while :; do echo x; sleep 1; done # {marker}"))
+        .await
+        .unwrap();
+    assert_eq!(s.next_line().await.unwrap().unwrap(), "x");
+    let err = c
+        .exec("true", Duration::from_millis(500))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout(_)), "{err:?}");
+    tokio::time::timeout(T, s.close()).await.unwrap();
+    assert!(
+        !marker_running(&c, &marker).await,
+        "command still running after close"
+    );
+
+    // The default ten slots: after close, ten commands run at once again.
+    let c = key_connection(&lab, 10).await;
+    let s = c
+        .exec_lines(&format!("while :; do echo x; sleep 1; done # {marker}"))
+        .await
+        .unwrap();
+    s.close().await;
+    let start = std::time::Instant::now();
+    let execs: Vec<_> = (0..10)
+        .map(|_| {
+            let c = c.clone();
+            tokio::spawn(async move {
+                c.exec("sleep 1; echo hi", Duration::from_millis(1900))
+                    .await
+            })
+        })
+        .collect();
+    for e in execs {
+        assert_eq!(e.await.unwrap().unwrap().stdout, b"hi\n");
+    }
+    assert!(start.elapsed() < Duration::from_millis(1900));
+    assert!(!marker_running(&c, &marker).await);
+
+    // Dropping ends the command as well.
+    let mut s = c
+        .exec_lines(&format!("while :; do echo y; sleep 1; done # {marker}"))
+        .await
+        .unwrap();
+    assert_eq!(s.next_line().await.unwrap().unwrap(), "y");
+    drop(s);
+    let deadline = std::time::Instant::now() + T;
+    while marker_running(&c, &marker).await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "command still running after drop"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A connection that ends under a stream: an error, then None.
+    // Short: sshd does not end a pty-less command when the connection drops, and a leftover
+    // `sleep 30` would confuse `exec_timeout_keeps_connection`.
+    let mut s = c.exec_lines("sleep 2").await.unwrap();
+    c.disconnect().await;
+    let first = tokio::time::timeout(T, s.next_line()).await.unwrap();
+    assert!(
+        matches!(first, Some(Err(Error::Disconnected)) | None),
+        "{first:?}"
+    );
+    assert!(s.next_line().await.is_none());
+    assert!(matches!(
+        c.exec_lines("true").await,
+        Err(Error::Disconnected)
+    ));
+}

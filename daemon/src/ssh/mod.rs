@@ -4,7 +4,9 @@
 //! This layer knows neither X2Go nor D-Bus. It resolves and connects, checks the server's host
 //! key against `known_hosts` files under a [`HostKeyPolicy`], authenticates in the order
 //! python-x2go uses ([`AuthParams`]), and runs command strings, returning their bytes
-//! ([`Connection::exec`]). It is built on russh; it never runs the `ssh` binary.
+//! ([`Connection::exec`]), or streams a long-running command's output line by line
+//! ([`Connection::exec_lines`]), and forwards local TCP ports to the server side
+//! ([`Connection::forward_local`]). It is built on russh; it never runs the `ssh` binary.
 //!
 //! Secrets (passwords, passphrases) travel as [`Secret`], whose `Debug` and `Display` print
 //! `<redacted>`, so that they cannot leak into logs or error messages by accident.
@@ -12,13 +14,17 @@
 mod auth;
 mod connection;
 mod error;
+mod forward;
 mod host_keys;
+mod lines;
 mod secret;
 
 pub use auth::AuthParams;
 pub use connection::{ConnectParams, Connection, ExecOutput};
 pub use error::Error;
+pub use forward::LocalForward;
 pub use host_keys::{HostKeyInfo, HostKeyPolicy};
+pub use lines::{LineStream, MAX_LINE};
 pub use secret::Secret;
 
 #[cfg(test)]

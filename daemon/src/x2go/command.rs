@@ -5,18 +5,21 @@
 //! (a sequence, `$HOME`) run a constant script through `sh -c`, which interpolates nothing.
 
 use std::borrow::Cow;
+use std::time::Duration;
 
-use super::validate::SessionName;
+use super::session_options::{
+    ResumeArgs, SessionCommand, SessionType, StartAgentArgs, set_keyboard_flag,
+};
+use super::validate::{Display, InvalidArgument, SessionName};
+use super::watch::{HEARTBEAT_SECS, WATCH_SCRIPT};
 
 /// The name of an environment variable set on a remote command.
 ///
 /// Only constructible in `const` context inside this module, so a malformed name is a compile
 /// error rather than a runtime failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(not(test), allow(dead_code))]
 struct EnvName(&'static str);
 
-#[cfg_attr(not(test), allow(dead_code))]
 impl EnvName {
     /// Checks `^[A-Z_][A-Z0-9_]*$`; only ever evaluated in `const` items.
     const fn new(name: &'static str) -> Self {
@@ -39,20 +42,36 @@ impl EnvName {
     }
 }
 
+const X2GO_XINERAMA: EnvName = EnvName::new("X2GO_XINERAMA");
+const X2GODPI: EnvName = EnvName::new("X2GODPI");
+
 /// Accumulates one command; constructors below are the only users, so every value it receives
 /// already went through a validator.
 struct Builder {
     env: Vec<(String, String)>,
     argv: Vec<String>,
+    detached: bool,
 }
 
-#[cfg_attr(not(test), allow(dead_code))]
 impl Builder {
     fn program(name: &'static str) -> Self {
         Self {
             env: Vec::new(),
             argv: vec![name.to_owned()],
+            detached: false,
         }
+    }
+
+    /// A constant script run by `shell` with `-c`; values go in as positional parameters
+    /// (`$1`…) after `name`, which becomes `$0` and the command's [`RemoteCommand::name`].
+    fn script(shell: &'static str, script: &'static str, name: &'static str) -> Self {
+        Self::program(shell).arg("-c").arg(script).arg(name)
+    }
+
+    /// Run in the background in a new session with all standard streams on `/dev/null`.
+    fn detached(mut self) -> Self {
+        self.detached = true;
+        self
     }
 
     fn env(mut self, name: EnvName, value: &str) -> Self {
@@ -69,6 +88,7 @@ impl Builder {
         RemoteCommand {
             env: self.env,
             argv: self.argv,
+            detached: self.detached,
         }
     }
 }
@@ -89,6 +109,8 @@ pub const HOME_EXISTS_NO: &str = "X2GOD_HOME_MISSING";
 pub struct RemoteCommand {
     env: Vec<(String, String)>,
     argv: Vec<String>,
+    /// Rendered as `{ setsid CMD </dev/null >/dev/null 2>&1 & }`.
+    detached: bool,
 }
 
 impl RemoteCommand {
@@ -171,16 +193,138 @@ impl RemoteCommand {
         Builder::program("echo").build()
     }
 
+    /// Create a session: `x2gostartagent` (doc §2.5) with `X2GO_XINERAMA` and, when set,
+    /// `X2GODPI` in its environment. Fails when the session type and the command disagree about
+    /// being a shadow session (the server would misread the command).
+    pub fn start_agent(args: &StartAgentArgs) -> Result<Self, InvalidArgument> {
+        let shadow = args.session_type == SessionType::Shadow;
+        if shadow != args.command.is_shadow() {
+            return Err(InvalidArgument::new(
+                "session type",
+                args.session_type.as_arg(),
+                "shadow type and shadow command must go together",
+            ));
+        }
+        let mut b = Builder::program("x2gostartagent")
+            .env(X2GO_XINERAMA, if args.xinerama { "true" } else { "false" });
+        if let Some(dpi) = args.dpi {
+            b = b.env(X2GODPI, &dpi.value().to_string());
+        }
+        b = b
+            .arg(&args.geometry.as_arg())
+            .arg(args.link.as_str())
+            .arg(args.pack.as_str())
+            .arg(&args.depth.cache_type())
+            .arg(args.kblayout.as_str())
+            .arg(args.kbtype.as_str())
+            .arg(set_keyboard_flag(&args.kbtype))
+            .arg(args.session_type.as_arg())
+            .arg(&args.command.agent_token());
+        if !shadow {
+            // For S the 10th argument would be read as the requesting user (doc §2.5).
+            b = b.arg(args.clipboard.as_str());
+        }
+        Ok(b.build())
+    }
+
+    /// Launch the session's program (doc §2.6), right after a successful start:
+    /// `x2goruncommand <display> <agent pid> <session> <sound port> <command> none <type>`,
+    /// sound system `none`.
+    ///
+    /// It runs as long as the session, so it is detached (`setsid`, standard streams on
+    /// `/dev/null`, background): the exec channel closes at once and the exit status only says
+    /// whether it was launched. Failures show up later in the session's `cmdoutput`.
+    pub fn run_command(
+        display: &Display,
+        agent_pid: u32,
+        name: &SessionName,
+        snd_port: u16,
+        command: &SessionCommand,
+        session_type: SessionType,
+    ) -> Self {
+        Builder::program("setsid")
+            .arg("x2goruncommand")
+            .arg(&display.number().to_string())
+            .arg(&agent_pid.to_string())
+            .arg(name.as_str())
+            .arg(&snd_port.to_string())
+            .arg(&command.run_argument())
+            .arg("none")
+            .arg(session_type.as_arg())
+            .detached()
+            .build()
+    }
+
+    /// Reattach a session (doc §2.7):
+    /// `x2goresume-session <S> <geometry> <link> <pack> <kblayout> <kbtype> <setkbd> <clipboard> True|False`.
+    pub fn resume(name: &SessionName, args: &ResumeArgs) -> Self {
+        Builder::program("x2goresume-session")
+            .arg(name.as_str())
+            .arg(&args.geometry.as_arg())
+            .arg(args.link.as_str())
+            .arg(args.pack.as_str())
+            .arg(args.kblayout.as_str())
+            .arg(args.kbtype.as_str())
+            .arg(set_keyboard_flag(&args.kbtype))
+            .arg(args.clipboard.as_str())
+            // python's str(bool); the server's x2goistrue reads it.
+            .arg(if args.xinerama { "True" } else { "False" })
+            .build()
+    }
+
+    /// Print the agent state word of a session (parse with
+    /// [`super::start::parse_agent_state`]). `x2gogetagentstate` lives in the libexec directory
+    /// only `x2gopath` knows; it finds the state file itself (including the shadowed user's for
+    /// shadow sessions and polyinstantiated `/tmp`). The name is a positional parameter of a
+    /// fixed script, never part of it.
+    pub fn agent_state(name: &SessionName) -> Self {
+        Builder::script(
+            "sh",
+            "lib=$(x2gopath libexec) && exec \"$lib/x2gogetagentstate\" \"$1\"",
+            "x2gogetagentstate",
+        )
+        .arg(name.as_str())
+        .build()
+    }
+
+    /// Exit status 0 when the program of `command` exists on the server (`command -v`, in the
+    /// login environment `x2goruncommand` will use); `None` for tokens, which need no probe.
+    pub fn command_exists(command: &SessionCommand) -> Option<Self> {
+        let program = command.program()?;
+        Some(
+            Builder::script("sh", "command -v \"$1\" >/dev/null 2>&1", "x2god-probe")
+                .arg(program)
+                .build(),
+        )
+    }
+
+    /// A long-lived watcher for a persistent exec channel (see [`super::watch`]): prints
+    /// [`super::watch::WATCH_ALIVE`] once armed and as a heartbeat about every 30 s, and
+    /// [`super::watch::WATCH_CHANGED`] within about `poll` of a session appearing, vanishing or
+    /// changing agent state. `poll` is clamped to 0.1–10 s. Runs under bash explicitly (dash
+    /// cannot sleep without a process), whatever the login shell. Keep the channel's stdin
+    /// open: end-of-file on it stops the watcher.
+    pub fn watch_changes(poll: Duration) -> Self {
+        let millis = poll.as_millis().clamp(100, 10_000);
+        let beat = (u128::from(HEARTBEAT_SECS) * 1000).div_ceil(millis);
+        Builder::script("bash", WATCH_SCRIPT, "x2god-watch")
+            .arg(&format!("{}.{:03}", millis / 1000, millis % 1000))
+            .arg(&beat.to_string())
+            .build()
+    }
+
     /// An arbitrary argv, for tests in sibling modules that need a command no constructor builds.
     #[cfg(test)]
     pub(crate) fn for_test(argv: Vec<String>) -> Self {
         Self {
             env: Vec::new(),
             argv,
+            detached: false,
         }
     }
 
-    /// A short name for logs and errors: the program, or the first word of a fixed script.
+    /// A short name for logs and errors: the program, the `$0` given to a fixed script, or the
+    /// first word of a script without one; `setsid` is looked through.
     pub fn name(&self) -> &str {
         let program = self.argv.first().map_or("", String::as_str);
         match (
@@ -188,9 +332,18 @@ impl RemoteCommand {
             self.argv.get(1).map(String::as_str),
             self.argv.get(2),
         ) {
+            ("sh" | "bash", Some("-c"), Some(_)) if self.argv.len() >= 4 => {
+                self.argv.get(3).map_or(program, String::as_str)
+            }
             ("sh", Some("-c"), Some(script)) => script.split_whitespace().next().unwrap_or(program),
+            ("setsid", Some(inner), _) => inner,
             _ => program,
         }
+    }
+
+    /// Whether the command is started in the background (see [`RemoteCommand::run_command`]).
+    pub fn is_detached(&self) -> bool {
+        self.detached
     }
 
     /// The argv, program first.
@@ -203,7 +356,11 @@ impl RemoteCommand {
         &self.env
     }
 
-    /// Renders `NAME='v' cmd 'arg' …` for a POSIX shell, each piece quoted.
+    /// Renders `NAME='v' cmd 'arg' …` for a POSIX shell, each piece quoted; a detached command
+    /// as `{ NAME='v' cmd 'arg' … </dev/null >/dev/null 2>&1 & }`. The braces make it one
+    /// complete command, so the envelope can append `; exit $?` (a bare `… &; exit` would be a
+    /// syntax error), and the background job is a fork of the envelope's inner shell, so the
+    /// login shell still never execs the X2Go program (doc §2.19).
     ///
     /// Quoting fails only on NUL, which no validator lets through; should it ever happen the
     /// result is `false`, so the server runs nothing rather than a mangled command.
@@ -213,7 +370,14 @@ impl RemoteCommand {
         });
         let argv = self.argv.iter().map(|a| shlex::try_quote(a));
         match env.chain(argv).collect::<Result<Vec<_>, _>>() {
-            Ok(parts) if !parts.is_empty() => parts.join(" "),
+            Ok(parts) if !parts.is_empty() => {
+                let line = parts.join(" ");
+                if self.detached {
+                    format!("{{ {line} </dev/null >/dev/null 2>&1 & }}")
+                } else {
+                    line
+                }
+            }
             _ => "false".to_owned(),
         }
     }
@@ -223,9 +387,6 @@ impl RemoteCommand {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    const X2GO_XINERAMA: EnvName = EnvName::new("X2GO_XINERAMA");
-    const X2GODPI: EnvName = EnvName::new("X2GODPI");
 
     fn name() -> SessionName {
         SessionName::parse("a_b-50-1700000000_stRmy_app_dp24").unwrap()
@@ -314,10 +475,229 @@ mod tests {
             RemoteCommand::list_desktops(),
             RemoteCommand::get_apps(),
             RemoteCommand::echo(),
+            RemoteCommand::resume(&name(), &ResumeArgs::default()),
+            RemoteCommand::agent_state(&name()),
+            RemoteCommand::watch_changes(Duration::from_secs(1)),
         ];
         for cmd in all {
             assert_eq!(split(&cmd), expected_words(&cmd), "{cmd:?}");
             assert_ne!(cmd.to_shell(), "false");
+        }
+    }
+
+    use crate::x2go::session_options::{ColorDepth, Pack};
+    use crate::x2go::validate::{Clipboard, Dpi, Geometry, KeyboardSetting, Link, Username};
+
+    #[test]
+    fn start_agent_like_python() {
+        let args = StartAgentArgs::new(SessionCommand::parse("XFCE").unwrap());
+        let cmd = RemoteCommand::start_agent(&args).unwrap();
+        assert_eq!(
+            cmd.to_shell(),
+            "X2GO_XINERAMA=false x2gostartagent 800x600 adsl 16m-jpeg-9 unix-kde-depth_24 \
+             null null/null 0 D XFCE both"
+        );
+        assert_eq!(cmd.name(), "x2gostartagent");
+
+        let mut args = StartAgentArgs::new(SessionCommand::parse("xterm -e top").unwrap());
+        args.geometry = Geometry::Fullscreen;
+        args.link = Link::Lan;
+        args.pack = Pack::parse("2m-png").unwrap();
+        args.depth = ColorDepth::new(16).unwrap();
+        args.kblayout = KeyboardSetting::parse("de").unwrap();
+        args.kbtype = KeyboardSetting::parse("pc105/de").unwrap();
+        args.clipboard = Clipboard::Server;
+        args.dpi = Some(Dpi::new(96).unwrap());
+        args.xinerama = true;
+        let cmd = RemoteCommand::start_agent(&args).unwrap();
+        assert_eq!(
+            split(&cmd),
+            [
+                "X2GO_XINERAMA=true",
+                "X2GODPI=96",
+                "x2gostartagent",
+                "fullscreen",
+                "lan",
+                "2m-png",
+                "unix-kde-depth_16",
+                "de",
+                "pc105/de",
+                "1",
+                "R",
+                "xterm",
+                "server"
+            ]
+        );
+    }
+
+    #[test]
+    fn start_agent_shadow() {
+        let alice = Username::parse("alice").unwrap();
+        let d = Display::parse("50").unwrap();
+        let args = StartAgentArgs::new(SessionCommand::shadow(true, &alice, d));
+        assert_eq!(args.session_type, SessionType::Shadow);
+        let cmd = RemoteCommand::start_agent(&args).unwrap();
+        let words = split(&cmd);
+        assert_eq!(
+            words.last().map(String::as_str),
+            Some("1XSHADaliceXSHAD:50")
+        );
+        assert_eq!(words[words.len() - 2], "S");
+        // Mismatches are refused both ways.
+        let mut bad = args.clone();
+        bad.session_type = SessionType::Desktop;
+        assert!(RemoteCommand::start_agent(&bad).is_err());
+        let mut bad = StartAgentArgs::new(SessionCommand::parse("xterm").unwrap());
+        bad.session_type = SessionType::Shadow;
+        assert!(RemoteCommand::start_agent(&bad).is_err());
+    }
+
+    #[test]
+    fn run_command_is_detached() {
+        let cmd = RemoteCommand::run_command(
+            &Display::parse("50").unwrap(),
+            4711,
+            &name(),
+            30002,
+            &SessionCommand::parse("xterm -e top").unwrap(),
+            SessionType::Application,
+        );
+        assert!(cmd.is_detached());
+        assert_eq!(cmd.name(), "x2goruncommand");
+        let shell = cmd.to_shell();
+        assert_eq!(
+            shell,
+            "{ setsid x2goruncommand 50 4711 a_b-50-1700000000_stRmy_app_dp24 30002 \
+             xtermX2GO_SPACE_CHAR-eX2GO_SPACE_CHARtop none R </dev/null >/dev/null 2>&1 & }"
+        );
+        let inner = shell
+            .strip_prefix("{ ")
+            .and_then(|s| s.strip_suffix(" </dev/null >/dev/null 2>&1 & }"))
+            .unwrap();
+        assert_eq!(shlex::split(inner).unwrap(), expected_words(&cmd));
+    }
+
+    /// The detached form inside the real envelope: the channel's stdout closes at once even
+    /// though the program keeps running, and the exit status is the launch's.
+    #[test]
+    fn detached_command_returns_immediately_in_real_shells() {
+        use std::time::{Duration, Instant};
+        let cmd = Builder::program("sleep").arg("5").detached().build();
+        let env = crate::x2go::Envelope::new("abcdefgh-1234").unwrap();
+        let wire = env.wrap(&cmd);
+        for shell in ["/bin/bash", "/bin/dash"] {
+            if !std::path::Path::new(shell).exists() {
+                continue;
+            }
+            let t = Instant::now();
+            // `output()` waits for EOF on stdout/stderr, like an SSH channel does.
+            let out = std::process::Command::new(shell)
+                .arg("-c")
+                .arg(&wire)
+                .output()
+                .unwrap();
+            assert!(t.elapsed() < Duration::from_secs(2), "{shell} waited");
+            assert_eq!(out.status.code(), Some(0), "{shell}");
+            assert_eq!(env.unwrap(&out.stdout).unwrap(), b"");
+        }
+    }
+
+    #[test]
+    fn resume_like_python() {
+        let cmd = RemoteCommand::resume(&name(), &ResumeArgs::default());
+        assert_eq!(
+            cmd.to_shell(),
+            "x2goresume-session a_b-50-1700000000_stRmy_app_dp24 800x600 adsl 16m-jpeg-9 null \
+             null/null 0 both False"
+        );
+        let args = ResumeArgs {
+            kbtype: KeyboardSetting::parse("auto").unwrap(),
+            xinerama: true,
+            ..ResumeArgs::default()
+        };
+        let words = split(&RemoteCommand::resume(&name(), &args));
+        assert_eq!(&words[6..], ["auto", "1", "both", "True"]);
+    }
+
+    #[test]
+    fn agent_state_passes_the_name_as_a_parameter() {
+        let cmd = RemoteCommand::agent_state(&name());
+        assert_eq!(cmd.name(), "x2gogetagentstate");
+        let argv = cmd.argv();
+        assert_eq!(argv[0], "sh");
+        assert!(!argv[2].contains(name().as_str()));
+        assert_eq!(argv[4], name().as_str());
+        assert_eq!(split(&cmd), expected_words(&cmd));
+    }
+
+    /// Runs the agent-state script with a fake `x2gopath` and state script, checking that the
+    /// name arrives as one untouched argument.
+    #[test]
+    fn agent_state_script_runs() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("x2god-agentstate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |n: &str, body: &str| {
+            let p = dir.join(n);
+            std::fs::write(&p, body).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        };
+        write(
+            "x2gopath",
+            &format!("#!/bin/sh\necho '{}'\n", dir.display()),
+        );
+        write(
+            "x2gogetagentstate",
+            "#!/bin/sh\nprintf 'RUNNING %s %s' \"$#\" \"$1\"\n",
+        );
+        let cmd = RemoteCommand::agent_state(&name());
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(cmd.to_shell())
+            .env("PATH", format!("{}:/usr/bin:/bin", dir.display()))
+            .output()
+            .unwrap();
+        std::fs::remove_dir_all(&dir).ok();
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            format!("RUNNING 1 {}", name().as_str())
+        );
+    }
+
+    #[test]
+    fn watch_changes_arguments() {
+        let cmd = RemoteCommand::watch_changes(Duration::from_millis(500));
+        assert_eq!(cmd.name(), "x2god-watch");
+        assert_eq!(&cmd.argv()[3..], ["x2god-watch", "0.500", "60"]);
+        assert_eq!(split(&cmd), expected_words(&cmd));
+        let cmd = RemoteCommand::watch_changes(Duration::ZERO);
+        assert_eq!(&cmd.argv()[4..], ["0.100", "300"]);
+        let cmd = RemoteCommand::watch_changes(Duration::from_secs(3600));
+        assert_eq!(&cmd.argv()[4..], ["10.000", "3"]);
+        let cmd = RemoteCommand::watch_changes(Duration::from_millis(700));
+        assert_eq!(&cmd.argv()[4..], ["0.700", "43"]);
+    }
+
+    proptest! {
+        #[test]
+        fn start_and_run_commands_round_trip(
+            line in "[a-z][A-Za-z0-9._/+,:=@%-]{0,20}( [A-Za-z0-9._/+,:=@%-]{1,10}){0,4}",
+            pid in 1u32..,
+            port in 1u16..,
+        ) {
+            let Ok(c) = SessionCommand::parse(&line) else { return Ok(()); };
+            let args = StartAgentArgs::new(c.clone());
+            let cmd = RemoteCommand::start_agent(&args).unwrap();
+            prop_assert_eq!(split(&cmd), expected_words(&cmd));
+            let run = RemoteCommand::run_command(
+                &Display::parse("50").unwrap(), pid, &name(), port, &c, args.session_type,
+            );
+            let shell = run.to_shell();
+            let inner = shell
+                .strip_prefix("{ ")
+                .and_then(|s| s.strip_suffix(" </dev/null >/dev/null 2>&1 & }"))
+                .unwrap();
+            prop_assert_eq!(shlex::split(inner).unwrap(), expected_words(&run));
         }
     }
 

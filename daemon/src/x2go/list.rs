@@ -41,7 +41,8 @@ impl SessionStatus {
 pub struct XCookie(String);
 
 impl XCookie {
-    fn parse(s: &str) -> Option<Self> {
+    /// Accepts exactly 32 lower-case hex digits (the server's `mcookie` output).
+    pub(super) fn parse(s: &str) -> Option<Self> {
         let ok = s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         ok.then(|| Self(s.to_owned()))
     }

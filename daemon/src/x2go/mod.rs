@@ -8,13 +8,25 @@
 pub mod command;
 pub mod envelope;
 pub mod list;
+pub mod proxy;
 pub mod server_info;
+pub mod session_options;
+pub mod start;
 pub mod validate;
+pub mod watch;
 
 pub use command::RemoteCommand;
 pub use envelope::{Envelope, EnvelopeError};
 pub use list::{Listing, SessionInfo, SessionStatus, SkippedLine, XCookie, parse_listing};
+pub use proxy::nxproxy_display_arg;
+pub use session_options::{
+    ColorDepth, Pack, ResumeArgs, SessionCommand, SessionType, StartAgentArgs,
+};
+pub use start::{
+    AgentState, ResumedPorts, StartedAgent, parse_agent_state, parse_resume, parse_start_agent,
+};
 pub use validate::{
     Clipboard, Display, Dpi, Geometry, InvalidArgument, KeyboardSetting, Link, SessionKind,
     SessionName, ShadowTarget, Username,
 };
+pub use watch::{WatchEvent, parse_watch_line};

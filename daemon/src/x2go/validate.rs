@@ -555,6 +555,17 @@ impl KeyboardSetting {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// `null`: the layout python-x2go sends when none is configured (the server ignores it).
+    pub fn unset_layout() -> Self {
+        Self("null".to_owned())
+    }
+
+    /// `null/null`: the keyboard type python-x2go sends when none is configured; it also makes
+    /// the set-keyboard flag `0`, so the server leaves the keyboard alone.
+    pub fn unset_type() -> Self {
+        Self("null/null".to_owned())
+    }
 }
 
 /// Screen resolution for the agent, in dots per inch.

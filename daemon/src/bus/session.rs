@@ -1,0 +1,136 @@
+//! `org.x2go.Control1.Session`: one object per known session, below its profile.
+
+use std::sync::Arc;
+
+use x2god_proto::Error;
+use x2god_proto::path::profile_path;
+use zbus::{OwnedObjectPath, interface};
+
+use super::options::{self, Dict};
+use crate::control::{ProfileController, ResumePlan, status_str};
+use crate::x2go::list::SessionInfo;
+
+/// The D-Bus face of one session of a profile.
+#[derive(Clone)]
+pub struct SessionObject {
+    ctl: Arc<ProfileController>,
+    name: String,
+}
+
+impl SessionObject {
+    /// The object for session `name` of `ctl`.
+    pub fn new(ctl: Arc<ProfileController>, name: String) -> SessionObject {
+        SessionObject { ctl, name }
+    }
+
+    fn info<T: Default>(&self, f: impl FnOnce(&SessionInfo) -> T) -> T {
+        self.ctl
+            .session_info(&self.name)
+            .as_ref()
+            .map(f)
+            .unwrap_or_default()
+    }
+}
+
+#[interface(name = "org.x2go.Control1.Session")]
+impl SessionObject {
+    /// Suspends the session.
+    async fn suspend(&self) -> Result<(), Error> {
+        Ok(self.ctl.suspend(&self.name).await?)
+    }
+
+    /// Terminates the session.
+    async fn terminate(&self) -> Result<(), Error> {
+        Ok(self.ctl.terminate(&self.name).await?)
+    }
+
+    /// Resumes the session and displays it locally; options as for `Profile.Resume`.
+    async fn resume(&self, options: Dict) -> Result<(), Error> {
+        let opts = options::apply_start(&self.ctl.settings(), &options)?;
+        let plan = ResumePlan::new(&opts.session, opts.display)?;
+        Ok(self.ctl.resume(&self.name, plan).await?)
+    }
+
+    /// Stops displaying the session locally, leaving it alone on the server.
+    async fn dissociate(&self) -> Result<(), Error> {
+        Ok(self.ctl.dissociate(&self.name).await?)
+    }
+
+    /// The session name.
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    /// The profile object the session belongs to.
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn profile(&self) -> OwnedObjectPath {
+        profile_path(&self.ctl.name())
+    }
+
+    /// `running` or `suspended`.
+    #[zbus(property)]
+    fn state(&self) -> String {
+        self.info(|i| status_str(i.status).to_owned())
+    }
+
+    /// Whether x2god displays the session locally (its nxproxy runs).
+    #[zbus(property)]
+    fn local(&self) -> bool {
+        self.ctl.is_local(&self.name)
+    }
+
+    /// `desktop`, `application`, `published` or `shadow`.
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn session_type(&self) -> String {
+        self.info(|i| i.name.kind().as_str().to_owned())
+    }
+
+    /// The command or desktop the session runs.
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn command(&self) -> String {
+        self.info(|i| i.name.command().to_owned())
+    }
+
+    /// X display number on the server.
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn display(&self) -> u32 {
+        self.info(|i| i.display)
+    }
+
+    /// Agent process id on the server.
+    #[zbus(property)]
+    fn agent_pid(&self) -> u32 {
+        self.info(|i| i.agent_pid)
+    }
+
+    /// Graphics port of the agent on the server.
+    #[zbus(property)]
+    fn graphics_port(&self) -> u16 {
+        self.info(|i| i.graphics_port)
+    }
+
+    /// Creation time (server local time).
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn date_created(&self) -> String {
+        self.info(|i| i.date_created.clone())
+    }
+
+    /// Time of the last state change (server local time).
+    #[zbus(property)]
+    fn date_suspended(&self) -> String {
+        self.info(|i| i.date_suspended.clone())
+    }
+
+    /// The client address the server saw last.
+    #[zbus(property)]
+    fn client_ip(&self) -> String {
+        self.info(|i| i.client_ip.clone())
+    }
+
+    /// The remote user.
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn username(&self) -> String {
+        self.info(|i| i.username.clone())
+    }
+}

@@ -1,0 +1,306 @@
+//! Session lifecycle on a profile: start, resume, suspend, terminate and dissociate, with the
+//! local side (forward + nxproxy) brought up and torn down around the server commands.
+
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use tracing::{info, warn};
+
+use super::Error;
+use super::local::{LocalSession, LocalSpec};
+use super::plan::{ResumePlan, StartPlan};
+use super::profile::{COMMAND_TIMEOUT, ProfileController, ProfileEvent, lock};
+use super::table::Expect;
+use crate::x2go::command::RemoteCommand;
+use crate::x2go::list::XCookie;
+use crate::x2go::start::{AgentState, parse_agent_state, parse_resume, parse_start_agent};
+use crate::x2go::validate::SessionName;
+
+/// x2gostartagent runs some fifteen small Perl programs: seconds, not milliseconds.
+const START_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long the agent may take to see our nxproxy connect.
+const ATTACH_TIMEOUT: Duration = Duration::from_secs(30);
+/// Pause between agent-state checks while nxproxy connects.
+const ATTACH_POLL: Duration = Duration::from_millis(100);
+
+impl ProfileController {
+    /// Starts a new session and displays it locally; returns its name once it runs.
+    pub async fn start(self: &Arc<Self>, plan: StartPlan) -> Result<String, Error> {
+        let conn = self.connection()?;
+        let start_agent = RemoteCommand::start_agent(&plan.agent)?;
+        if let Some(probe) = RemoteCommand::command_exists(&plan.agent.command) {
+            let out = self.run_status(&probe, COMMAND_TIMEOUT).await?;
+            if out != Some(0) {
+                return Err(Error::NotFound(format!(
+                    "command {:?} does not exist on the server",
+                    plan.agent.command.program().unwrap_or_default()
+                )));
+            }
+        }
+        lock(&self.table).expect_new();
+        let out = self.run(&start_agent, START_TIMEOUT).await.map_err(|e| {
+            lock(&self.table).start_done();
+            e.at("x2gostartagent")
+        })?;
+        let started = parse_start_agent(&String::from_utf8_lossy(&out)).map_err(|e| {
+            lock(&self.table).start_done();
+            Error::Protocol {
+                command: "x2gostartagent".into(),
+                reason: e.to_string(),
+            }
+        })?;
+        let name = started.name.clone();
+        let op = self.op_lock(name.as_str());
+        let _op = op.lock().await;
+        info!(profile = %self.name(), session = %name.as_str(), display = started.display.number(), "agent started");
+        lock(&self.table).expect(name.as_str(), Expect::Running);
+        let result = async {
+            self.attach(
+                &conn,
+                &name,
+                started.cookie(),
+                started.display.number(),
+                started.graphics_port,
+                &plan.local,
+            )
+            .await?;
+            let run = RemoteCommand::run_command(
+                &started.display,
+                started.agent_pid,
+                &name,
+                started.sound_port,
+                &plan.agent.command,
+                plan.agent.session_type,
+            );
+            self.run(&run, COMMAND_TIMEOUT)
+                .await
+                .map_err(|e| e.at("x2goruncommand"))?;
+            Ok::<(), Error>(())
+        }
+        .await;
+        if let Err(e) = result {
+            warn!(profile = %self.name(), session = %name.as_str(), error = %e, "start failed; cleaning up");
+            self.detach(name.as_str()).await;
+            let _ = self
+                .run(&RemoteCommand::terminate(&name), COMMAND_TIMEOUT)
+                .await;
+            lock(&self.table).unexpect(name.as_str());
+            let _ = self.list_sessions().await;
+            lock(&self.table).start_done();
+            return Err(e);
+        }
+        let listed = self.list_sessions().await;
+        lock(&self.table).start_done();
+        listed?;
+        Ok(name.as_str().to_owned())
+    }
+
+    /// Resumes a suspended session, or takes over one another client displays, and displays it
+    /// locally. Already displayed here: nothing to do.
+    pub async fn resume(self: &Arc<Self>, name: &str, plan: ResumePlan) -> Result<(), Error> {
+        let name = SessionName::parse(name)?;
+        let conn = self.connection()?;
+        let op = self.op_lock(name.as_str());
+        let _op = op.lock().await;
+        if self.is_local(name.as_str()) {
+            return Ok(());
+        }
+        let sessions = self.list_sessions().await?;
+        let info = sessions
+            .into_iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| {
+                Error::NotFound(format!("no session {:?} on the server", name.as_str()))
+            })?;
+        // A leftover local side (nxproxy already gone) is replaced.
+        self.detach(name.as_str()).await;
+        lock(&self.table).expect(name.as_str(), Expect::Running);
+        let result = async {
+            let out = self
+                .run(&RemoteCommand::resume(&name, &plan.args), START_TIMEOUT)
+                .await
+                .map_err(|e| e.at("x2goresume-session"))?;
+            let ports =
+                parse_resume(&String::from_utf8_lossy(&out)).map_err(|e| Error::Protocol {
+                    command: "x2goresume-session".into(),
+                    reason: e.to_string(),
+                })?;
+            self.attach(
+                &conn,
+                &name,
+                info.cookie(),
+                info.display,
+                ports.graphics_port,
+                &plan.local,
+            )
+            .await
+        }
+        .await;
+        if let Err(e) = result {
+            lock(&self.table).unexpect(name.as_str());
+            self.detach(name.as_str()).await;
+            let _ = self.list_sessions().await;
+            return Err(e);
+        }
+        self.list_sessions().await?;
+        Ok(())
+    }
+
+    /// Suspends a session on the server; its local side ends.
+    pub async fn suspend(&self, name: &str) -> Result<(), Error> {
+        let name = SessionName::parse(name)?;
+        let op = self.op_lock(name.as_str());
+        let _op = op.lock().await;
+        lock(&self.table).expect(name.as_str(), Expect::Suspended);
+        if let Err(e) = self
+            .run(&RemoteCommand::suspend(&name), COMMAND_TIMEOUT)
+            .await
+        {
+            lock(&self.table).unexpect(name.as_str());
+            return Err(e);
+        }
+        self.detach(name.as_str()).await;
+        self.list_sessions().await?;
+        Ok(())
+    }
+
+    /// Terminates a session on the server; its local side ends.
+    pub async fn terminate(&self, name: &str) -> Result<(), Error> {
+        let name = SessionName::parse(name)?;
+        let op = self.op_lock(name.as_str());
+        let _op = op.lock().await;
+        lock(&self.table).expect(name.as_str(), Expect::Gone);
+        if let Err(e) = self
+            .run(&RemoteCommand::terminate(&name), COMMAND_TIMEOUT)
+            .await
+        {
+            lock(&self.table).unexpect(name.as_str());
+            return Err(e);
+        }
+        self.detach(name.as_str()).await;
+        self.list_sessions().await?;
+        Ok(())
+    }
+
+    /// Terminates every session of the user on the server.
+    pub async fn clean_sessions(&self, include_published: bool) -> Result<(), Error> {
+        for s in self.list_sessions().await? {
+            let published = s.name.kind() == crate::x2go::validate::SessionKind::Published;
+            if published && !include_published {
+                continue;
+            }
+            self.terminate(s.name.as_str()).await?;
+        }
+        Ok(())
+    }
+
+    /// Drops the local side of a session without touching the server session.
+    pub async fn dissociate(&self, name: &str) -> Result<(), Error> {
+        let name = SessionName::parse(name)?;
+        let op = self.op_lock(name.as_str());
+        let _op = op.lock().await;
+        if !lock(&self.local).contains_key(name.as_str()) {
+            return Err(Error::NotFound(format!(
+                "session {:?} is not displayed by x2god",
+                name.as_str()
+            )));
+        }
+        self.detach(name.as_str()).await;
+        Ok(())
+    }
+
+    /// Ends the local side of `name`, if any, and publishes that.
+    pub(super) async fn detach(&self, name: &str) {
+        let local = lock(&self.local).remove(name);
+        if let Some(local) = local {
+            local.close().await;
+            self.emit(ProfileEvent::Local {
+                name: name.to_owned(),
+                attached: false,
+            })
+            .await;
+        }
+    }
+
+    /// Forward + nxproxy for `name`, then waits until the agent sees the client connected.
+    async fn attach(
+        self: &Arc<Self>,
+        conn: &crate::ssh::Connection,
+        name: &SessionName,
+        cookie: &XCookie,
+        display: u32,
+        graphics_port: u16,
+        spec: &LocalSpec,
+    ) -> Result<(), Error> {
+        let weak: Weak<ProfileController> = Arc::downgrade(self);
+        let session = name.as_str().to_owned();
+        let local = LocalSession::attach(
+            conn,
+            name,
+            cookie,
+            display,
+            graphics_port,
+            spec,
+            move |requested| {
+                if requested {
+                    return;
+                }
+                // nxproxy ended by itself (window closed, suspended elsewhere, network): say so at
+                // once, then let a listing tell what became of the session.
+                tokio::spawn(async move {
+                    let Some(this) = weak.upgrade() else { return };
+                    this.detach(&session).await;
+                    this.kick.notify_one();
+                });
+            },
+        )
+        .await
+        .map_err(|e| e.at("nxproxy"))?;
+        let started = Instant::now();
+        loop {
+            if !local.is_running() {
+                let tail = local.log_tail();
+                local.close().await;
+                return Err(
+                    Error::Local(format!("nxproxy exited: {tail}")).at("connecting the display")
+                );
+            }
+            let out = self
+                .run(&RemoteCommand::agent_state(name), COMMAND_TIMEOUT)
+                .await
+                .map_err(|e| e.at("x2gogetagentstate"));
+            match out.map(|o| parse_agent_state(&String::from_utf8_lossy(&o))) {
+                Ok(AgentState::Running) => break,
+                Ok(AgentState::Terminating | AgentState::Terminated) => {
+                    local.close().await;
+                    return Err(Error::Server {
+                        command: "x2goagent".into(),
+                        status: None,
+                        stderr: "the session ended while the display was connecting".into(),
+                    }
+                    .at("connecting the display"));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    local.close().await;
+                    return Err(e);
+                }
+            }
+            if started.elapsed() > ATTACH_TIMEOUT {
+                local.close().await;
+                return Err(Error::Ssh(crate::ssh::Error::Timeout(
+                    "the agent did not see nxproxy connect".into(),
+                ))
+                .at("connecting the display"));
+            }
+            tokio::time::sleep(ATTACH_POLL).await;
+        }
+        lock(&self.local).insert(name.as_str().to_owned(), local);
+        self.emit(ProfileEvent::Local {
+            name: name.as_str().to_owned(),
+            attached: true,
+        })
+        .await;
+        Ok(())
+    }
+}

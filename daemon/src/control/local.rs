@@ -1,0 +1,166 @@
+//! The local side of a session x2god displays: the SSH forward to the agent's graphics port and
+//! the `nxproxy` process that draws on the local X display.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use tokio::process::Command;
+use tokio::sync::{oneshot, watch};
+use tracing::{debug, info, warn};
+
+use super::Error;
+use crate::ssh::{Connection, LocalForward};
+use crate::x2go::list::XCookie;
+use crate::x2go::proxy::nxproxy_display_arg;
+use crate::x2go::validate::SessionName;
+
+/// How long a stopped nxproxy may take to exit before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+
+/// Where and how to run the local proxy.
+#[derive(Debug, Clone)]
+pub struct LocalSpec {
+    /// The `nxproxy` binary.
+    pub nxproxy: PathBuf,
+    /// The local X display (`:0`).
+    pub display: String,
+    /// The X authority file for `display`, if any.
+    pub xauthority: Option<OsString>,
+    /// `NX_ROOT`: the per-session directories `S-<name>` go below it.
+    pub root: PathBuf,
+}
+
+/// A running local side. Dropping it kills nxproxy and closes the forward.
+pub struct LocalSession {
+    forward: Option<LocalForward>,
+    stop: Option<oneshot::Sender<()>>,
+    exited: watch::Receiver<Option<ExitStatus>>,
+    /// The session's directory with nxproxy's `session.log`.
+    pub dir: PathBuf,
+}
+
+impl LocalSession {
+    /// Opens the forward and starts nxproxy. `on_exit` runs when nxproxy ends, with `true`
+    /// when it ended because [`LocalSession::close`] asked it to.
+    pub async fn attach(
+        conn: &Connection,
+        name: &SessionName,
+        cookie: &XCookie,
+        remote_display: u32,
+        graphics_port: u16,
+        spec: &LocalSpec,
+        on_exit: impl FnOnce(bool) + Send + 'static,
+    ) -> Result<LocalSession, Error> {
+        let dir = spec.root.join(format!("S-{}", name.as_str()));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| local_error("create the session directory", &e))?;
+        let forward = conn.forward_local("127.0.0.1", graphics_port).await?;
+        let arg = nxproxy_display_arg(
+            cookie,
+            forward.local_port(),
+            &dir.join("session.err"),
+            remote_display,
+        )?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("session.log"))
+            .map_err(|e| local_error("open the nxproxy log", &e))?;
+        let log2 = log
+            .try_clone()
+            .map_err(|e| local_error("open the nxproxy log", &e))?;
+        let mut cmd = Command::new(&spec.nxproxy);
+        cmd.arg("-S")
+            .arg(arg)
+            .env("DISPLAY", &spec.display)
+            .env("NX_CLIENT", "/bin/true")
+            .env("NX_ROOT", &spec.root)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            .kill_on_drop(true);
+        if let Some(x) = &spec.xauthority {
+            cmd.env("XAUTHORITY", x);
+        }
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                forward.close().await;
+                return Err(Error::Local(format!(
+                    "cannot start {}: {e}",
+                    spec.nxproxy.display()
+                )));
+            }
+        };
+        let pid = child.id().unwrap_or_default();
+        info!(session = %name.as_str(), pid, port = forward.local_port(), display = %spec.display, "nxproxy started");
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let (exit_tx, exited) = watch::channel(None);
+        let session = name.as_str().to_owned();
+        tokio::spawn(async move {
+            let (status, requested) = tokio::select! {
+                s = child.wait() => (s, false),
+                _ = stop_rx => {
+                    // Suspend/terminate end nxproxy by themselves; give it a moment first.
+                    match tokio::time::timeout(STOP_GRACE, child.wait()).await {
+                        Ok(s) => (s, true),
+                        Err(_) => {
+                            let _ = child.start_kill();
+                            (child.wait().await, true)
+                        }
+                    }
+                }
+            };
+            match &status {
+                Ok(s) => debug!(%session, status = %s, requested, "nxproxy exited"),
+                Err(e) => warn!(%session, error = %e, "cannot reap nxproxy"),
+            }
+            let _ = exit_tx.send(Some(status.unwrap_or_else(|_| ExitStatus::default())));
+            on_exit(requested);
+        });
+        Ok(LocalSession {
+            forward: Some(forward),
+            stop: Some(stop_tx),
+            exited,
+            dir,
+        })
+    }
+
+    /// Whether nxproxy still runs.
+    pub fn is_running(&self) -> bool {
+        self.exited.borrow().is_none()
+    }
+
+    /// The last lines nxproxy wrote, for error messages.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(self.dir.join("session.log")).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().rev().take(5).collect();
+        lines.into_iter().rev().collect::<Vec<_>>().join(" / ")
+    }
+
+    /// Stops nxproxy (after a grace period in which it may exit by itself) and closes the
+    /// forward; returns once nxproxy is reaped.
+    pub async fn close(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = self.exited.wait_for(Option::is_some).await;
+        if let Some(f) = self.forward.take() {
+            f.close().await;
+        }
+    }
+}
+
+impl Drop for LocalSession {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn local_error(what: &str, e: &std::io::Error) -> Error {
+    Error::Local(format!("cannot {what}: {e}"))
+}

@@ -1,0 +1,296 @@
+//! Turning session settings into validated plans for Start and Resume. Everything is checked
+//! here, before anything runs on the server or locally.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use super::Error;
+use super::local::LocalSpec;
+use crate::profiles::SessionSettings;
+use crate::x2go::session_options::{Pack, ResumeArgs, SessionCommand, SessionType, StartAgentArgs};
+use crate::x2go::validate::{Clipboard, Dpi, Geometry, KeyboardSetting, Link};
+
+/// The command python-x2go starts when a profile names none.
+const DEFAULT_COMMAND: &str = "TERMINAL";
+
+/// A validated `Start`.
+#[derive(Debug, Clone)]
+pub struct StartPlan {
+    /// The `x2gostartagent` arguments (they also carry the command for `x2goruncommand`).
+    pub agent: StartAgentArgs,
+    /// The local side.
+    pub local: LocalSpec,
+}
+
+/// A validated `Resume`.
+#[derive(Debug, Clone)]
+pub struct ResumePlan {
+    /// The `x2goresume-session` arguments.
+    pub args: ResumeArgs,
+    /// The local side.
+    pub local: LocalSpec,
+}
+
+/// The display-related settings both plans share.
+struct Common {
+    geometry: Geometry,
+    link: Option<Link>,
+    pack: Option<Pack>,
+    kblayout: Option<KeyboardSetting>,
+    kbtype: Option<KeyboardSetting>,
+    clipboard: Option<Clipboard>,
+    local: LocalSpec,
+}
+
+fn common(s: &SessionSettings, display: Option<String>) -> Result<Common, Error> {
+    if s.kbvariant.as_deref().is_some_and(|v| !v.is_empty()) {
+        return Err(Error::NotSupported(
+            "kbvariant is not supported yet; set the layout with kblayout".into(),
+        ));
+    }
+    let local = local_spec(s, display)?;
+    let geometry = match s.geometry.as_deref() {
+        None => Geometry::parse("800x600")?,
+        Some("maximize") => maximized(&local),
+        Some(g) => Geometry::parse(g)?,
+    };
+    Ok(Common {
+        geometry,
+        link: s.link.as_deref().map(Link::parse).transpose()?,
+        pack: s.pack.as_deref().map(Pack::parse).transpose()?,
+        kblayout: s
+            .kblayout
+            .as_deref()
+            .map(KeyboardSetting::parse)
+            .transpose()?,
+        kbtype: s
+            .kbtype
+            .as_deref()
+            .map(KeyboardSetting::parse)
+            .transpose()?,
+        clipboard: s.clipboard.as_deref().map(Clipboard::parse).transpose()?,
+        local,
+    })
+}
+
+impl StartPlan {
+    /// Validates `s` (the profile's session settings with the caller's options applied).
+    pub fn new(s: &SessionSettings, display: Option<String>) -> Result<StartPlan, Error> {
+        let command = SessionCommand::parse(s.cmd.as_deref().unwrap_or(DEFAULT_COMMAND))?;
+        let implied = command.implied_type();
+        let mut agent = StartAgentArgs::new(command);
+        if let Some(t) = s.session_type.as_deref() {
+            agent.session_type = match (t, implied) {
+                ("desktop", _) => SessionType::Desktop,
+                ("application" | "rootless", Some(SessionType::Published)) => {
+                    SessionType::Published
+                }
+                ("application" | "rootless", _) => SessionType::Application,
+                ("published" | "published_applications", _) => SessionType::Published,
+                _ => {
+                    return Err(Error::InvalidArgument(format!(
+                        "session_type must be desktop, application or published, not {t:?}"
+                    )));
+                }
+            };
+        }
+        if let Some(dpi) = s.dpi {
+            agent.dpi = Some(Dpi::new(dpi)?);
+        }
+        let c = common(s, display)?;
+        agent.geometry = c.geometry;
+        if let Some(v) = c.link {
+            agent.link = v;
+        }
+        if let Some(v) = c.pack {
+            agent.pack = v;
+        }
+        if let Some(v) = c.kblayout {
+            agent.kblayout = v;
+        }
+        if let Some(v) = c.kbtype {
+            agent.kbtype = v;
+        }
+        if let Some(v) = c.clipboard {
+            agent.clipboard = v;
+        }
+        Ok(StartPlan {
+            agent,
+            local: c.local,
+        })
+    }
+}
+
+impl ResumePlan {
+    /// Validates `s` for a resume (the command and type are the session's own).
+    pub fn new(s: &SessionSettings, display: Option<String>) -> Result<ResumePlan, Error> {
+        let c = common(s, display)?;
+        let mut args = ResumeArgs {
+            geometry: c.geometry,
+            ..ResumeArgs::default()
+        };
+        if let Some(v) = c.link {
+            args.link = v;
+        }
+        if let Some(v) = c.pack {
+            args.pack = v;
+        }
+        if let Some(v) = c.kblayout {
+            args.kblayout = v;
+        }
+        if let Some(v) = c.kbtype {
+            args.kbtype = v;
+        }
+        if let Some(v) = c.clipboard {
+            args.clipboard = v;
+        }
+        Ok(ResumePlan {
+            args,
+            local: c.local,
+        })
+    }
+}
+
+fn local_spec(s: &SessionSettings, display: Option<String>) -> Result<LocalSpec, Error> {
+    let display = match display.or_else(|| std::env::var("DISPLAY").ok()) {
+        Some(d) if valid_display(&d) => d,
+        Some(d) => {
+            return Err(Error::InvalidArgument(format!(
+                "{d:?} is not an X display such as :0"
+            )));
+        }
+        None => {
+            return Err(Error::InvalidArgument(
+                "no local X display: pass the option \"display\" or run x2god with DISPLAY set"
+                    .into(),
+            ));
+        }
+    };
+    let nxproxy = match &s.nxproxy {
+        Some(p) if p.is_absolute() && p.is_file() => p.clone(),
+        Some(p) => {
+            return Err(Error::NotFound(format!(
+                "nxproxy {} is not an existing absolute path",
+                p.display()
+            )));
+        }
+        None => find_in_path("nxproxy").ok_or_else(|| {
+            Error::NotFound("nxproxy is not in PATH: install it (apt install nxproxy)".into())
+        })?,
+    };
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .filter(|h| h.is_absolute())
+        .ok_or_else(|| Error::Local("HOME is not set".into()))?;
+    Ok(LocalSpec {
+        nxproxy,
+        display,
+        xauthority: std::env::var_os("XAUTHORITY").map(OsString::from),
+        // python-x2go and x2goclient keep their per-session directories here too.
+        root: home.join(".x2go"),
+    })
+}
+
+/// `:N`, `:N.S` or `host:N` with a plain host name.
+fn valid_display(d: &str) -> bool {
+    let Some((host, rest)) = d.rsplit_once(':') else {
+        return false;
+    };
+    let (num, screen) = rest.split_once('.').unwrap_or((rest, "0"));
+    !num.is_empty()
+        && num.len() <= 5
+        && num.bytes().all(|b| b.is_ascii_digit())
+        && screen.bytes().all(|b| b.is_ascii_digit())
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'/'))
+}
+
+fn find_in_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}
+
+/// The local screen's size, for `maximize`, as python-x2go does without a window manager's
+/// work area; 1024x768 when the display cannot be asked.
+fn maximized(local: &LocalSpec) -> Geometry {
+    let fallback = Geometry::Size {
+        width: 1024,
+        height: 768,
+    };
+    let Some(xdpyinfo) = find_in_path("xdpyinfo") else {
+        return fallback;
+    };
+    let mut cmd = std::process::Command::new(xdpyinfo);
+    cmd.arg("-display").arg(&local.display);
+    if let Some(x) = &local.xauthority {
+        cmd.env("XAUTHORITY", x);
+    }
+    let Ok(out) = cmd.output() else {
+        return fallback;
+    };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("dimensions:"))
+        .and_then(|d| d.split_whitespace().next())
+        .and_then(|wh| Geometry::parse(wh).ok())
+        .unwrap_or(fallback)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn displays() {
+        for ok in [
+            ":0",
+            ":70",
+            ":1.0",
+            "localhost:10.0",
+            "/tmp/launch-x/org.x:0",
+        ] {
+            assert!(valid_display(ok), "{ok}");
+        }
+        for bad in ["", "0", ":", ":a", ":0;id", "$(id):0", ":0 ", "a b:0"] {
+            assert!(!valid_display(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn plans_validate_before_anything_runs() {
+        let mut s = SessionSettings {
+            nxproxy: Some(PathBuf::from("/bin/true")),
+            ..SessionSettings::default()
+        };
+        let d = Some(":99".to_owned());
+        assert!(StartPlan::new(&s, d.clone()).is_ok());
+        s.geometry = Some("0x0".into());
+        assert!(matches!(
+            StartPlan::new(&s, d.clone()),
+            Err(Error::InvalidArgument(_))
+        ));
+        s.geometry = Some("1024x768".into());
+        s.cmd = Some("xterm; touch /tmp/x".into());
+        assert!(matches!(
+            StartPlan::new(&s, d.clone()),
+            Err(Error::InvalidArgument(_))
+        ));
+        s.cmd = Some("xterm -geometry 80x24".into());
+        let p = StartPlan::new(&s, d.clone()).unwrap();
+        assert_eq!(p.agent.session_type, SessionType::Application);
+        s.cmd = Some("XFCE".into());
+        assert_eq!(
+            StartPlan::new(&s, d.clone()).unwrap().agent.session_type,
+            SessionType::Desktop
+        );
+        s.session_type = Some("shadow".into());
+        assert!(StartPlan::new(&s, d.clone()).is_err());
+        s.session_type = None;
+        assert!(StartPlan::new(&s, Some(":0;id".into())).is_err());
+        s.nxproxy = Some(PathBuf::from("relative/nxproxy"));
+        assert!(matches!(StartPlan::new(&s, d), Err(Error::NotFound(_))));
+    }
+}

@@ -1,0 +1,319 @@
+//! What the daemon knows of a profile's sessions, and how a new listing differs from it.
+//!
+//! Every listing, whoever asked for it (a client's `ListSessions`, the watcher, our own
+//! operations), goes through [`SessionTable::apply`], so changes are reported once, in order,
+//! however they were noticed.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use crate::x2go::list::{SessionInfo, SessionStatus};
+
+/// How long an operation of ours claims the change it expects; a later change is someone else's.
+const EXPECTATION_TTL: Duration = Duration::from_secs(60);
+
+/// Who caused a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// This daemon, on a client's request.
+    Daemon,
+    /// Another client, the server, or the session itself.
+    Other,
+}
+
+impl Cause {
+    /// The string used on the bus.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::Daemon => "self",
+            Cause::Other => "other",
+        }
+    }
+}
+
+/// The state an operation of ours is about to bring about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// Listed as running (start, resume).
+    Running,
+    /// Listed as suspended.
+    Suspended,
+    /// No longer listed.
+    Gone,
+}
+
+/// One difference between two listings.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// A session appeared.
+    Added(SessionInfo),
+    /// A session's status changed.
+    StateChanged {
+        /// The session as listed now.
+        info: SessionInfo,
+        /// Its status before.
+        old: SessionStatus,
+    },
+    /// Other fields changed (ports, times, client address), the status did not.
+    Updated(SessionInfo),
+    /// A session disappeared.
+    Removed(SessionInfo),
+}
+
+/// The bus name of a status.
+pub fn status_str(s: SessionStatus) -> &'static str {
+    match s {
+        SessionStatus::Running => "running",
+        SessionStatus::Suspended => "suspended",
+        SessionStatus::Other(_) => "unknown",
+    }
+}
+
+/// The known sessions of one profile.
+#[derive(Debug, Default)]
+pub struct SessionTable {
+    known: BTreeMap<String, SessionInfo>,
+    seen: HashSet<String>,
+    expected: HashMap<String, (Expect, Instant)>,
+    /// Sequence number of the newest listing applied: an older listing that finishes late
+    /// must not undo what a newer one showed.
+    applied: u64,
+    issued: u64,
+    /// A start of ours is under way until then: a session that appears meanwhile is ours.
+    starting_until: Option<Instant>,
+}
+
+fn same_fields(a: &SessionInfo, b: &SessionInfo) -> bool {
+    // The age column changes on every listing; it is not a change of the session.
+    a.agent_pid == b.agent_pid
+        && a.graphics_port == b.graphics_port
+        && a.snd_port == b.snd_port
+        && a.sshfs_port == b.sshfs_port
+        && a.date_suspended == b.date_suspended
+        && a.client_ip == b.client_ip
+        && a.tekictrl_port == b.tekictrl_port
+        && a.tekidata_port == b.tekidata_port
+}
+
+impl SessionTable {
+    /// A ticket for a listing about to be requested; pass it to [`SessionTable::apply`].
+    pub fn ticket(&mut self) -> u64 {
+        self.issued += 1;
+        self.issued
+    }
+
+    /// Records that an operation of ours is about to move `name` to `expect`.
+    pub fn expect(&mut self, name: &str, expect: Expect) {
+        self.expected
+            .insert(name.to_owned(), (expect, Instant::now()));
+    }
+
+    /// Records that a start of ours is under way; its session's name is not known yet.
+    pub fn expect_new(&mut self) {
+        self.starting_until = Some(Instant::now() + EXPECTATION_TTL);
+    }
+
+    /// The start is over (its session was listed, or it failed).
+    pub fn start_done(&mut self) {
+        self.starting_until = None;
+    }
+
+    /// Forgets an expectation (the operation failed).
+    pub fn unexpect(&mut self, name: &str) {
+        self.expected.remove(name);
+    }
+
+    fn cause(&mut self, name: &str, reached: Expect) -> Cause {
+        match self.expected.get(name) {
+            Some((want, at)) if *want == reached && at.elapsed() < EXPECTATION_TTL => {
+                self.expected.remove(name);
+                Cause::Daemon
+            }
+            _ if reached == Expect::Running
+                && self.starting_until.is_some_and(|t| Instant::now() < t)
+                && !self.seen.contains(name) =>
+            {
+                self.starting_until = None;
+                Cause::Daemon
+            }
+            _ => Cause::Other,
+        }
+    }
+
+    /// Replaces the known sessions with a listing and returns what changed. A listing whose
+    /// ticket is older than one already applied is ignored.
+    pub fn apply(&mut self, ticket: u64, sessions: Vec<SessionInfo>) -> Vec<(Change, Cause)> {
+        if ticket <= self.applied {
+            return Vec::new();
+        }
+        self.applied = ticket;
+        let mut changes = Vec::new();
+        let mut now: BTreeMap<String, SessionInfo> = BTreeMap::new();
+        for info in sessions {
+            now.insert(info.name.as_str().to_owned(), info);
+        }
+        for (name, old) in &self.known {
+            if !now.contains_key(name) {
+                changes.push((Change::Removed(old.clone()), Expect::Gone));
+            }
+        }
+        for (name, info) in &now {
+            match self.known.get(name) {
+                None => {
+                    let reached = match info.status {
+                        SessionStatus::Suspended => Expect::Suspended,
+                        _ => Expect::Running,
+                    };
+                    changes.push((Change::Added(info.clone()), reached));
+                }
+                Some(old) if old.status != info.status => {
+                    let reached = match info.status {
+                        SessionStatus::Suspended => Expect::Suspended,
+                        _ => Expect::Running,
+                    };
+                    changes.push((
+                        Change::StateChanged {
+                            info: info.clone(),
+                            old: old.status,
+                        },
+                        reached,
+                    ));
+                }
+                Some(old) if !same_fields(old, info) => {
+                    changes.push((Change::Updated(info.clone()), Expect::Running));
+                }
+                Some(_) => {}
+            }
+        }
+        let names: Vec<String> = now.keys().cloned().collect();
+        self.known = now;
+        let out = changes
+            .into_iter()
+            .map(|(change, reached)| {
+                let name = match &change {
+                    Change::Added(i)
+                    | Change::Updated(i)
+                    | Change::Removed(i)
+                    | Change::StateChanged { info: i, .. } => i.name.as_str().to_owned(),
+                };
+                let cause = match change {
+                    // Field updates carry no cause of their own.
+                    Change::Updated(_) => Cause::Other,
+                    _ => self.cause(&name, reached),
+                };
+                (change, cause)
+            })
+            .collect();
+        self.seen.extend(names);
+        out
+    }
+
+    /// The session as last listed.
+    pub fn get(&self, name: &str) -> Option<&SessionInfo> {
+        self.known.get(name)
+    }
+
+    /// Every session as last listed.
+    pub fn all(&self) -> impl Iterator<Item = &SessionInfo> {
+        self.known.values()
+    }
+
+    /// Whether `name` was ever listed since the daemon started.
+    pub fn was_seen(&self, name: &str) -> bool {
+        self.seen.contains(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::x2go::list::parse_listing;
+
+    fn row(name: &str, status: char, port: u16) -> String {
+        let display = name.split('-').nth(1).unwrap();
+        format!(
+            "123|{name}|{display}|vm|{status}|2026-11-25T10:00:00|0123456789abcdef0123456789abcdef|127.0.0.1|{port}|{}|2026-11-25T10:00:01|alice|5|{}|-1|-1",
+            port + 1,
+            port + 2
+        )
+    }
+
+    fn listing(rows: &[String]) -> Vec<SessionInfo> {
+        let l = parse_listing(&rows.join("\n"));
+        assert!(l.skipped.is_empty(), "{:?}", l.skipped);
+        l.sessions
+    }
+
+    const A: &str = "alice-50-1700000000_stRxterm_dp24";
+    const B: &str = "alice-51-1700000000_stDXFCE_dp24";
+
+    fn kinds(c: &[(Change, Cause)]) -> Vec<String> {
+        c.iter()
+            .map(|(ch, cause)| {
+                let k = match ch {
+                    Change::Added(i) => format!("added {}", i.name.as_str()),
+                    Change::StateChanged { info, old } => format!(
+                        "{} {}->{}",
+                        info.name.as_str(),
+                        status_str(*old),
+                        status_str(info.status)
+                    ),
+                    Change::Updated(i) => format!("updated {}", i.name.as_str()),
+                    Change::Removed(i) => format!("removed {}", i.name.as_str()),
+                };
+                format!("{k} by {}", cause.as_str())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn diffs_with_causes() {
+        let mut t = SessionTable::default();
+        t.expect(A, Expect::Running);
+        let k = t.ticket();
+        assert_eq!(
+            kinds(&t.apply(k, listing(&[row(A, 'R', 30000)]))),
+            ["added alice-50-1700000000_stRxterm_dp24 by self"]
+        );
+        // Nothing changed (the age column differs, which does not count).
+        let k = t.ticket();
+        assert!(t.apply(k, listing(&[row(A, 'R', 30000)])).is_empty());
+        let k = t.ticket();
+        assert_eq!(
+            kinds(&t.apply(k, listing(&[row(A, 'S', 30000), row(B, 'R', 31000)]))),
+            [
+                "alice-50-1700000000_stRxterm_dp24 running->suspended by other",
+                "added alice-51-1700000000_stDXFCE_dp24 by other",
+            ]
+        );
+        t.expect(A, Expect::Running);
+        let k = t.ticket();
+        assert_eq!(
+            kinds(&t.apply(k, listing(&[row(A, 'R', 30100), row(B, 'R', 31000)]))),
+            ["alice-50-1700000000_stRxterm_dp24 suspended->running by self",]
+        );
+        let k = t.ticket();
+        assert_eq!(
+            kinds(&t.apply(k, listing(&[row(A, 'R', 30200), row(B, 'R', 31000)]))),
+            ["updated alice-50-1700000000_stRxterm_dp24 by other",]
+        );
+        t.expect(B, Expect::Gone);
+        let k = t.ticket();
+        assert_eq!(
+            kinds(&t.apply(k, listing(&[row(A, 'R', 30200)]))),
+            ["removed alice-51-1700000000_stDXFCE_dp24 by self",]
+        );
+        assert!(t.was_seen(B));
+        assert!(t.get(B).is_none());
+    }
+
+    #[test]
+    fn late_listings_are_ignored() {
+        let mut t = SessionTable::default();
+        let old = t.ticket();
+        let new = t.ticket();
+        assert_eq!(t.apply(new, listing(&[row(A, 'S', 30000)])).len(), 1);
+        assert!(t.apply(old, listing(&[row(A, 'R', 30000)])).is_empty());
+        assert_eq!(t.get(A).unwrap().status, SessionStatus::Suspended);
+    }
+}

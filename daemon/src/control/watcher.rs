@@ -1,0 +1,99 @@
+//! Watching a connected profile's sessions, whoever changes them.
+//!
+//! A long-lived command on the profile's own connection (the `x2go::command::watch_changes`
+//! script, shell builtins only) prints a line when the user's session directories change; only
+//! then does the watcher run `x2golistsessions`. Every [`FULL_LISTING`] it lists anyway, because
+//! the listing also repairs server state. Without the script (another login shell, a server that
+//! closes it) the watcher falls back to listing every `poll_interval` seconds.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use tracing::{debug, info, warn};
+
+use super::profile::ProfileController;
+use crate::ssh::{Connection, LineStream};
+use crate::x2go::command::RemoteCommand;
+use crate::x2go::envelope::Envelope;
+use crate::x2go::start::{WatchEvent, parse_watch_line};
+
+/// A listing at least this often, even when the watcher reports nothing.
+const FULL_LISTING: Duration = Duration::from_secs(30);
+/// How often the server-side script looks at the session files.
+const WATCH_TICK: Duration = Duration::from_millis(250);
+
+/// Starts watching `ctl`'s sessions on `conn` until the connection ends or is replaced.
+pub(super) fn spawn(ctl: &Arc<ProfileController>, conn: Connection, generation: u64) {
+    let weak = Arc::downgrade(ctl);
+    tokio::spawn(async move { run(weak, conn, generation).await });
+}
+
+async fn refresh(ctl: &ProfileController) {
+    if let Err(e) = ctl.list_sessions().await {
+        debug!(profile = %ctl.name(), error = %e, "watcher listing failed");
+    }
+}
+
+async fn open_stream(ctl: &ProfileController, conn: &Connection) -> Option<LineStream> {
+    let envelope = Envelope::new(&super::profile::new_marker()).ok()?;
+    let cmd = envelope.wrap(&RemoteCommand::watch_changes(WATCH_TICK));
+    match conn.exec_lines(&cmd).await {
+        Ok(s) => {
+            info!(profile = %ctl.name(), "watching sessions on the server");
+            Some(s)
+        }
+        Err(e) => {
+            warn!(profile = %ctl.name(), error = %e, "cannot start the session watcher; polling instead");
+            None
+        }
+    }
+}
+
+async fn next_line(stream: &mut Option<LineStream>) -> Option<String> {
+    match stream {
+        Some(s) => match s.next_line().await {
+            Some(Ok(line)) => Some(line),
+            Some(Err(_)) | None => None,
+        },
+        None => std::future::pending().await,
+    }
+}
+
+async fn run(weak: Weak<ProfileController>, conn: Connection, generation: u64) {
+    let mut stream = {
+        let Some(ctl) = weak.upgrade() else { return };
+        refresh(&ctl).await;
+        open_stream(&ctl, &conn).await
+    };
+    loop {
+        let Some(ctl) = weak.upgrade() else { return };
+        if ctl.generation() != generation || conn.is_closed() {
+            return;
+        }
+        let wait = if stream.is_some() {
+            FULL_LISTING
+        } else {
+            ctl.poll_interval()
+        };
+        tokio::select! {
+            line = next_line(&mut stream) => match line {
+                Some(line) => {
+                    if parse_watch_line(&line) == Some(WatchEvent::Changed) {
+                        refresh(&ctl).await;
+                    }
+                }
+                None => {
+                    if let Some(s) = stream.take() {
+                        s.close().await;
+                    }
+                    if !conn.is_closed() {
+                        warn!(profile = %ctl.name(), "the session watcher ended; polling instead");
+                    }
+                }
+            },
+            _ = ctl.kick.notified() => refresh(&ctl).await,
+            _ = tokio::time::sleep(wait) => refresh(&ctl).await,
+            _ = conn.closed() => return,
+        }
+    }
+}

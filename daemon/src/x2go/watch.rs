@@ -1,0 +1,415 @@
+//! The session watcher: a long-lived bash loop on a persistent exec channel that tells the
+//! daemon when to re-list sessions, so it need not poll `x2golistsessions` (a perl program and
+//! a database query) every few seconds.
+//!
+//! What changes on the server when a session comes, goes or changes state (doc §3.2, §3.10):
+//! `x2gostartagent` creates `/tmp/.x2go-<user>/C-<S>/` (the directory's mtime changes), the
+//! cleanup removes it (again), and the agent rewrites `C-<S>/state` on every transition. The
+//! loop compares those mtimes with a reference file using only shell builtins: no process is
+//! created per iteration. Changes the files do not show (an agent killed with SIGKILL before
+//! the cleanup daemon notices, a clock step) are covered by the heartbeat, on which the daemon
+//! can afford an occasional full listing.
+//!
+//! Lifetime: the loop sleeps by reading its stdin with a timeout, so it ends within one poll
+//! interval when stdin reaches end-of-file (the daemon sends EOF or closes the channel; sshd
+//! then closes the pipe). It also ends on SIGHUP/SIGTERM/SIGINT, and at the next output line
+//! (≤ 30 s) once stdout is gone (SIGPIPE or a failed write). The daemon must therefore keep the
+//! channel's stdin open and send nothing on it.
+
+/// Printed when the session set or an agent state may have changed.
+pub const WATCH_CHANGED: &str = "X2GOD-CHANGED";
+/// Printed once at start (after the first reference point is taken, so every later change is
+/// reported) and then whenever nothing else was printed for about 30 seconds.
+pub const WATCH_ALIVE: &str = "X2GOD-ALIVE";
+
+/// Interval between heartbeats.
+pub(super) const HEARTBEAT_SECS: u64 = 30;
+
+/// The watcher, run as `bash -c WATCH_SCRIPT x2god-watch <poll seconds> <heartbeat polls> [dir]`.
+///
+/// bash rather than POSIX sh because dash has no `read -t`, the only builtin way to sleep; every
+/// X2Go server has bash (its scripts need it). `[ a -nt b ]` in bash compares nanoseconds, but
+/// the kernel stamps files from a coarse clock (ticks of a few ms), so a change in the same tick
+/// as the reference refresh gets an *equal* mtime: the test is therefore "not older than the
+/// reference" (`! [ ref -nt f ]`), which may report a change twice but never loses one. The
+/// reference is refreshed before the check and compared against the previous one (two files,
+/// swapped), so a change between check and refresh is caught by the next round.
+pub(super) const WATCH_SCRIPT: &str = r#"set -u
+poll=$1 beat=$2 dir=${3:-}
+if [ -z "$dir" ]; then
+  u=${USER:-}
+  [ -n "$u" ] || u=$(id -un) || exit 1
+  dir=/tmp/.x2go-$u
+  [ -d "/tmp-inst/$u/.x2go-$u" ] && dir=/tmp-inst/$u/.x2go-$u
+fi
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/x2god-watch.XXXXXXXX") || exit 1
+trap 'rm -rf -- "$tmp"' EXIT
+trap 'exit 0' HUP INT TERM PIPE
+old=$tmp/a new=$tmp/b n=0 had=
+[ -e "$dir" ] && had=1
+: > "$old" || exit 1
+echo X2GOD-ALIVE || exit 0
+while :; do
+  read -r -t "$poll" _
+  rc=$?
+  if [ "$rc" -ne 0 ] && [ "$rc" -le 128 ]; then exit 0; fi
+  : > "$new" || exit 1
+  changed= now=
+  [ -e "$dir" ] && now=1
+  if [ "$now" != "$had" ]; then
+    changed=1
+  elif [ -n "$now" ] && ! [ "$old" -nt "$dir" ]; then
+    changed=1
+  else
+    for f in "$dir"/C-*/state; do
+      if [ -e "$f" ] && ! [ "$old" -nt "$f" ]; then changed=1; break; fi
+    done
+  fi
+  had=$now t=$old old=$new new=$t n=$((n + 1))
+  if [ -n "$changed" ]; then
+    echo X2GOD-CHANGED || exit 0
+    n=0
+  elif [ "$n" -ge "$beat" ]; then
+    echo X2GOD-ALIVE || exit 0
+    n=0
+  fi
+done
+"#;
+
+/// One line of watcher output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WatchEvent {
+    /// Sessions may have changed: re-list them.
+    Changed,
+    /// Heartbeat; the first one means the watcher is armed.
+    Alive,
+}
+
+/// Recognises a watcher line (trailing whitespace and `\r` ignored). Anything else (envelope
+/// markers, rc-file noise) is `None`.
+pub fn parse_watch_line(line: &str) -> Option<WatchEvent> {
+    match line.trim_end() {
+        WATCH_CHANGED => Some(WatchEvent::Changed),
+        WATCH_ALIVE => Some(WatchEvent::Alive),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::io::{BufRead, BufReader};
+    use std::path::{Path, PathBuf};
+    use std::process::{Child, ChildStdin, Command, Stdio};
+    use std::sync::mpsc::{Receiver, channel};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn lines() {
+        assert_eq!(parse_watch_line("X2GOD-CHANGED"), Some(WatchEvent::Changed));
+        assert_eq!(parse_watch_line("X2GOD-ALIVE\r"), Some(WatchEvent::Alive));
+        assert_eq!(parse_watch_line("X2GOD-ALIVE "), Some(WatchEvent::Alive));
+        assert_eq!(parse_watch_line(" X2GOD-ALIVE"), None);
+        assert_eq!(parse_watch_line("X2GODATABEGIN:abc"), None);
+        assert_eq!(parse_watch_line(""), None);
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics(s in "\\PC{0,100}") {
+            let _ = parse_watch_line(&s);
+        }
+    }
+
+    struct Watcher {
+        child: Child,
+        stdin: Option<ChildStdin>,
+        lines: Receiver<String>,
+        tmp: PathBuf,
+    }
+
+    impl Watcher {
+        /// Starts the script the way the envelope does: `<shell> -c "bash -c SCRIPT …"`, i.e.
+        /// with `shell` in the role of the inner `/bin/sh`.
+        fn start(shell: &str, dir: &Path, beat: u32) -> Self {
+            let tmp = dir.with_extension("tmpdir");
+            std::fs::create_dir_all(&tmp).unwrap();
+            let words = [
+                "bash",
+                "-c",
+                WATCH_SCRIPT,
+                "x2god-watch",
+                "0.2",
+                &beat.to_string(),
+                dir.to_str().unwrap(),
+            ];
+            let line = words
+                .iter()
+                .map(|w| shlex::try_quote(w).unwrap().into_owned())
+                .collect::<Vec<_>>()
+                .join(" ");
+            // `exec` so the pid we hold is bash itself (for /proc checks).
+            let mut child = Command::new(shell)
+                .arg("-c")
+                .arg(format!("exec {line}"))
+                .env("TMPDIR", &tmp)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap();
+            let stdout = child.stdout.take().unwrap();
+            let (tx, rx) = channel();
+            std::thread::spawn(move || {
+                for l in BufReader::new(stdout).lines() {
+                    let Ok(l) = l else { break };
+                    if tx.send(l).is_err() {
+                        break;
+                    }
+                }
+            });
+            let stdin = child.stdin.take();
+            let w = Self {
+                child,
+                stdin,
+                lines: rx,
+                tmp,
+            };
+            assert_eq!(w.next(Duration::from_secs(5)).as_deref(), Some(WATCH_ALIVE));
+            w
+        }
+
+        fn next(&self, timeout: Duration) -> Option<String> {
+            self.lines.recv_timeout(timeout).ok()
+        }
+
+        fn expect_changed_within(&self, limit: Duration) -> Duration {
+            let t = Instant::now();
+            let l = self.next(limit);
+            assert_eq!(l.as_deref(), Some(WATCH_CHANGED));
+            t.elapsed()
+        }
+
+        /// Drains lines for `d`, returning them.
+        fn quiet_for(&self, d: Duration) -> Vec<String> {
+            let end = Instant::now() + d;
+            let mut got = Vec::new();
+            while let Some(left) = end.checked_duration_since(Instant::now()) {
+                match self.lines.recv_timeout(left) {
+                    Ok(l) => got.push(l),
+                    Err(_) => break,
+                }
+            }
+            got
+        }
+
+        fn exited_within(&mut self, d: Duration) -> bool {
+            let end = Instant::now() + d;
+            while Instant::now() < end {
+                if self.child.try_wait().unwrap().is_some() {
+                    return true;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            false
+        }
+
+        fn pid(&self) -> u32 {
+            self.child.id()
+        }
+    }
+
+    impl Drop for Watcher {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            let _ = std::fs::remove_dir_all(&self.tmp);
+        }
+    }
+
+    /// utime + stime in clock ticks, and the number of threads' children, from /proc.
+    fn cpu_ticks(pid: u32) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = after.split(' ').collect();
+        // Fields 14 and 15 of stat(5); `after` starts at field 3.
+        f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+    }
+
+    fn children(pid: u32) -> String {
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default()
+    }
+
+    fn shells() -> Vec<&'static str> {
+        ["/bin/bash", "/bin/dash"]
+            .into_iter()
+            .filter(|s| Path::new(s).exists())
+            .collect()
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let d =
+            std::env::temp_dir().join(format!("x2god-watch-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn watcher_reports_changes_and_stays_quiet_otherwise() {
+        if !Path::new("/bin/bash").exists() {
+            return;
+        }
+        for shell in shells() {
+            let root = scratch(&format!("changes-{}", shell.replace('/', "_")));
+            let dir = root.join(".x2go-u");
+            std::fs::create_dir_all(&dir).unwrap();
+            let sess = dir.join("C-u-50-1700000000_stDXFCE_dp24");
+            std::fs::create_dir(&sess).unwrap();
+            std::fs::write(sess.join("state"), "STARTING").unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+
+            let mut w = Watcher::start(shell, &dir, 1000);
+            // Nothing changes: nothing printed (2 s = 10 polls).
+            assert_eq!(
+                w.quiet_for(Duration::from_secs(2)),
+                Vec::<String>::new(),
+                "{shell}"
+            );
+
+            // State file rewritten (the agent truncates and writes).
+            std::fs::write(sess.join("state"), "RUNNING").unwrap();
+            let dt = w.expect_changed_within(Duration::from_secs(1));
+            eprintln!("{shell}: state change seen after {dt:?}");
+            // At most one duplicate, then quiet again.
+            let extra = w.quiet_for(Duration::from_millis(800));
+            assert!(extra.len() <= 1, "{shell}: {extra:?}");
+
+            // New session directory.
+            std::fs::create_dir(dir.join("C-u-51-1700000100_stRxterm_dp24")).unwrap();
+            w.expect_changed_within(Duration::from_secs(1));
+            let _ = w.quiet_for(Duration::from_millis(500));
+
+            // Session directory removed.
+            std::fs::remove_dir_all(&sess).unwrap();
+            w.expect_changed_within(Duration::from_secs(1));
+            let _ = w.quiet_for(Duration::from_millis(500));
+
+            // Many quick changes: none lost (the last one is always followed by a report).
+            for i in 0..50 {
+                std::fs::write(
+                    dir.join("C-u-51-1700000100_stRxterm_dp24/state"),
+                    format!("{i}"),
+                )
+                .unwrap();
+                std::thread::sleep(Duration::from_millis(3));
+                let got = w.quiet_for(Duration::from_millis(0));
+                let _ = got;
+            }
+            // Drain, then ensure a final change is still reported.
+            let _ = w.quiet_for(Duration::from_millis(500));
+            std::fs::write(dir.join("C-u-51-1700000100_stRxterm_dp24/state"), "X").unwrap();
+            w.expect_changed_within(Duration::from_secs(1));
+
+            // Watched directory deleted and recreated.
+            let _ = w.quiet_for(Duration::from_millis(500));
+            std::fs::remove_dir_all(&dir).unwrap();
+            w.expect_changed_within(Duration::from_secs(1));
+            let _ = w.quiet_for(Duration::from_millis(500));
+            std::fs::create_dir_all(&dir).unwrap();
+            w.expect_changed_within(Duration::from_secs(1));
+
+            // Reference directory removed from under it at exit.
+            drop(w.stdin.take());
+            assert!(
+                w.exited_within(Duration::from_secs(2)),
+                "{shell}: stdin EOF"
+            );
+            let leftovers: Vec<_> = std::fs::read_dir(&w.tmp).unwrap().collect();
+            assert!(leftovers.is_empty(), "{shell}: temp dir not removed");
+            drop(w);
+            let _ = std::fs::remove_dir_all(&root);
+        }
+    }
+
+    #[test]
+    fn watcher_heartbeat_and_exit_paths() {
+        if !Path::new("/bin/bash").exists() {
+            return;
+        }
+        for shell in shells() {
+            let root = scratch(&format!("exit-{}", shell.replace('/', "_")));
+            let dir = root.join(".x2go-u");
+            // The directory does not exist yet: no error, no report.
+            let w = Watcher::start(shell, &dir, 3);
+            let got = w.quiet_for(Duration::from_millis(1300));
+            assert!(
+                !got.is_empty() && got.iter().all(|l| l == WATCH_ALIVE),
+                "{shell}: {got:?}"
+            );
+            drop(w);
+
+            // SIGHUP (what a pty hang-up or sshd would send) ends it, temp dir removed.
+            let mut w = Watcher::start(shell, &dir, 1000);
+            let status = Command::new("kill")
+                .args(["-HUP", &w.pid().to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+            assert!(w.exited_within(Duration::from_secs(2)), "{shell}: SIGHUP");
+            assert_eq!(std::fs::read_dir(&w.tmp).unwrap().count(), 0);
+            drop(w);
+
+            // stdout closed: ends at the next line it prints (here the next heartbeat).
+            let mut w = Watcher::start(shell, &dir, 2);
+            let Watcher { lines, .. } = &mut w;
+            let (_tx, rx) = channel();
+            drop(std::mem::replace(lines, rx));
+            assert!(
+                w.exited_within(Duration::from_secs(3)),
+                "{shell}: stdout gone"
+            );
+            drop(w);
+            let _ = std::fs::remove_dir_all(&root);
+        }
+    }
+
+    /// No process is created per iteration, and the loop is cheap. Reports the CPU use.
+    #[test]
+    fn watcher_forks_nothing_and_is_cheap() {
+        if !Path::new("/bin/bash").exists() || !Path::new("/proc/self/stat").exists() {
+            return;
+        }
+        let root = scratch("cpu");
+        let dir = root.join(".x2go-u");
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..10 {
+            let s = dir.join(format!("C-u-{}-1700000000_stDXFCE_dp24", 50 + i));
+            std::fs::create_dir(&s).unwrap();
+            std::fs::write(s.join("state"), "SUSPENDED").unwrap();
+        }
+        let w = Watcher::start("/bin/bash", &dir, 1000);
+        let pid = w.pid();
+        let secs: u64 = std::env::var("X2GOD_WATCH_CPU_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(5);
+        let before = cpu_ticks(pid);
+        let mut seen_children = String::new();
+        let end = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < end {
+            // Sampled every 10 ms: a fork+exec+wait of any helper takes longer than that.
+            seen_children.push_str(&children(pid));
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let ticks = cpu_ticks(pid) - before;
+        assert!(seen_children.trim().is_empty(), "children: {seen_children}");
+        eprintln!(
+            "watcher CPU over {secs} s at 0.2 s poll with 10 sessions: {ticks} ticks (utime+stime)"
+        );
+        // 5 polls per second must stay far below 1% of a CPU (100 ticks/s).
+        assert!(ticks <= secs, "{ticks} ticks in {secs} s");
+        drop(w);
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}
