@@ -27,6 +27,23 @@ async fn introspect(conn: &zbus::Connection, path: &str) -> String {
     p.introspect().await.unwrap()
 }
 
+/// Compares the interface `iface` served at `path` with its golden file (or writes it with
+/// `X2GOD_BLESS=1`).
+pub async fn check_golden(conn: &zbus::Connection, iface: &str, path: &str) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../proto-dbus/interfaces");
+    let served = interface_element(&introspect(conn, path).await, iface);
+    let file = dir.join(format!("{iface}.xml"));
+    if std::env::var_os("X2GOD_BLESS").is_some() {
+        std::fs::write(&file, &served).unwrap();
+    }
+    let golden = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("{}: {e} (X2GOD_BLESS=1 writes it)", file.display()));
+    assert_eq!(
+        served, golden,
+        "{iface} changed; review and bless with X2GOD_BLESS=1"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn served_api_matches_golden_xml() {
     bounded(async {

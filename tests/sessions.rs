@@ -72,6 +72,13 @@ async fn start_suspend_resume_terminate_with_a_window_and_signals() {
             .unwrap();
         assert!(session.local().await.unwrap());
         assert_eq!(session.state().await.unwrap(), "running");
+        let spath = x2god_proto::path::session_path("life", &name);
+        crate::introspection::check_golden(
+            &d.bus.connect().await,
+            "org.x2go.Control1.Session",
+            spath.as_str(),
+        )
+        .await;
 
         p.proxy().suspend(&name).await.unwrap();
         assert_eq!(status(&p, &name).await.as_deref(), Some("S"));

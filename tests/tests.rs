@@ -16,6 +16,8 @@ mod profiles;
 mod introspection;
 // Start, suspend, resume, terminate with a window on Xvfb, and the signals.
 mod sessions;
+// Sessions move between x2god, pyhoca-cli and OpenSSH; others' changes are signalled.
+mod interop;
 // Hostile arguments are refused before anything runs remotely.
 mod injection;
 

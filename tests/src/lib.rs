@@ -613,7 +613,7 @@ impl Daemon {
 /// `"Added <name> <state> <cause>"`, `"Changed <name> <old>-><new> <cause>"` and
 /// `"Removed <name> <cause>"`.
 pub struct SignalLog {
-    events: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    events: std::sync::Arc<std::sync::Mutex<Vec<(Instant, String)>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -650,7 +650,7 @@ impl SignalLog {
                     _ => continue,
                 };
                 if let Ok(line) = line {
-                    sink.lock().unwrap().push(line);
+                    sink.lock().unwrap().push((Instant::now(), line));
                 }
             }
         });
@@ -663,14 +663,119 @@ impl SignalLog {
             .lock()
             .unwrap()
             .iter()
-            .filter(|e| e.split_whitespace().nth(1) == Some(session))
-            .cloned()
+            .filter(|(_, e)| e.split_whitespace().nth(1) == Some(session))
+            .map(|(_, e)| e.clone())
             .collect()
+    }
+
+    /// Waits for the event `line` and returns when it was received.
+    pub async fn wait_for(&self, line: &str, timeout: Duration) -> Instant {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some((at, _)) = self.events.lock().unwrap().iter().find(|(_, e)| e == line) {
+                return *at;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {line:?} within {timeout:?}; got {:?}",
+                self.events.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }
 
 impl Drop for SignalLog {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// The reference client, pyhoca-cli (python-x2go), with its own HOME holding the lab key (it
+/// ignores `-i`, see the lab recipe) and the lab's host keys, drawing on the lab's Xvfb.
+pub struct Pyhoca {
+    home: tempfile::TempDir,
+    lab: Lab,
+    children: Vec<Child>,
+}
+
+impl Pyhoca {
+    /// A pyhoca-cli for the lab's first user.
+    pub fn new(lab: &Lab) -> Pyhoca {
+        let home = tempfile::tempdir().unwrap();
+        let ssh = home.path().join(".ssh");
+        std::fs::create_dir_all(&ssh).unwrap();
+        std::fs::copy(lab.var("SSH_KEY"), ssh.join("id_ed25519")).unwrap();
+        std::fs::copy(lab.var("KNOWN_HOSTS"), ssh.join("known_hosts")).unwrap();
+        Pyhoca {
+            home,
+            lab: lab.clone(),
+            children: Vec::new(),
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("/usr/bin/pyhoca-cli");
+        cmd.args(["--server", "127.0.0.1", "-p", &self.lab.var("SSH_PORT")])
+            .args(["-l", &self.lab.var("SSH_USER"), "--sound", "none"])
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("HOME", self.home.path())
+            .envs(self.lab.display_env())
+            .current_dir(self.home.path())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs pyhoca-cli to completion; returns its output (its exit status is unreliable).
+    pub fn run(&self, args: &[&str]) -> String {
+        let out = self
+            .command(args)
+            .output()
+            .expect("pyhoca-cli (apt install pyhoca-cli)");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+
+    /// Starts pyhoca-cli in the background (for `-N` and `-R`, which stay in the foreground
+    /// while the session is shown); it is killed on drop.
+    pub fn spawn(&mut self, args: &[&str]) {
+        let log = std::fs::File::create(
+            self.home
+                .path()
+                .join(format!("pyhoca-{}.log", self.children.len())),
+        )
+        .unwrap();
+        let child = self
+            .command(args)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("pyhoca-cli");
+        self.children.push(child);
+    }
+
+    /// Everything the background runs printed.
+    pub fn logs(&self) -> String {
+        (0..self.children.len())
+            .map(|i| {
+                std::fs::read_to_string(self.home.path().join(format!("pyhoca-{i}.log")))
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl Drop for Pyhoca {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }

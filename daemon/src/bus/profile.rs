@@ -218,11 +218,7 @@ impl ProfileObject {
     }
 
     /// Lists a session's client-side mounts. Not implemented yet.
-    async fn list_mounts(
-        &self,
-        session_name: String,
-        options: Dict,
-    ) -> Result<Vec<String>, Error> {
+    async fn list_mounts(&self, session_name: String, options: Dict) -> Result<Vec<String>, Error> {
         let _ = (session_name, options);
         Err(not_yet("ListMounts"))
     }
@@ -410,7 +406,7 @@ pub(super) async fn publish(
         }
         ProfileEvent::Session { change, cause } => {
             let cause = cause.as_str();
-            match change {
+            match change.as_ref() {
                 Change::Added(info) => {
                     let name = info.name.as_str();
                     let spath = session_path(&ctl.name(), name);

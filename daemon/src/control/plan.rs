@@ -1,7 +1,6 @@
 //! Turning session settings into validated plans for Start and Resume. Everything is checked
 //! here, before anything runs on the server or locally.
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 
 use super::Error;
@@ -185,7 +184,7 @@ fn local_spec(s: &SessionSettings, display: Option<String>) -> Result<LocalSpec,
     Ok(LocalSpec {
         nxproxy,
         display,
-        xauthority: std::env::var_os("XAUTHORITY").map(OsString::from),
+        xauthority: std::env::var_os("XAUTHORITY"),
         // python-x2go and x2goclient keep their per-session directories here too.
         root: home.join(".x2go"),
     })

@@ -49,8 +49,8 @@ pub enum ProfileEvent {
     },
     /// A listing showed a change of a session.
     Session {
-        /// What changed.
-        change: Change,
+        /// What changed (boxed: a session row is large next to the other events).
+        change: Box<Change>,
         /// Who caused it.
         cause: Cause,
     },
@@ -557,7 +557,11 @@ impl ProfileController {
         }
         let changes = lock(&self.table).apply(ticket, listing.sessions.clone());
         for (change, cause) in changes {
-            self.emit(ProfileEvent::Session { change, cause }).await;
+            self.emit(ProfileEvent::Session {
+                change: Box::new(change),
+                cause,
+            })
+            .await;
         }
         Ok(listing.sessions)
     }

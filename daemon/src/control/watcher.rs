@@ -17,8 +17,10 @@ use crate::x2go::command::RemoteCommand;
 use crate::x2go::envelope::Envelope;
 use crate::x2go::start::{WatchEvent, parse_watch_line};
 
-/// A listing at least this often, even when the watcher reports nothing.
-const FULL_LISTING: Duration = Duration::from_secs(30);
+/// A listing at least this often, even when the watcher reports nothing: `x2golistsessions`
+/// also repairs server state, and the server's own `x2gocleansessions` does the same every 2 s,
+/// so this is a safety net, kept rare because each listing costs the server ~0.1 s of CPU.
+const FULL_LISTING: Duration = Duration::from_secs(120);
 /// How often the server-side script looks at the session files.
 const WATCH_TICK: Duration = Duration::from_millis(250);
 
