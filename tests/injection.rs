@@ -57,6 +57,7 @@ async fn hostile_session_names_run_nothing() {
         let conns = d.tcp_connections_to(lab.port());
         assert_eq!(conns.len(), 1);
         let before = lab.settled_channels(conns[0]).await;
+        let log_before = d.log_text().len();
         let px = p.proxy();
         for name in hostile_session_names() {
             expect_err(px.suspend(&name).await, "InvalidArgument");
@@ -69,8 +70,28 @@ async fn hostile_session_names_run_nothing() {
             px.is_running("x2gotest-99-1700000000_stRxterm_dp24").await,
             "NotFound",
         );
+        // What ran on the server meanwhile: the daemon logs every command it sends. Only
+        // listings (ours for the NotFound check, or the watcher's) may appear.
+        let log = d.log_text();
+        let commands: Vec<&str> = log[log_before..]
+            .lines()
+            .filter(|l| l.contains("running server command"))
+            .collect();
+        assert!(!commands.is_empty(), "the NotFound check lists sessions");
+        for c in &commands {
+            assert!(
+                c.contains("command=\"x2golistsessions\""),
+                "unexpected command: {c}"
+            );
+        }
+        // And sshd agrees: no more channels than listings.
         let after = lab.channels_from(conns[0]);
-        assert_eq!(after, before + 1, "only the one listing ran on the server");
+        assert!(
+            after - before <= commands.len(),
+            "{} channels for {} commands",
+            after - before,
+            commands.len()
+        );
         assert!(!std::path::Path::new(CANARY).exists());
     })
     .await;

@@ -184,13 +184,8 @@ async fn twenty_concurrent_calls_share_one_connection() {
             || lab.channels_from(local) >= before + 20,
         )
         .await;
-        let commands: Vec<String> = d
-            .log_text()
-            .lines()
-            .filter(|l| l.contains("running server command") || l.contains("watch"))
-            .map(str::to_owned)
-            .collect();
-        assert_eq!(lab.channels_from(local), before + 20, "{commands:#?}");
+        // The wait above proves our 20 listings ran as channels; the watcher may add listings
+        // of its own when the server's cleaner touches the user's session files meanwhile.
         assert_eq!(
             d.tcp_connections_to(lab.port()),
             vec![local],
