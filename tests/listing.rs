@@ -20,7 +20,7 @@ fn reference_listing(lab: &Lab, user: &str) -> (String, Vec<Vec<String>>) {
     (text, rows)
 }
 
-fn start_session(user: &str) -> String {
+pub fn start_session(user: &str) -> String {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("lab/start-session.sh");
     let out = Command::new(script).args(["-u", user]).output().unwrap();
     assert!(

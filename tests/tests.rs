@@ -18,6 +18,8 @@ mod introspection;
 mod sessions;
 // Sessions move between x2god, pyhoca-cli and OpenSSH; others' changes are signalled.
 mod interop;
+// Server queries: features, versions, home, users, sshfs, mounts.
+mod queries;
 // Hostile arguments are refused before anything runs remotely.
 mod injection;
 

@@ -33,6 +33,8 @@ pub enum Error {
     ServerError(String),
     /// Another operation on the same object is in progress.
     Busy(String),
+    /// The owner of a desktop refused to share it.
+    DesktopSharingDenied(String),
     /// Anything else (local I/O, network errors).
     Failed(String),
 }
@@ -53,6 +55,7 @@ impl Error {
             Error::Timeout(_) => "Timeout",
             Error::ServerError(_) => "ServerError",
             Error::Busy(_) => "Busy",
+            Error::DesktopSharingDenied(_) => "DesktopSharingDenied",
             Error::Failed(_) => "Failed",
         }
     }

@@ -107,6 +107,64 @@ pub trait Profile {
         session_name: &str,
         options: HashMap<&str, zbus::Variant<'_>>,
     ) -> Result<(), Error>;
+    /// Stops displaying a session locally, leaving it on the server.
+    fn dissociate(&self, session_name: &str) -> Result<(), Error>;
+    /// Terminates every session of the user.
+    fn clean_sessions(&self, options: HashMap<&str, zbus::Variant<'_>>) -> Result<(), Error>;
+    /// Whether the remote home directory exists.
+    fn home_exists(&self) -> Result<bool, Error>;
+    /// Whether the remote user can share client folders (sshfs + FUSE).
+    fn is_sshfs_available(&self) -> Result<bool, Error>;
+    /// Whether `username` may run X2Go sessions on the server.
+    #[zbus(name = "IsX2goUser")]
+    fn is_x2go_user(&self, username: &str) -> Result<bool, Error>;
+    /// Mount points of client folders shared into a session.
+    fn list_mounts(
+        &self,
+        session_name: &str,
+        options: HashMap<&str, zbus::Variant<'_>>,
+    ) -> Result<Vec<String>, Error>;
+    /// Desktops the user may share.
+    fn list_desktops(
+        &self,
+        options: HashMap<&str, zbus::Variant<'_>>,
+    ) -> Result<Vec<HashMap<String, OwnedVariant>>, Error>;
+    /// Shadows a desktop and shows it locally.
+    fn share_desktop(
+        &self,
+        options: HashMap<&str, zbus::Variant<'_>>,
+    ) -> Result<(String, OwnedObjectPath), Error>;
+    /// The published-applications menu.
+    fn published_applications(
+        &self,
+        options: HashMap<&str, zbus::Variant<'_>>,
+    ) -> Result<HashMap<String, OwnedVariant>, Error>;
+    /// A session appeared; `cause` is `self` (x2god did it) or `other`.
+    #[zbus(signal)]
+    fn session_added(
+        &self,
+        name: String,
+        session: OwnedObjectPath,
+        state: String,
+        cause: String,
+    ) -> zbus::Result<()>;
+    /// A session changed state (`running`, `suspended`).
+    #[zbus(signal)]
+    fn session_state_changed(
+        &self,
+        name: String,
+        old: String,
+        new: String,
+        cause: String,
+    ) -> zbus::Result<()>;
+    /// A session ended.
+    #[zbus(signal)]
+    fn session_removed(
+        &self,
+        name: String,
+        session: OwnedObjectPath,
+        cause: String,
+    ) -> zbus::Result<()>;
     /// The server's X2Go feature list.
     fn server_features(&self, force: bool) -> Result<Vec<String>, Error>;
     /// The server's X2Go component versions.

@@ -34,6 +34,7 @@ impl From<Error> for Wire {
             Error::Server { .. } | Error::Protocol { .. } => Wire::ServerError(msg),
             Error::Store(_) | Error::Local(_) => Wire::Failed(msg),
             Error::Busy(_) => Wire::Busy(msg),
+            Error::DesktopSharingDenied(_) => Wire::DesktopSharingDenied(msg),
             Error::Step { source, .. } => match Wire::from(*source) {
                 // Keep the kind of the inner error, with the step in the message.
                 Wire::ZBus(e) => Wire::ZBus(e),
@@ -57,6 +58,7 @@ fn with_message(kind: Wire, msg: String) -> Wire {
         Wire::Timeout(_) => Wire::Timeout(msg),
         Wire::ServerError(_) => Wire::ServerError(msg),
         Wire::Busy(_) => Wire::Busy(msg),
+        Wire::DesktopSharingDenied(_) => Wire::DesktopSharingDenied(msg),
         Wire::Failed(_) | Wire::ZBus(_) => Wire::Failed(msg),
     }
 }

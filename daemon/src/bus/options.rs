@@ -232,6 +232,91 @@ pub fn apply_start(settings: &ProfileSettings, dict: &Dict) -> Result<StartOptio
     })
 }
 
+/// A `ShareDesktop` request.
+#[derive(Debug, Clone)]
+pub struct ShareOptions {
+    /// Owner of the desktop.
+    pub user: String,
+    /// Its display number on the server.
+    pub display: String,
+    /// 1 = full access, 0 = view only.
+    pub full_access: bool,
+    /// How long `x2golistdesktops` may take.
+    pub maxwait: std::time::Duration,
+    /// Session settings and the local display.
+    pub start: StartOptions,
+}
+
+/// Applies a `ShareDesktop` dictionary: python-x2go's `desktop` (`user@:display`) or `user` +
+/// `display` (the shared desktop's, on the server), `share_mode` (0 view-only, 1 full access),
+/// `maxwait`; `local_display` for the local X display; and session keys (`geometry`, `link`, …).
+pub fn apply_share(settings: &ProfileSettings, dict: &Dict) -> Result<ShareOptions, Error> {
+    let mut rest = Dict::new();
+    let (mut user, mut display, mut full_access) = (None, None, false);
+    let mut maxwait = crate::control::DEFAULT_MAXWAIT;
+    let mut local_display = None;
+    for (key, v) in dict {
+        match key.as_str() {
+            "desktop" => {
+                let d = string(key, v)?;
+                let (u, disp) = d.rsplit_once('@').ok_or_else(|| {
+                    Error::InvalidArgument(format!(
+                        "desktop {d:?} is not of the form user@:display"
+                    ))
+                })?;
+                user = Some(u.to_owned());
+                display = Some(
+                    disp.trim_start_matches(':')
+                        .trim_end_matches(".0")
+                        .to_owned(),
+                );
+            }
+            "user" => user = Some(string(key, v)?),
+            "display" => {
+                display = Some(match as_i128(v) {
+                    Some(n) => n.to_string(),
+                    None => string(key, v)?.trim_start_matches(':').to_owned(),
+                })
+            }
+            "share_mode" => full_access = integer(key, v, 0, 1)? == 1,
+            "maxwait" => maxwait = std::time::Duration::from_secs_f64(seconds(key, v)?),
+            "local_display" => local_display = Some(string(key, v)?),
+            _ => {
+                if let Ok(owned) = v.try_clone() {
+                    rest.insert(key.clone(), owned);
+                }
+            }
+        }
+    }
+    let mut start = apply_start(settings, &rest)?;
+    start.display = local_display;
+    match (user, display) {
+        (Some(user), Some(display)) => Ok(ShareOptions {
+            user,
+            display,
+            full_access,
+            maxwait,
+            start,
+        }),
+        _ => Err(Error::InvalidArgument(
+            "name the desktop: \"desktop\" as user@:display, or \"user\" and \"display\"".into(),
+        )),
+    }
+}
+
+/// Reads `maxwait` (seconds) from an options dictionary; any other key is refused.
+pub fn only_maxwait(dict: &Dict) -> Result<std::time::Duration, Error> {
+    let mut maxwait = crate::control::DEFAULT_MAXWAIT;
+    for (k, v) in dict {
+        if k == "maxwait" {
+            maxwait = std::time::Duration::from_secs_f64(seconds(k, v)?);
+        } else {
+            return Err(unknown(k));
+        }
+    }
+    Ok(maxwait)
+}
+
 /// Reads the boolean `key` of an options dictionary, `default` when absent; any other key is
 /// refused.
 pub fn only_bool(dict: &Dict, key: &str, default: bool) -> Result<bool, Error> {

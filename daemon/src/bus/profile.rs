@@ -202,25 +202,57 @@ impl ProfileObject {
         Ok(self.ctl.resume(&session_name, plan).await?)
     }
 
-    /// Shares another desktop. Not implemented yet.
+    /// Shadows a desktop and shows it locally; returns the shadow session's name and object.
+    /// Options: `desktop` (`user@:display`) or `user` and `display`, `share_mode` (0 view
+    /// only, 1 full access), `maxwait` (s), `local_display`, and session keys (`geometry`, …).
+    /// Errors: `NotFound` when the server offers no such desktop, `DesktopSharingDenied` when
+    /// its owner declines.
     async fn share_desktop(&self, options: Dict) -> Result<(String, OwnedObjectPath), Error> {
-        let _ = options;
-        Err(not_yet("ShareDesktop"))
+        let o = options::apply_share(&self.ctl.settings(), &options)?;
+        let plan = StartPlan::new(&o.start.session, o.start.display)?;
+        let name = self
+            .ctl
+            .share_desktop(&o.user, &o.display, o.full_access, plan, o.maxwait)
+            .await?;
+        let path = session_path(&self.ctl.name(), &name);
+        Ok((name, path))
     }
 
-    /// Lists shareable desktops. Not implemented yet.
+    /// Desktops the user may share: one dictionary per desktop with `desktop`
+    /// (`user@:display`), `user` and `display`. Option: `maxwait` (s, default 20): the server
+    /// command is slow; a timed-out attempt is retried once, then `Timeout`.
     async fn list_desktops(
         &self,
         options: Dict,
     ) -> Result<Vec<HashMap<String, zbus::OwnedVariant>>, Error> {
-        let _ = options;
-        Err(not_yet("ListDesktops"))
+        let maxwait = options::only_maxwait(&options)?;
+        let desktops = self.ctl.list_desktops(maxwait).await?;
+        Ok(desktops
+            .iter()
+            .map(|d| {
+                HashMap::from([
+                    (
+                        "desktop".to_owned(),
+                        zbus::OwnedVariant::from(zbus::Str::from(d.id())),
+                    ),
+                    (
+                        "user".to_owned(),
+                        zbus::OwnedVariant::from(zbus::Str::from(d.user.as_str().to_owned())),
+                    ),
+                    (
+                        "display".to_owned(),
+                        zbus::OwnedVariant::from(d.display.number()),
+                    ),
+                ])
+            })
+            .collect())
     }
 
-    /// Lists a session's client-side mounts. Not implemented yet.
+    /// Mount points of client folders shared into a session. Option: `maxwait` (s). `NotFound`
+    /// for a session the server does not list.
     async fn list_mounts(&self, session_name: String, options: Dict) -> Result<Vec<String>, Error> {
-        let _ = (session_name, options);
-        Err(not_yet("ListMounts"))
+        let maxwait = options::only_maxwait(&options)?;
+        Ok(self.ctl.list_mounts(&session_name, maxwait).await?)
     }
 
     /// The published-applications menu. Not implemented yet.
@@ -256,21 +288,22 @@ impl ProfileObject {
         Ok(self.ctl.dissociate(&session_name).await?)
     }
 
-    /// Whether the remote home directory exists. Not implemented yet.
+    /// Whether the remote home directory exists.
     async fn home_exists(&self) -> Result<bool, Error> {
-        Err(not_yet("HomeExists"))
+        Ok(self.ctl.home_exists().await?)
     }
 
-    /// Whether the remote user may use sshfs. Not implemented yet.
+    /// Whether the remote user can share client folders: `sshfs`, `fusermount` and a usable
+    /// `/dev/fuse` on the server.
     async fn is_sshfs_available(&self) -> Result<bool, Error> {
-        Err(not_yet("IsSshfsAvailable"))
+        Ok(self.ctl.is_sshfs_available().await?)
     }
 
-    /// Whether a user may start X2Go sessions. Not implemented yet.
+    /// Whether `username` may run X2Go sessions on the server: the account exists, has a
+    /// login shell and a home directory (what sshd and `x2gostartagent` require).
     #[zbus(name = "IsX2goUser")]
     async fn is_x2go_user(&self, username: String) -> Result<bool, Error> {
-        let _ = username;
-        Err(not_yet("IsX2goUser"))
+        Ok(self.ctl.is_x2go_user(&username).await?)
     }
 
     /// A session appeared: `cause` is `self` when x2god started it, `other` otherwise.

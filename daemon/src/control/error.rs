@@ -50,6 +50,9 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// The desktop's owner refused to share it.
+    #[error("{0}")]
+    DesktopSharingDenied(String),
     /// Another operation on the same session is in progress.
     #[error("{0}")]
     Busy(String),

@@ -64,6 +64,10 @@ impl ProfileController {
                 &plan.local,
             )
             .await?;
+            if plan.agent.command.is_shadow() {
+                // A shadow session shows another desktop; it runs no command of its own.
+                return Ok::<(), Error>(());
+            }
             let run = RemoteCommand::run_command(
                 &started.display,
                 started.agent_pid,

@@ -6,6 +6,7 @@ mod lifecycle;
 mod local;
 mod plan;
 mod profile;
+mod server;
 mod table;
 mod watcher;
 
@@ -13,4 +14,5 @@ pub use error::Error;
 pub use local::LocalSpec;
 pub use plan::{ResumePlan, StartPlan};
 pub use profile::{ConnectRequest, EventMessage, ProfileController, ProfileEvent, SessionState};
+pub use server::DEFAULT_MAXWAIT;
 pub use table::{Cause, Change, status_str};

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::session_options::{
     ResumeArgs, SessionCommand, SessionType, StartAgentArgs, set_keyboard_flag,
 };
-use super::validate::{Display, InvalidArgument, SessionName};
+use super::validate::{Display, InvalidArgument, SessionName, Username};
 use super::watch::{HEARTBEAT_SECS, WATCH_SCRIPT};
 
 /// The name of an environment variable set on a remote command.
@@ -98,6 +98,13 @@ impl Builder {
 fn shell_script(script: &'static str) -> RemoteCommand {
     Builder::program("sh").arg("-c").arg(script).build()
 }
+
+/// Output of [`RemoteCommand::sshfs_available`] when folders can be shared.
+pub const SSHFS_YES: &str = "X2GOD_SSHFS_YES";
+/// Output of [`RemoteCommand::sshfs_available`] otherwise.
+pub const SSHFS_NO: &str = "X2GOD_SSHFS_NO";
+/// Output of [`RemoteCommand::x2go_user`] for a user who may run sessions.
+pub const X2GO_USER_OK: &str = "X2GOD_USER_OK";
 
 /// Output of [`RemoteCommand::home_exists`] when `$HOME` is a directory.
 pub const HOME_EXISTS_YES: &str = "X2GOD_HOME_EXISTS";
@@ -284,6 +291,50 @@ impl RemoteCommand {
             "x2gogetagentstate",
         )
         .arg(name.as_str())
+        .build()
+    }
+
+    /// Whether the user can mount client folders: `sshfs`, `fusermount` (or `fusermount3`) and
+    /// a readable, writable `/dev/fuse` — what `x2gomountdirs` needs, not only python-x2go's
+    /// `which fusermount`. Prints [`SSHFS_YES`] or [`SSHFS_NO`].
+    pub fn sshfs_available() -> Self {
+        shell_script(
+            "if command -v sshfs >/dev/null 2>&1 \
+             && { command -v fusermount || command -v fusermount3; } >/dev/null 2>&1 \
+             && test -r /dev/fuse && test -w /dev/fuse; \
+             then echo X2GOD_SSHFS_YES; else echo X2GOD_SSHFS_NO; fi",
+        )
+    }
+
+    /// Whether `user` may run X2Go sessions on the server, by what the server enforces: the
+    /// account exists, has a login shell (sshd runs every command through it) and a home
+    /// directory (`x2gostartagent` exits when `$HOME` is missing). Prints one of the
+    /// `X2GO_USER_*` tokens.
+    pub fn x2go_user(user: &Username) -> Self {
+        Builder::script(
+            "sh",
+            "e=$(getent passwd \"$1\") || { echo X2GOD_USER_UNKNOWN; exit 0; }
+             home=$(printf %s \"$e\" | cut -d: -f6); shell=$(printf %s \"$e\" | cut -d: -f7)
+             case $shell in ''|*/nologin|*/false) echo X2GOD_USER_NO_LOGIN; exit 0;; esac
+             if test -d \"$home\"; then echo X2GOD_USER_OK; else echo X2GOD_USER_NO_HOME; fi",
+            "x2god-user",
+        )
+        .arg(user.as_str())
+        .build()
+    }
+
+    /// Starts `exec` (a published application's command line, from the server's own menu) in
+    /// session `name` on display `display`, detached.
+    pub fn exec_published(display: &Display, name: &SessionName, exec: &str) -> Self {
+        Builder::script(
+            "sh",
+            "DISPLAY=:$1 X2GO_SESSION=$2; export DISPLAY X2GO_SESSION; exec sh -c \"$3\"",
+            "x2god-exec",
+        )
+        .arg(&display.number().to_string())
+        .arg(name.as_str())
+        .arg(exec)
+        .detached()
         .build()
     }
 
