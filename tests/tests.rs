@@ -20,6 +20,8 @@ mod sessions;
 mod interop;
 // Server queries: features, versions, home, users, sshfs, mounts.
 mod queries;
+// Published applications: menu, languages, icons, launching.
+mod published;
 // Hostile arguments are refused before anything runs remotely.
 mod injection;
 

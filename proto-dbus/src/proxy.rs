@@ -139,6 +139,8 @@ pub trait Profile {
         &self,
         options: HashMap<&str, zbus::Variant<'_>>,
     ) -> Result<HashMap<String, OwnedVariant>, Error>;
+    /// Starts a published application in a published-applications session.
+    fn exec_published_application(&self, session_name: &str, exec: &str) -> Result<(), Error>;
     /// A session appeared; `cause` is `self` (x2god did it) or `other`.
     #[zbus(signal)]
     fn session_added(

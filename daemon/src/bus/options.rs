@@ -304,6 +304,45 @@ pub fn apply_share(settings: &ProfileSettings, dict: &Dict) -> Result<ShareOptio
     }
 }
 
+/// A `PublishedApplications` request.
+#[derive(Debug, Clone)]
+pub struct AppsOptions {
+    /// Language for names and comments (`de`, `de_DE.UTF-8`, …).
+    pub lang: String,
+    /// Entries shown flat up to this many.
+    pub max_no_submenus: i32,
+    /// Fetch again instead of using the cache.
+    pub refresh: bool,
+    /// Parsed entries instead of the menu.
+    pub raw: bool,
+    /// The server's text instead of the menu.
+    pub very_raw: bool,
+}
+
+/// Applies a `PublishedApplications` dictionary.
+pub fn apply_apps(dict: &Dict) -> Result<AppsOptions, Error> {
+    let mut o = AppsOptions {
+        lang: std::env::var("LANG").unwrap_or_else(|_| "en".into()),
+        max_no_submenus: crate::x2go::apps::DEFAULT_MAX_NO_SUBMENUS,
+        refresh: false,
+        raw: false,
+        very_raw: false,
+    };
+    for (key, v) in dict {
+        match key.as_str() {
+            "lang" => o.lang = string(key, v)?,
+            "max_no_submenus" => {
+                o.max_no_submenus = i32::try_from(integer(key, v, -1, 10_000)?).unwrap_or(10)
+            }
+            "refresh" => o.refresh = boolean(key, v)?,
+            "raw" => o.raw = boolean(key, v)?,
+            "very_raw" => o.very_raw = boolean(key, v)?,
+            _ => return Err(unknown(key)),
+        }
+    }
+    Ok(o)
+}
+
 /// Reads `maxwait` (seconds) from an options dictionary; any other key is refused.
 pub fn only_maxwait(dict: &Dict) -> Result<std::time::Duration, Error> {
     let mut maxwait = crate::control::DEFAULT_MAXWAIT;

@@ -32,12 +32,6 @@ impl ProfileObject {
     }
 }
 
-fn not_yet(what: &str) -> Error {
-    Error::NotSupported(format!(
-        "{what} is not implemented in this version of x2god"
-    ))
-}
-
 #[interface(name = "org.x2go.Control1.Profile")]
 impl ProfileObject {
     /// Connects and authenticates. `options` override the stored settings for this connection
@@ -255,13 +249,37 @@ impl ProfileObject {
         Ok(self.ctl.list_mounts(&session_name, maxwait).await?)
     }
 
-    /// The published-applications menu. Not implemented yet.
+    /// The published-applications menu, ready for an applet to render. Options: `lang`
+    /// (default: the daemon's `LANG`), `max_no_submenus` (default 10: at most that many
+    /// entries are shown flat under `TOP`, more are grouped by XDG main category),
+    /// `refresh` (fetch again; otherwise cached per connection), `raw`, `very_raw`.
+    /// Result: `lang` s and `menu` a{saa{sv}} (category → entries with `name`, `comment`,
+    /// `exec`, `terminal` b, `icon` ay (PNG/SVG/… bytes), `icon_format` s); with `raw`:
+    /// `entries` aa{sv} (`names` a{ss}, `comments` a{ss}, `exec`, `terminal`, `categories` as,
+    /// `icon` ay); with `very_raw`: `text` s, the server's output.
     async fn published_applications(
         &self,
         options: Dict,
     ) -> Result<HashMap<String, zbus::OwnedVariant>, Error> {
-        let _ = options;
-        Err(not_yet("PublishedApplications"))
+        let o = options::apply_apps(&options)?;
+        let answer = self
+            .ctl
+            .published_applications(&o.lang, o.max_no_submenus, o.refresh, o.raw, o.very_raw)
+            .await?;
+        Ok(super::apps::answer_dict(&o.lang, answer))
+    }
+
+    /// Starts a published application (by its command line or its name, as listed) in the
+    /// running published-applications session `session_name`.
+    async fn exec_published_application(
+        &self,
+        session_name: String,
+        exec: String,
+    ) -> Result<(), Error> {
+        Ok(self
+            .ctl
+            .exec_published_application(&session_name, &exec)
+            .await?)
     }
 
     /// Terminates every session of the user. Options: `destroy_terminals` (b, accepted for

@@ -1,6 +1,7 @@
 //! One controller per profile: it owns the profile's SSH connection and runs X2Go commands over
 //! it. It knows SSH and X2Go, and nothing of D-Bus: state changes leave as [`ProfileEvent`]s.
 
+mod apps;
 mod error;
 mod lifecycle;
 mod local;
@@ -10,6 +11,7 @@ mod server;
 mod table;
 mod watcher;
 
+pub use apps::AppsAnswer;
 pub use error::Error;
 pub use local::LocalSpec;
 pub use plan::{ResumePlan, StartPlan};

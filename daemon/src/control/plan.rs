@@ -75,7 +75,18 @@ fn common(s: &SessionSettings, display: Option<String>) -> Result<Common, Error>
 impl StartPlan {
     /// Validates `s` (the profile's session settings with the caller's options applied).
     pub fn new(s: &SessionSettings, display: Option<String>) -> Result<StartPlan, Error> {
-        let command = SessionCommand::parse(s.cmd.as_deref().unwrap_or(DEFAULT_COMMAND))?;
+        // A published-applications session runs the menu provider, whatever `cmd` says (as in
+        // python-x2go, where a published profile forces the command `PUBLISHED`).
+        let published = matches!(
+            s.session_type.as_deref(),
+            Some("published" | "published_applications")
+        );
+        let cmd = if published {
+            "PUBLISHED"
+        } else {
+            s.cmd.as_deref().unwrap_or(DEFAULT_COMMAND)
+        };
+        let command = SessionCommand::parse(cmd)?;
         let implied = command.implied_type();
         let mut agent = StartAgentArgs::new(command);
         if let Some(t) = s.session_type.as_deref() {

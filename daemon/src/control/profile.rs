@@ -130,6 +130,8 @@ pub struct ProfileController {
     pub(super) local: Mutex<HashMap<String, LocalSession>>,
     /// Wakes the watcher for an immediate listing.
     pub(super) kick: Notify,
+    /// The published-applications entries and the raw text, cached per connection.
+    pub(super) apps: Mutex<Option<(Arc<Vec<crate::x2go::apps::AppEntry>>, String)>>,
     /// One lock per session name: lifecycle operations on one session never overlap.
     op_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -164,6 +166,7 @@ impl ProfileController {
             table: Mutex::new(SessionTable::default()),
             local: Mutex::new(HashMap::new()),
             kick: Notify::new(),
+            apps: Mutex::new(None),
             op_locks: Mutex::new(HashMap::new()),
         })
     }
@@ -361,6 +364,7 @@ impl ProfileController {
                     live.last_error.clear();
                     live.died = false;
                     live.cache = ServerCache::default();
+                    *lock(&self.apps) = None;
                     live.generation
                 };
                 self.spawn_watch(conn.clone(), generation);

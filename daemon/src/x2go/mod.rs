@@ -5,6 +5,7 @@
 //! feeds it strings and bytes and sends what it builds. Keeping it pure makes it cheap to test
 //! exhaustively (unit tests plus property tests in every module).
 
+pub mod apps;
 pub mod command;
 pub mod envelope;
 pub mod list;
