@@ -22,6 +22,8 @@ mod interop;
 mod queries;
 // Published applications: menu, languages, icons, launching.
 mod published;
+// Desktop sharing: own desktop, another user's (granted, denied), missing desktops.
+mod sharing;
 // Hostile arguments are refused before anything runs remotely.
 mod injection;
 

@@ -34,7 +34,8 @@ X2GO_DB=/var/lib/x2go/x2go_sessions
 # 1. Packages. dpkg-query first, so a warm run never touches the network/apt.
 PACKAGES=(openssh-server openssh-client x2goserver x2goserver-xsession
     x2goserver-x2goagent nxproxy xvfb xauth x11-utils xterm sqlite3 iproute2
-    util-linux procps dbus dbus-bin python3 pyhoca-cli python3-x2go)
+    util-linux procps dbus dbus-bin python3 pyhoca-cli python3-x2go
+    x2godesktopsharing x2goserver-desktopsharing sshfs fuse3 acl)   # last line: section 13a
 missing=()
 for p in "${PACKAGES[@]}"; do
     st="$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)"
@@ -272,6 +273,61 @@ else
 fi
 
 # ---------------------------------------------------------------------------
+# 10b. Published applications (x2gogetapps). The script lists the *.desktop
+# files in every subdirectory (and ".") of /etc/x2go/applications, which Debian
+# ships as a symlink to /usr/share/applications; the lab's entries live in their
+# own subdirectory so teardown can remove exactly them. Icons are generated PNGs
+# in /usr/share/pixmaps (one of x2gogetapps' icon dirs), all named x2god-lab-*,
+# and referenced three ways (absolute path, bare name, name.png) to cover every
+# lookup branch of the script. The NoDisplay entry must never be listed.
+APPS_ROOT=/etc/x2go/applications
+APPS_DIR="$APPS_ROOT/x2god-lab"
+ICON_DIR=/usr/share/pixmaps
+[[ -d "$APPS_ROOT" ]] || install -d -m 755 "$APPS_ROOT"
+rm -rf "$APPS_DIR"
+install -d -m 755 "$APPS_DIR" "$ICON_DIR"
+"$PY" - "$ICON_DIR" calc:d03030 notes:30a030 browser:3030d0 term:808080 hidden:000000 <<'EOF'
+# Writes a 16x16 solid-colour RGB PNG per NAME:RRGGBB argument to DIR/x2god-lab-NAME.png.
+import struct, sys, zlib
+def chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+for arg in sys.argv[2:]:
+    name, colour = arg.split(":")
+    row = b"\0" + bytes.fromhex(colour) * 16
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 16, 16, 8, 2, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(row * 16, 9)) + chunk(b"IEND", b""))
+    with open(f"{sys.argv[1]}/x2god-lab-{name}.png", "wb") as f:
+        f.write(png)
+EOF
+chmod 644 "$ICON_DIR"/x2god-lab-*.png
+# write_app NAME LINES...: $APPS_DIR/NAME.desktop with a [Desktop Entry] group.
+write_app() {
+    local name="$1"
+    shift
+    printf '%s\n' '[Desktop Entry]' 'Type=Application' "$@" >"$APPS_DIR/$name.desktop"
+    chmod 644 "$APPS_DIR/$name.desktop"
+}
+write_app x2god-lab-calc 'Name=x2god-lab-calc' 'Name[de]=x2god-lab-Rechner' \
+    'Comment=x2god lab calculator' 'Comment[de]=Rechner für das x2god-Labor' \
+    "Exec=xterm -T x2god-lab-calc -e sh -c 'echo calc; sleep 600'" \
+    "Icon=$ICON_DIR/x2god-lab-calc.png" 'Terminal=false' 'Categories=Utility;Calculator;'
+# Exec with '=' (python-x2go truncates it) and a field code to strip.
+write_app x2god-lab-notes 'Name=x2god-lab-notes' 'Comment=x2god lab notes' \
+    "Exec=env X2GOD_LAB_APP=notes xterm -T x2god-lab-notes -e sh -c 'echo notes; sleep 600' %F" \
+    'Icon=x2god-lab-notes' 'Terminal=false' 'Categories=Utility;TextEditor;'
+write_app x2god-lab-browser 'Name=x2god-lab-browser' 'Comment=x2god lab browser' \
+    "Exec=xterm -T x2god-lab-browser -e sh -c 'echo browser; sleep 600' %U" \
+    'Icon=x2god-lab-browser.png' 'Terminal=false' 'Categories=Network;WebBrowser;'
+# Terminal=true: the client decides how to wrap it in a terminal emulator.
+write_app x2god-lab-term 'Name=x2god-lab-term' 'Comment=x2god lab terminal app' \
+    "Exec=sh -c 'echo term; sleep 600'" \
+    'Icon=x2god-lab-term' 'Terminal=true' 'Categories=Utility;ConsoleOnly;'
+# NoDisplay last: x2gogetapps must drop the lines it already collected.
+write_app x2god-lab-hidden 'Name=x2god-lab-hidden' \
+    "Exec=xterm -T x2god-lab-hidden -e sh -c 'echo hidden; sleep 600'" \
+    'Icon=x2god-lab-hidden' 'Categories=Utility;' 'NoDisplay=true'
+
+# ---------------------------------------------------------------------------
 # 11. Client display: Xvfb with a cookie. Without -auth the server-side user
 # could open it and x2golistdesktops would list it as shareable.
 display_free() {
@@ -313,6 +369,31 @@ done
 chmod 644 "$LAB/known_hosts"
 
 # ---------------------------------------------------------------------------
+# 13a. Desktop sharing and sshfs/FUSE (helpers in common.sh; tests/lab/
+# start-desktop.sh and desktop-sharing.sh use this).
+# * Both lab users join x2godesktopsharing's group (x2goserver-desktopsharing's
+#   postinst creates it; the applet's hard-coded default), so each may connect
+#   to the other's sharing socket and sees it in x2golistdesktops.
+# * sshfs: /dev/fuse is crw------- root here and udev is absent; 0666 is what
+#   udev gives it on a normal Debian. An ACL u:<denied>:--- on /dev/fuse and on
+#   fusermount3 makes sshfs fail ("fuse: failed to open /dev/fuse: Permission
+#   denied") and `which fusermount` (python-x2go's check) empty for the denied
+#   user only. teardown.sh restores the saved original mode/ACL.
+getent group "$LAB_SHARING_GROUP" >/dev/null || groupadd --system "$LAB_SHARING_GROUP"
+for u in "${LAB_USERS[@]}"; do
+    id -nG "$u" | tr ' ' '\n' | grep -qxF "$LAB_SHARING_GROUP" || usermod -aG "$LAB_SHARING_GROUP" "$u"
+done
+SSHFS_AVAILABLE_USER="" SSHFS_DENIED_USER=""
+if lab_fuse_apply "$LAB"; then
+    if runuser -u "$LAB_SSHFS_ALLOWED_USER" -- test -r /dev/fuse -a -w /dev/fuse -a -x "$(command -v fusermount)" &&
+        ! runuser -u "$LAB_SSHFS_DENIED_USER" -- test -r /dev/fuse -a -w /dev/fuse; then
+        SSHFS_AVAILABLE_USER="$LAB_SSHFS_ALLOWED_USER" SSHFS_DENIED_USER="$LAB_SSHFS_DENIED_USER"
+    else
+        log "WARNING: /dev/fuse permissions did not take effect as intended; sshfs split not available"
+    fi
+fi
+
+# ---------------------------------------------------------------------------
 # 13. lab.env: KEY=VALUE, sourceable by sh/bash and trivially parseable elsewhere.
 # Values are bare when they only hold safe characters, else single-quoted.
 env_line() {
@@ -348,6 +429,12 @@ env_line() {
     env_line XVFB_PID_FILE "$LAB/run/xvfb.pid"
     env_line SERVER_HOSTNAME "$HN"
     env_line X2GO_SESSION_DB "$X2GO_DB"
+    # Section 13a: users for whom sshfs (FUSE) works / is denied; empty if unusable.
+    env_line SSHFS_AVAILABLE_USER "$SSHFS_AVAILABLE_USER"
+    env_line SSHFS_DENIED_USER "$SSHFS_DENIED_USER"
+    env_line DESKTOP_SHARING_GROUP "$LAB_SHARING_GROUP"
+    # Lab .desktop files (x2god-lab-*; x2god-lab-hidden is NoDisplay) listed by x2gogetapps.
+    env_line APPS_DIR "$APPS_DIR"
     # Empty when the machine already had a /dev/log (then syslog goes there).
     env_line SYSLOG_LOG "$SYSLOG_LOG"
 } >"$LAB/lab.env.tmp"

@@ -9,7 +9,10 @@
 # 2. stops exactly the processes setup.sh recorded in $LAB/run/pids, each
 #    checked against /proc/<pid>/cmdline first (never kills by name: the machine
 #    may run other sshd/Xvfb instances);
-# 3. removes stale X locks of the lab's own display and the lab's /dev/log socket.
+# 3. removes stale X locks of the lab's own display and the lab's /dev/log socket;
+# 4. removes the published-application .desktop files and icons setup installed.
+# 5. stops x2godesktopsharing applets started by desktop-sharing.sh and restores
+#    /dev/fuse and fusermount3 to their saved mode/ACL (setup.sh section 13a).
 # Keeps keys, host keys, logs and lab.env in LAB_DIR (logs help post-mortems).
 # Safe to run any number of times, also when everything is already gone.
 set -euo pipefail
@@ -135,6 +138,36 @@ if ((had_sink)) && [[ -S /dev/log ]] && ! ss -xlH 2>/dev/null | grep -q ' /dev/l
     rm -f /dev/log
     log "removed dead /dev/log socket left by the lab sink"
 fi
+
+# ---------------------------------------------------------------------------
+# 6. Published applications installed by setup.sh (its step 10b): the lab's own
+# subdirectory of /etc/x2go/applications and the generated x2god-lab-* icons.
+rm -rf /etc/x2go/applications/x2god-lab
+rm -f /usr/share/pixmaps/x2god-lab-*.png
+
+# ---------------------------------------------------------------------------
+# 7. Desktop sharing and FUSE (setup.sh section 13a, desktop-sharing.sh).
+# Applets are found by the pid files desktop-sharing.sh writes in each lab
+# user's ~/.x2godesktopsharing (cmdline-checked); SIGTERM makes them remove
+# their socket and lock file. Sockets of lab users left by a hard kill (no
+# listener) would still be listed by x2golistdesktops: remove them.
+for u in "${LAB_USERS[@]}"; do
+    home="$(getent passwd "$u" | cut -d: -f6)" || continue
+    for f in "$home"/.x2godesktopsharing/lab-applet-*.pid; do
+        [[ -e "$f" ]] || continue
+        if pid="$(read_pid "$f")"; then
+            stop_pid "$pid" "x2godesktopsharing --activate-desktop-sharing" "x2godesktopsharing of $u"
+        fi
+        rm -f "$f"
+    done
+    for sock in /tmp/x2godesktopsharing_@"$u"@:*; do
+        [[ -S "$sock" ]] || continue
+        ss -xlH 2>/dev/null | grep -qF " $sock " && continue
+        rm -f "$sock" "/tmp/x2godesktopsharing.lock_${sock#/tmp/x2godesktopsharing_@}"
+        log "removed stale desktop sharing socket $sock"
+    done
+done
+lab_fuse_restore "$LAB"
 
 rm -f "$LAB/run/sshd.pid"
 rmdir "$LAB/run/pids" 2>/dev/null || true

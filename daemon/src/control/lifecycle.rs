@@ -40,7 +40,18 @@ impl ProfileController {
         lock(&self.table).expect_new();
         let out = self.run(&start_agent, START_TIMEOUT).await.map_err(|e| {
             lock(&self.table).start_done();
-            e.at("x2gostartagent")
+            match e {
+                // x2gostartagent exits 8 with "ACCESS DENIED" when the owner declines.
+                Error::Server {
+                    status: Some(8),
+                    stderr,
+                    ..
+                } => Error::DesktopSharingDenied(format!(
+                    "the desktop's owner did not allow sharing it ({})",
+                    stderr.lines().last().unwrap_or_default()
+                )),
+                e => e.at("x2gostartagent"),
+            }
         })?;
         let started = parse_start_agent(&String::from_utf8_lossy(&out)).map_err(|e| {
             lock(&self.table).start_done();
