@@ -171,6 +171,9 @@ pub trait Profile {
     fn server_features(&self, force: bool) -> Result<Vec<String>, Error>;
     /// The server's X2Go component versions.
     fn server_versions(&self, force: bool) -> Result<HashMap<String, String>, Error>;
+    /// The connection ended without a Disconnect.
+    #[zbus(signal)]
+    fn connection_lost(&self, reason: String) -> zbus::Result<()>;
     /// Emitted when the connection state changes, with a reason.
     #[zbus(signal, name = "StateChanged")]
     fn state_changed_event(&self, state: String, reason: String) -> zbus::Result<()>;

@@ -779,3 +779,224 @@ impl Drop for Pyhoca {
         }
     }
 }
+
+/// A second sshd like the lab's, on its own port, that a test may kill, stop and restart
+/// without disturbing the other tests.
+pub struct PrivateSshd {
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    lab: Lab,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl PrivateSshd {
+    /// Starts it with the lab's host keys and users.
+    pub fn start(lab: &Lab) -> PrivateSshd {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let config = dir.path().join("sshd_config");
+        let base = std::fs::read_to_string(lab.var("SSHD_CONFIG")).unwrap();
+        let text: String = base
+            .lines()
+            .map(|l| {
+                if l.starts_with("Port ") {
+                    format!("Port {port}")
+                } else if l.starts_with("PidFile ") {
+                    format!("PidFile {}", dir.path().join("sshd.pid").display())
+                } else {
+                    l.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(&config, text + "\n").unwrap();
+        let s = PrivateSshd {
+            port,
+            dir,
+            config,
+            lab: lab.clone(),
+        };
+        s.run();
+        s
+    }
+
+    /// Starts the listening sshd again (after [`PrivateSshd::kill_all`]).
+    pub fn run(&self) {
+        let st = Command::new("/usr/sbin/sshd")
+            .arg("-f")
+            .arg(&self.config)
+            .arg("-E")
+            .arg(self.dir.path().join("sshd.log"))
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "private sshd did not listen");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn master_pid(&self) -> Option<u32> {
+        std::fs::read_to_string(self.dir.path().join("sshd.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// Pids of the sshd processes serving the connection from local port `client_port`.
+    pub fn connection_pids(&self, client_port: u16) -> Vec<u32> {
+        let out = Command::new("ss")
+            .args(["-tnpH", "state", "established"])
+            .output()
+            .unwrap();
+        let me = format!("127.0.0.1:{}", self.port);
+        let peer = format!("127.0.0.1:{client_port}");
+        let mut pids: Vec<u32> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| {
+                let c: Vec<&str> = l.split_whitespace().collect();
+                c.get(2) == Some(&me.as_str()) && c.get(3) == Some(&peer.as_str())
+            })
+            .flat_map(|l| {
+                l.split("pid=")
+                    .skip(1)
+                    .filter_map(|p| p.split(',').next()?.parse().ok())
+                    .collect::<Vec<u32>>()
+            })
+            .collect();
+        // The privileged parent of each session process too.
+        let parents: Vec<u32> = pids.iter().filter_map(|p| ppid(*p)).collect();
+        for p in parents {
+            let cmd = std::fs::read_to_string(format!("/proc/{p}/cmdline")).unwrap_or_default();
+            if cmd.starts_with("sshd:") && Some(p) != self.master_pid() {
+                pids.push(p);
+            }
+        }
+        pids.sort_unstable();
+        pids.dedup();
+        pids
+    }
+
+    /// Sends `signal` (e.g. `KILL`, `STOP`, `CONT`) to `pids`.
+    pub fn signal(pids: &[u32], signal: &str) {
+        for p in pids {
+            let _ = Command::new("kill")
+                .arg(format!("-{signal}"))
+                .arg(p.to_string())
+                .status();
+        }
+    }
+
+    /// Kills the listening sshd and every connection it serves.
+    pub fn kill_all(&self) {
+        if let Some(m) = self.master_pid() {
+            let children: Vec<u32> = all_pids()
+                .into_iter()
+                .filter(|p| ppid(*p) == Some(m))
+                .collect();
+            PrivateSshd::signal(&[m], "KILL");
+            for c in children {
+                let grandchildren: Vec<u32> = all_pids()
+                    .into_iter()
+                    .filter(|p| ppid(*p) == Some(c))
+                    .collect();
+                PrivateSshd::signal(&grandchildren, "KILL");
+                PrivateSshd::signal(&[c], "KILL");
+            }
+        }
+        let _ = std::fs::remove_file(self.dir.path().join("sshd.pid"));
+    }
+
+    /// Known-hosts lines for this sshd, for a daemon's HOME.
+    pub fn trust_in_home(&self, home: &Path) {
+        let ssh = home.join(".ssh");
+        std::fs::create_dir_all(&ssh).unwrap();
+        let mut lines = String::new();
+        for k in ["HOSTKEY_ED25519_PUB", "HOSTKEY_RSA_PUB"] {
+            let key = std::fs::read_to_string(self.lab.var(k)).unwrap();
+            let mut f = key.split_whitespace();
+            lines += &format!(
+                "[127.0.0.1]:{} {} {}\n",
+                self.port,
+                f.next().unwrap(),
+                f.next().unwrap()
+            );
+        }
+        std::fs::write(ssh.join("known_hosts"), lines).unwrap();
+    }
+}
+
+impl Drop for PrivateSshd {
+    fn drop(&mut self) {
+        self.kill_all();
+    }
+}
+
+fn all_pids() -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse().ok())
+        .collect()
+}
+
+fn ppid(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, tail) = stat.rsplit_once(')')?;
+    tail.split_whitespace().nth(1)?.parse().ok()
+}
+
+impl Daemon {
+    /// Kills the daemon with SIGKILL, as a crash would: nothing of it runs its cleanup.
+    pub fn crash(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Number of open file descriptors and threads of the daemon.
+    pub fn fds_and_threads(&self) -> (usize, usize) {
+        let fds = std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        let threads = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Threads:"))
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0);
+        (fds, threads)
+    }
+}
+
+/// Pids of nxproxy processes anywhere whose command line mentions `needle` (e.g. a HOME).
+pub fn nxproxies_mentioning(needle: &str) -> Vec<u32> {
+    all_pids()
+        .into_iter()
+        .filter(|p| {
+            let cmd = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+            let cmd = String::from_utf8_lossy(&cmd);
+            cmd.contains("nxproxy") && cmd.contains(needle)
+        })
+        .filter(|p| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+            !stat
+                .rsplit_once(')')
+                .is_some_and(|(_, t)| t.trim_start().starts_with('Z'))
+        })
+        .collect()
+}

@@ -36,6 +36,9 @@ pub enum ServeError {
 
 /// Serves the API on the session bus until SIGTERM/SIGINT or until the name is taken over.
 pub async fn run(paths: Paths, replace: bool) -> Result<(), ServeError> {
+    if let Some(home) = paths.user_ssh_dir.parent() {
+        crate::control::reap_orphans(&home.join(".x2go"));
+    }
     let paths = Arc::new(paths);
     let (registry, stored) = Registry::load(paths.clone())?;
     // Objects first, name last: an activated client's first call must find the handlers.

@@ -121,6 +121,13 @@ fn apply_setting(s: &mut ProfileSettings, key: &str, v: &Variant<'_>) -> Result<
         "force_password_auth" => s.force_password_auth = boolean(key, v)?,
         "timeout" => s.timeout = Some(seconds(key, v)?),
         "add_to_known_hosts" => s.add_to_known_hosts = boolean(key, v)?,
+        "keepalive_interval" => s.keepalive_interval = Some(seconds(key, v)?),
+        "keepalive_count" => {
+            s.keepalive_count = Some(u32::try_from(integer(key, v, 1, 100)?).unwrap_or(3))
+        }
+        "auto_reconnect" => s.auto_reconnect = Some(boolean(key, v)?),
+        "auto_resume" => s.auto_resume = boolean(key, v)?,
+        "autoconnect" => s.autoconnect = boolean(key, v)?,
         "cmd" => s.session.cmd = Some(string(key, v)?),
         "session_type" => s.session.session_type = Some(string(key, v)?),
         "geometry" => s.session.geometry = Some(string(key, v)?),

@@ -353,6 +353,11 @@ impl ProfileObject {
         cause: &str,
     ) -> zbus::Result<()>;
 
+    /// The connection ended without a Disconnect (server gone, network down, keepalives
+    /// unanswered). x2god reconnects by itself unless `auto_reconnect` is false.
+    #[zbus(signal)]
+    pub async fn connection_lost(em: &SignalEmitter<'_>, reason: &str) -> zbus::Result<()>;
+
     /// Emitted when the connection state changes, with a reason for people.
     #[zbus(signal, name = "StateChanged")]
     pub async fn state_changed_event(
@@ -496,6 +501,9 @@ pub(super) async fn publish(
                         .await?;
                 }
             }
+        }
+        ProfileEvent::ConnectionLost { reason } => {
+            ProfileObject::connection_lost(em, reason).await?;
         }
         ProfileEvent::Local { name, .. } => {
             session_properties_changed(conn, &ctl.name(), name).await?;

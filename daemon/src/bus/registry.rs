@@ -55,8 +55,22 @@ impl Registry {
         let _ = self.conn.set(conn.clone());
         let mut profiles = self.profiles.lock().await;
         for (name, settings) in stored {
+            let autoconnect = settings.autoconnect;
             let ctl = self.new_controller(name.clone(), settings);
             self.export(&ctl).await?;
+            if autoconnect {
+                let ctl = ctl.clone();
+                tokio::spawn(async move {
+                    let req = crate::control::ConnectRequest {
+                        settings: ctl.settings(),
+                        password: None,
+                        passphrase: None,
+                    };
+                    if let Err(e) = ctl.connect(req).await {
+                        warn!(profile = %ctl.name(), error = %e, "autoconnect failed");
+                    }
+                });
+            }
             profiles.insert(name, ctl);
         }
         info!(count = profiles.len(), file = %self.store.path().display(), "profiles loaded");

@@ -104,6 +104,7 @@ impl ProfileController {
             lock(&self.table).start_done();
             return Err(e);
         }
+        lock(&self.viewing).insert(name.as_str().to_owned(), ResumePlan::after_start(&plan));
         let listed = self.list_sessions().await;
         lock(&self.table).start_done();
         listed?;
@@ -130,6 +131,7 @@ impl ProfileController {
         // A leftover local side (nxproxy already gone) is replaced.
         self.detach(name.as_str()).await;
         lock(&self.table).expect(name.as_str(), Expect::Running);
+        lock(&self.viewing).insert(name.as_str().to_owned(), plan.clone());
         let result = async {
             let out = self
                 .run(&RemoteCommand::resume(&name, &plan.args), START_TIMEOUT)
@@ -153,6 +155,7 @@ impl ProfileController {
         .await;
         if let Err(e) = result {
             lock(&self.table).unexpect(name.as_str());
+            lock(&self.viewing).remove(name.as_str());
             self.detach(name.as_str()).await;
             let _ = self.list_sessions().await;
             return Err(e);
@@ -174,6 +177,7 @@ impl ProfileController {
             lock(&self.table).unexpect(name.as_str());
             return Err(e);
         }
+        lock(&self.viewing).remove(name.as_str());
         self.detach(name.as_str()).await;
         self.list_sessions().await?;
         Ok(())
@@ -192,6 +196,7 @@ impl ProfileController {
             lock(&self.table).unexpect(name.as_str());
             return Err(e);
         }
+        lock(&self.viewing).remove(name.as_str());
         self.detach(name.as_str()).await;
         self.list_sessions().await?;
         Ok(())
@@ -220,6 +225,7 @@ impl ProfileController {
                 name.as_str()
             )));
         }
+        lock(&self.viewing).remove(name.as_str());
         self.detach(name.as_str()).await;
         Ok(())
     }

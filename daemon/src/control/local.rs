@@ -19,6 +19,42 @@ use crate::x2go::validate::SessionName;
 /// How long a stopped nxproxy may take to exit before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(3);
 
+/// Name of the file in a session directory holding the pid of our nxproxy.
+const PID_FILE: &str = "x2god-nxproxy.pid";
+
+/// Ends nxproxy processes a previous daemon left behind (it crashed or was killed), found by
+/// the pid files below `root`. A pid is only signalled when its command line still names
+/// nxproxy and that session directory, so a recycled pid is never hit.
+pub fn reap_orphans(root: &std::path::Path) -> usize {
+    let Ok(dirs) = std::fs::read_dir(root) else {
+        return 0;
+    };
+    let mut reaped = 0;
+    for dir in dirs.flatten().map(|e| e.path()) {
+        let pid_file = dir.join(PID_FILE);
+        let Ok(text) = std::fs::read_to_string(&pid_file) else {
+            continue;
+        };
+        let _ = std::fs::remove_file(&pid_file);
+        let Ok(pid) = text.trim().parse::<u32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        if cmdline.contains("nxproxy") && cmdline.contains(&*dir.to_string_lossy()) {
+            let killed = std::process::Command::new("kill")
+                .arg(pid.to_string())
+                .status()
+                .is_ok_and(|s| s.success());
+            if killed {
+                info!(pid, dir = %dir.display(), "ended an nxproxy left by a previous x2god");
+                reaped += 1;
+            }
+        }
+    }
+    reaped
+}
+
 /// Where and how to run the local proxy.
 #[derive(Debug, Clone)]
 pub struct LocalSpec {
@@ -95,6 +131,11 @@ impl LocalSession {
             }
         };
         let pid = child.id().unwrap_or_default();
+        // Lets a later daemon find and end this nxproxy should this one die without reaping it.
+        let pid_file = dir.join(PID_FILE);
+        if let Err(e) = std::fs::write(&pid_file, format!("{pid}\n")) {
+            warn!(error = %e, "cannot record the nxproxy pid");
+        }
         info!(session = %name.as_str(), pid, port = forward.local_port(), display = %spec.display, "nxproxy started");
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let (exit_tx, exited) = watch::channel(None);
@@ -117,6 +158,7 @@ impl LocalSession {
                 Ok(s) => debug!(%session, status = %s, requested, "nxproxy exited"),
                 Err(e) => warn!(%session, error = %e, "cannot reap nxproxy"),
             }
+            let _ = std::fs::remove_file(&pid_file);
             let _ = exit_tx.send(Some(status.unwrap_or_else(|_| ExitStatus::default())));
             on_exit(requested);
         });

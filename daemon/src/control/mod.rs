@@ -13,7 +13,7 @@ mod watcher;
 
 pub use apps::AppsAnswer;
 pub use error::Error;
-pub use local::LocalSpec;
+pub use local::{LocalSpec, reap_orphans};
 pub use plan::{ResumePlan, StartPlan};
 pub use profile::{ConnectRequest, EventMessage, ProfileController, ProfileEvent, SessionState};
 pub use server::DEFAULT_MAXWAIT;

@@ -132,6 +132,23 @@ impl StartPlan {
 }
 
 impl ResumePlan {
+    /// How to show a session again that `plan` started.
+    pub fn after_start(plan: &StartPlan) -> ResumePlan {
+        let a = &plan.agent;
+        ResumePlan {
+            args: ResumeArgs {
+                geometry: a.geometry,
+                link: a.link,
+                pack: a.pack.clone(),
+                kblayout: a.kblayout.clone(),
+                kbtype: a.kbtype.clone(),
+                clipboard: a.clipboard,
+                xinerama: a.xinerama,
+            },
+            local: plan.local.clone(),
+        }
+    }
+
     /// Validates `s` for a resume (the command and type are the session's own).
     pub fn new(s: &SessionSettings, display: Option<String>) -> Result<ResumePlan, Error> {
         let c = common(s, display)?;

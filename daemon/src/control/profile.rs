@@ -30,6 +30,11 @@ const MAX_CHANNELS: usize = 10;
 /// At most this much of a server's stderr goes into an error message.
 const STDERR_LIMIT: usize = 2048;
 
+/// First pause before reconnecting after a loss; doubled up to [`RECONNECT_MAX`].
+const RECONNECT_FIRST: Duration = Duration::from_millis(500);
+/// Longest pause between reconnect attempts.
+const RECONNECT_MAX: Duration = Duration::from_secs(30);
+
 /// How long a state change waits for the bus layer to publish it before going on anyway.
 const PUBLISH_WAIT: Duration = Duration::from_secs(2);
 
@@ -53,6 +58,11 @@ pub enum ProfileEvent {
         change: Box<Change>,
         /// Who caused it.
         cause: Cause,
+    },
+    /// The connection ended without being asked to.
+    ConnectionLost {
+        /// Why, for people.
+        reason: String,
     },
     /// x2god started or stopped displaying a session locally.
     Local {
@@ -113,6 +123,9 @@ struct Live {
     last_error: String,
     died: bool,
     cache: ServerCache,
+    /// The settings of the last successful connect, for reconnecting after a loss (secrets
+    /// are not kept: a reconnect uses keys, the agent or the keyring only).
+    reconnect: Option<ProfileSettings>,
 }
 
 /// Owns one profile's settings and connection.
@@ -132,6 +145,8 @@ pub struct ProfileController {
     pub(super) kick: Notify,
     /// The published-applications entries and the raw text, cached per connection.
     pub(super) apps: Mutex<Option<(Arc<Vec<crate::x2go::apps::AppEntry>>, String)>>,
+    /// How to show again, after a reconnect, each session x2god shows (see `auto_resume`).
+    pub(super) viewing: Mutex<HashMap<String, super::ResumePlan>>,
     /// One lock per session name: lifecycle operations on one session never overlap.
     op_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -160,6 +175,7 @@ impl ProfileController {
                 last_error: String::new(),
                 died: false,
                 cache: ServerCache::default(),
+                reconnect: None,
             }),
             connect_lock: tokio::sync::Mutex::new(()),
             events,
@@ -167,6 +183,7 @@ impl ProfileController {
             local: Mutex::new(HashMap::new()),
             kick: Notify::new(),
             apps: Mutex::new(None),
+            viewing: Mutex::new(HashMap::new()),
             op_locks: Mutex::new(HashMap::new()),
         })
     }
@@ -339,17 +356,31 @@ impl ProfileController {
             host_keys: self.host_key_policy(s.add_to_known_hosts, None),
             timeout,
             max_channels: MAX_CHANNELS,
-            keepalive_interval: Some(Duration::from_secs(15)),
-            keepalive_max: 3,
+            keepalive_interval: Some(
+                s.keepalive_interval
+                    .filter(|t| t.is_finite() && *t > 0.0)
+                    .map_or(Duration::from_secs(15), Duration::from_secs_f64),
+            ),
+            keepalive_max: s.keepalive_count.map_or(3, |c| c as usize),
         })
     }
 
     /// Connects and authenticates. Already connected: nothing to do.
     pub async fn connect(self: &Arc<Self>, req: ConnectRequest) -> Result<(), Error> {
+        self.connect_as(req, ConnectionState::Disconnected).await
+    }
+
+    /// Connects; on failure the state becomes `failed_state` (`lost` while reconnecting).
+    async fn connect_as(
+        self: &Arc<Self>,
+        req: ConnectRequest,
+        failed_state: ConnectionState,
+    ) -> Result<(), Error> {
         let _guard = self.connect_lock.lock().await;
         if self.state() == ConnectionState::Connected && !self.connection_closed() {
             return Ok(());
         }
+        let settings = req.settings.clone();
         let params = self.connect_params(req)?;
         self.set_state(ConnectionState::Connecting, "connect requested")
             .await;
@@ -364,6 +395,7 @@ impl ProfileController {
                     live.last_error.clear();
                     live.died = false;
                     live.cache = ServerCache::default();
+                    live.reconnect = Some(settings);
                     *lock(&self.apps) = None;
                     live.generation
                 };
@@ -377,11 +409,8 @@ impl ProfileController {
             Err(e) => {
                 warn!(profile = %self.name(), %host, port, error = %e, "connect failed");
                 lock(&self.live).last_error = e.to_string();
-                self.set_state(
-                    ConnectionState::Disconnected,
-                    format!("connect failed: {e}"),
-                )
-                .await;
+                self.set_state(failed_state, format!("connect failed: {e}"))
+                    .await;
                 Err(e.into())
             }
         }
@@ -411,13 +440,83 @@ impl ProfileController {
                 current
             };
             if current {
-                this.set_state(
-                    ConnectionState::Lost,
-                    "connection closed by the server or network",
-                )
+                let reason = "connection closed by the server or network";
+                this.set_state(ConnectionState::Lost, reason).await;
+                this.emit(ProfileEvent::ConnectionLost {
+                    reason: reason.into(),
+                })
                 .await;
+                this.spawn_reconnect(generation);
             }
         });
+    }
+
+    /// After a loss: reconnect with capped exponential backoff and jitter, using only what
+    /// needs no person (keys, agent); then resume what was shown, if `auto_resume`.
+    fn spawn_reconnect(self: &Arc<Self>, lost_generation: u64) {
+        let Some(settings) = lock(&self.live).reconnect.clone() else {
+            return;
+        };
+        if settings.auto_reconnect == Some(false) {
+            return;
+        }
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut delay = RECONNECT_FIRST;
+            loop {
+                let jitter = rand::random_range(0.8..1.2);
+                tokio::time::sleep(delay.mul_f64(jitter)).await;
+                let Some(this) = weak.upgrade() else { return };
+                // A Connect or Disconnect by a client meanwhile takes over.
+                if this.generation() != lost_generation || this.state() != ConnectionState::Lost {
+                    return;
+                }
+                let req = ConnectRequest {
+                    settings: settings.clone(),
+                    password: None,
+                    passphrase: None,
+                };
+                match this.connect_as(req, ConnectionState::Lost).await {
+                    Ok(()) => {
+                        info!(profile = %this.name(), "reconnected");
+                        this.resume_viewed().await;
+                        return;
+                    }
+                    Err(Error::Ssh(
+                        e @ (ssh::Error::AuthFailed { .. }
+                        | ssh::Error::HostKeyUnknown { .. }
+                        | ssh::Error::HostKeyChanged { .. }
+                        | ssh::Error::KeyFile { .. }),
+                    )) => {
+                        // Needs a person: stay lost until a client connects.
+                        warn!(profile = %this.name(), error = %e, "cannot reconnect without help");
+                        return;
+                    }
+                    Err(e) => {
+                        debug!(profile = %this.name(), error = %e, ?delay, "reconnect failed; retrying");
+                        delay = (delay * 2).min(RECONNECT_MAX);
+                    }
+                }
+            }
+        });
+    }
+
+    /// Resumes the sessions that were shown when the connection was lost (`auto_resume`).
+    async fn resume_viewed(self: &Arc<Self>) {
+        let plans: Vec<(String, super::ResumePlan)> = if self.settings().auto_resume {
+            lock(&self.viewing).drain().collect()
+        } else {
+            lock(&self.viewing).clear();
+            Vec::new()
+        };
+        for (name, plan) in plans {
+            match self.resume(&name, plan).await {
+                Ok(()) => info!(profile = %self.name(), session = %name, "resumed after reconnect"),
+                Err(e) => {
+                    warn!(profile = %self.name(), session = %name, error = %e, "cannot resume after reconnect")
+                }
+            }
+        }
     }
 
     /// Closes the connection, if any.
@@ -427,6 +526,7 @@ impl ProfileController {
             let mut live = lock(&self.live);
             live.generation += 1;
             live.died = false;
+            live.reconnect = None;
             live.connection.take()
         };
         if let Some(conn) = conn {

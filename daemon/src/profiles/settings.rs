@@ -34,6 +34,21 @@ pub struct ProfileSettings {
     /// Learn an unknown host key on connect instead of refusing it.
     #[serde(default)]
     pub add_to_known_hosts: bool,
+    /// Seconds without traffic from the server before a keepalive is sent (default 15).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keepalive_interval: Option<f64>,
+    /// Unanswered keepalives after which the connection counts as lost (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keepalive_count: Option<u32>,
+    /// Reconnect by itself after a loss, with keys, agent or keyring (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_reconnect: Option<bool>,
+    /// After a reconnect, resume the sessions x2god was showing when the connection was lost.
+    #[serde(default)]
+    pub auto_resume: bool,
+    /// Connect when the daemon starts.
+    #[serde(default)]
+    pub autoconnect: bool,
     /// Defaults for sessions started from this profile.
     #[serde(default, skip_serializing_if = "SessionSettings::is_empty")]
     pub session: SessionSettings,
@@ -106,6 +121,11 @@ impl ProfileSettings {
             force_password_auth: false,
             timeout: None,
             add_to_known_hosts: false,
+            keepalive_interval: None,
+            keepalive_count: None,
+            auto_reconnect: None,
+            auto_resume: false,
+            autoconnect: false,
             session: SessionSettings::default(),
         }
     }
