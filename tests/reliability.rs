@@ -264,3 +264,79 @@ async fn a_restarted_daemon_finds_its_session_and_leaves_no_orphan() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_command_leaves_the_connection_usable() {
+    let Some(lab) = Lab::get() else { return };
+    bounded(async {
+        let d = Daemon::start().await;
+        let p = crate::connected_as(&d, &lab, "timeout", &lab.var("SSH_USER2")).await;
+        // x2golistdesktops takes longer than a millisecond: both attempts time out.
+        let started = Instant::now();
+        crate::expect_err(
+            p.proxy()
+                .list_desktops(Options::new().set("maxwait", 0.001f64).as_call_arg())
+                .await,
+            "Timeout",
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+        // The channel was closed; the connection serves the next calls.
+        p.proxy().list_sessions_raw().await.unwrap();
+        assert!(p.proxy().is_alive().await.unwrap());
+        p.proxy().list_desktops(HashMap::new()).await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_call_blocks_neither_other_profiles_nor_property_reads() {
+    let Some(lab) = Lab::get() else { return };
+    let _g = GRAPHICAL.lock().await;
+    bounded(async {
+        let d = Daemon::start_with_display(&lab).await;
+        let slow = crate::connected(&d, &lab, "slow").await;
+        let other = crate::connected_as(&d, &lab, "other", &lab.var("SSH_USER2")).await;
+        // Start takes seconds (x2gostartagent alone is about 2 s).
+        let starting = {
+            let p = slow.clone();
+            tokio::spawn(async move {
+                p.proxy()
+                    .start(Options::new().set("cmd", "xterm").as_call_arg())
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for _ in 0..5 {
+            let t = Instant::now();
+            assert_eq!(slow.proxy().hostname().await.unwrap(), "127.0.0.1");
+            assert_eq!(slow.state().await.unwrap(), ConnectionState::Connected);
+            other.proxy().list_sessions_raw().await.unwrap();
+            let took = t.elapsed();
+            assert!(took < Duration::from_secs(1), "blocked for {took:?}");
+            assert!(!starting.is_finished() || took < Duration::from_secs(1));
+        }
+        let (name, _) = starting.await.unwrap().unwrap();
+        // Concurrent lifecycle calls on one session are serialised: both end, the session too.
+        let (a, b) = tokio::join!(
+            slow.proxy().suspend(&name),
+            slow.proxy().terminate(&name, HashMap::new())
+        );
+        for r in [a, b] {
+            if let Err(e) = r {
+                assert!(
+                    matches!(e.kind(), "Busy" | "NotFound" | "ServerError"),
+                    "{e}"
+                );
+            }
+        }
+        wait_until("the session to end", Duration::from_secs(20), || {
+            !lab.server_sessions(&lab.var("SSH_USER")).contains(&name)
+        })
+        .await;
+        wait_until("nxproxy reaped", Duration::from_secs(10), || {
+            d.children("nxproxy").is_empty()
+        })
+        .await;
+    })
+    .await;
+}
