@@ -24,8 +24,12 @@ mod queries;
 mod published;
 // Desktop sharing: own desktop, another user's (granted, denied), missing desktops.
 mod sharing;
+// Lost and hung servers, reconnects, sshd restarts, daemon restarts.
+mod reliability;
 // Hostile arguments are refused before anything runs remotely.
 mod injection;
+// A hundred connected profiles and a thousand concurrent calls on one daemon.
+mod load;
 
 use std::time::Duration;
 
