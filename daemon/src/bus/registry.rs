@@ -250,11 +250,18 @@ fn not_found(name: &str) -> Error {
     Error::NotFound(format!("no profile named {name:?}"))
 }
 
+/// Settings are checked when stored, not only when used, so that no hostile value is ever
+/// kept in the file or shown in a property.
 fn check_settings(s: &ProfileSettings) -> Result<(), Error> {
     if s.hostname.trim().is_empty() {
         return Err(Error::InvalidArgument(
             "setting \"hostname\" is required".into(),
         ));
+    }
+    crate::control::validate_hostname(&s.hostname).map_err(Error::from)?;
+    if let Some(u) = &s.username {
+        crate::x2go::validate::Username::parse(u)
+            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
     }
     Ok(())
 }

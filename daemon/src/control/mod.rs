@@ -15,6 +15,8 @@ pub use apps::AppsAnswer;
 pub use error::Error;
 pub use local::{LocalSpec, reap_orphans};
 pub use plan::{ResumePlan, StartPlan};
-pub use profile::{ConnectRequest, EventMessage, ProfileController, ProfileEvent, SessionState};
+pub use profile::{
+    ConnectRequest, EventMessage, ProfileController, ProfileEvent, SessionState, validate_hostname,
+};
 pub use server::DEFAULT_MAXWAIT;
 pub use table::{Cause, Change, status_str};

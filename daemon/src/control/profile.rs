@@ -377,11 +377,18 @@ impl ProfileController {
         failed_state: ConnectionState,
     ) -> Result<(), Error> {
         let _guard = self.connect_lock.lock().await;
+        let settings = req.settings.clone();
+        // Validated even when connected: a refused value is refused in every state.
+        let params = self.connect_params(req)?;
         if self.state() == ConnectionState::Connected && !self.connection_closed() {
+            let current = lock(&self.live).reconnect.clone();
+            if current.is_some_and(|c| c != settings) {
+                return Err(Error::InvalidArgument(
+                    "already connected with other settings; Disconnect first".into(),
+                ));
+            }
             return Ok(());
         }
-        let settings = req.settings.clone();
-        let params = self.connect_params(req)?;
         self.set_state(ConnectionState::Connecting, "connect requested")
             .await;
         let host = params.host.clone();
@@ -736,7 +743,7 @@ pub(super) fn new_marker() -> String {
 }
 
 /// Accepts host names and IPv4/IPv6 literals; nothing that could be mistaken for an option.
-fn validate_hostname(host: &str) -> Result<String, Error> {
+pub fn validate_hostname(host: &str) -> Result<String, Error> {
     let h = host.trim();
     let h = h
         .strip_prefix('[')

@@ -21,6 +21,39 @@ use super::host_keys::{self, HostKeyInfo, HostKeyPolicy};
 const OPEN_RETRY_FIRST: Duration = Duration::from_millis(20);
 const OPEN_RETRY_MAX: Duration = Duration::from_millis(500);
 
+/// Handshakes in flight to one server at once: below OpenSSH's default `MaxStartups` of 10.
+const HANDSHAKES_PER_SERVER: usize = 8;
+/// Attempts at a handshake the server reset before speaking (its `MaxStartups` drop).
+const HANDSHAKE_TRIES: u32 = 4;
+
+/// The gate that limits concurrent handshakes to `host:port`, shared by every profile.
+fn handshake_gate(host: &str, port: u16) -> Arc<Semaphore> {
+    static GATES: std::sync::LazyLock<
+        std::sync::Mutex<std::collections::HashMap<(String, u16), Arc<Semaphore>>>,
+    > = std::sync::LazyLock::new(Default::default);
+    let mut gates = GATES.lock().unwrap_or_else(|p| p.into_inner());
+    gates
+        .entry((host.to_owned(), port))
+        .or_insert_with(|| Arc::new(Semaphore::new(HANDSHAKES_PER_SERVER)))
+        .clone()
+}
+
+/// Whether `e` is a server closing the connection before or during the key exchange, as
+/// sshd does past `MaxStartups`.
+fn dropped_early(e: &Error) -> bool {
+    match e {
+        Error::Ssh(russh::Error::Disconnect) | Error::Ssh(russh::Error::HUP) => true,
+        Error::Ssh(russh::Error::IO(io)) => matches!(
+            io.kind(),
+            std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::UnexpectedEof
+                | std::io::ErrorKind::BrokenPipe
+        ),
+        Error::Disconnected => true,
+        _ => false,
+    }
+}
+
 /// How long [`Connection::disconnect`] waits for the server to acknowledge.
 const DISCONNECT_GRACE: Duration = Duration::from_secs(2);
 
@@ -234,7 +267,7 @@ impl Connection {
             keepalive_max,
         } = params;
         tracing::info!(%host, port, user = %auth.username, "connecting");
-        let config = client::Config {
+        let config = || client::Config {
             keepalive_interval,
             keepalive_max,
             nodelay: true,
@@ -242,9 +275,26 @@ impl Connection {
         };
         let deadline = Instant::now() + timeout;
         let work = async {
-            let mut hs = handshake(&host, port, &host_keys, config).await?;
-            auth::authenticate(&mut hs.handle, &auth).await?;
-            Ok::<_, Error>(hs)
+            // sshd drops unauthenticated connections beyond `MaxStartups` (10 by default):
+            // keep our own handshakes to one server below that, and retry a connection the
+            // server reset before it spoke.
+            let gate = handshake_gate(&host, port);
+            let _permit = gate.acquire().await.map_err(|_| Error::Disconnected)?;
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                match handshake(&host, port, &host_keys, config()).await {
+                    Ok(mut hs) => {
+                        auth::authenticate(&mut hs.handle, &auth).await?;
+                        break Ok::<_, Error>(hs);
+                    }
+                    Err(e) if attempt < HANDSHAKE_TRIES && dropped_early(&e) => {
+                        tracing::debug!(%host, port, attempt, error = %e, "server dropped the connection before the handshake; retrying");
+                        sleep(Duration::from_millis(100 * u64::from(attempt))).await;
+                    }
+                    Err(e) => break Err(e),
+                }
+            }
         };
         let hs = timeout_at(deadline, work)
             .await
