@@ -28,9 +28,8 @@ const HANDSHAKE_TRIES: u32 = 4;
 
 /// The gate that limits concurrent handshakes to `host:port`, shared by every profile.
 fn handshake_gate(host: &str, port: u16) -> Arc<Semaphore> {
-    static GATES: std::sync::LazyLock<
-        std::sync::Mutex<std::collections::HashMap<(String, u16), Arc<Semaphore>>>,
-    > = std::sync::LazyLock::new(Default::default);
+    type Gates = std::sync::Mutex<std::collections::HashMap<(String, u16), Arc<Semaphore>>>;
+    static GATES: std::sync::LazyLock<Gates> = std::sync::LazyLock::new(Default::default);
     let mut gates = GATES.lock().unwrap_or_else(|p| p.into_inner());
     gates
         .entry((host.to_owned(), port))
