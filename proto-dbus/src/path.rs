@@ -27,6 +27,9 @@ pub fn escape(name: &str) -> String {
 
 /// Reverses [`escape`]; `None` when `element` is not something [`escape`] produces.
 pub fn unescape(element: &str) -> Option<String> {
+    if element.is_empty() {
+        return None;
+    }
     if element == "_" {
         return Some(String::new());
     }
@@ -110,6 +113,7 @@ mod tests {
         assert_eq!(unescape("_2"), None);
         assert_eq!(unescape("_41"), None, "alphanumerics are never escaped");
         assert_eq!(unescape("a-b"), None);
+        assert_eq!(unescape(""), None, "escape never yields an empty element");
     }
 
     proptest! {

@@ -446,12 +446,17 @@ pub enum Geometry {
 }
 
 impl Geometry {
-    /// Validates `^([0-9]{2,5}x[0-9]{2,5}|fullscreen)$`.
+    /// Validates `^([1-9][0-9]{1,4}x[1-9][0-9]{1,4}|fullscreen)$`: no leading zeros, so the
+    /// value sent on is the value accepted (and `00x00` is no window size).
     pub fn parse(s: &str) -> Result<Self, InvalidArgument> {
         if s == "fullscreen" {
             return Ok(Self::Fullscreen);
         }
+        let no_leading_zero = |d: &str| !d.starts_with('0');
         let size = s.split_once('x').and_then(|(w, h)| {
+            if !(no_leading_zero(w) && no_leading_zero(h)) {
+                return None;
+            }
             Some(Self::Size {
                 width: parse_digits(w, 2, 5)?,
                 height: parse_digits(h, 2, 5)?,
@@ -598,6 +603,16 @@ impl Dpi {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn geometry_has_no_leading_zeros() {
+        for bad in ["00x00", "04x768", "3320x02", "0x0", "800x0600"] {
+            assert!(Geometry::parse(bad).is_err(), "{bad}");
+        }
+        for good in ["800x600", "10x10", "99999x10000"] {
+            assert_eq!(Geometry::parse(good).unwrap().as_arg(), good);
+        }
+    }
     use proptest::prelude::*;
 
     const METACHARS: &[char] = &[
