@@ -40,7 +40,11 @@ pub fn unescape(element: &str) -> Option<String> {
         let b = *bytes.get(i)?;
         if b == b'_' {
             let hex = element.get(i + 1..i + 3)?;
-            if hex.bytes().any(|c| c.is_ascii_uppercase()) {
+            // Exactly two lowercase hex digits: from_str_radix alone would also take "+1".
+            if !hex
+                .bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+            {
                 return None;
             }
             let v = u8::from_str_radix(hex, 16).ok()?;
@@ -114,6 +118,8 @@ mod tests {
         assert_eq!(unescape("_41"), None, "alphanumerics are never escaped");
         assert_eq!(unescape("a-b"), None);
         assert_eq!(unescape(""), None, "escape never yields an empty element");
+        assert_eq!(unescape("_+1"), None, "a sign is not a hex digit");
+        assert_eq!(unescape("_2D"), None, "escape writes lowercase hex");
     }
 
     proptest! {
