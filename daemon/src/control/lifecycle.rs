@@ -166,33 +166,29 @@ impl ProfileController {
 
     /// Suspends a session on the server; its local side ends.
     pub async fn suspend(&self, name: &str) -> Result<(), Error> {
-        let name = SessionName::parse(name)?;
-        let op = self.op_lock(name.as_str());
-        let _op = op.lock().await;
-        lock(&self.table).expect(name.as_str(), Expect::Suspended);
-        if let Err(e) = self
-            .run(&RemoteCommand::suspend(&name), COMMAND_TIMEOUT)
+        self.end_view(name, Expect::Suspended, RemoteCommand::suspend)
             .await
-        {
-            lock(&self.table).unexpect(name.as_str());
-            return Err(e);
-        }
-        lock(&self.viewing).remove(name.as_str());
-        self.detach(name.as_str()).await;
-        self.list_sessions().await?;
-        Ok(())
     }
 
     /// Terminates a session on the server; its local side ends.
     pub async fn terminate(&self, name: &str) -> Result<(), Error> {
+        self.end_view(name, Expect::Gone, RemoteCommand::terminate)
+            .await
+    }
+
+    /// Runs `command` (suspend or terminate) for session `name`, which is expected to reach
+    /// `expect`, then ends its local side and publishes the change.
+    async fn end_view(
+        &self,
+        name: &str,
+        expect: Expect,
+        command: fn(&SessionName) -> RemoteCommand,
+    ) -> Result<(), Error> {
         let name = SessionName::parse(name)?;
         let op = self.op_lock(name.as_str());
         let _op = op.lock().await;
-        lock(&self.table).expect(name.as_str(), Expect::Gone);
-        if let Err(e) = self
-            .run(&RemoteCommand::terminate(&name), COMMAND_TIMEOUT)
-            .await
-        {
+        lock(&self.table).expect(name.as_str(), expect);
+        if let Err(e) = self.run(&command(&name), COMMAND_TIMEOUT).await {
             lock(&self.table).unexpect(name.as_str());
             return Err(e);
         }

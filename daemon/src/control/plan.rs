@@ -41,6 +41,36 @@ struct Common {
     local: LocalSpec,
 }
 
+impl Common {
+    /// Overrides the defaults in a start's or resume's arguments with what was set; returns
+    /// the local side.
+    fn apply(
+        self,
+        link: &mut Link,
+        pack: &mut Pack,
+        kblayout: &mut KeyboardSetting,
+        kbtype: &mut KeyboardSetting,
+        clipboard: &mut Clipboard,
+    ) -> LocalSpec {
+        if let Some(v) = self.link {
+            *link = v;
+        }
+        if let Some(v) = self.pack {
+            *pack = v;
+        }
+        if let Some(v) = self.kblayout {
+            *kblayout = v;
+        }
+        if let Some(v) = self.kbtype {
+            *kbtype = v;
+        }
+        if let Some(v) = self.clipboard {
+            *clipboard = v;
+        }
+        self.local
+    }
+}
+
 fn common(s: &SessionSettings, display: Option<String>) -> Result<Common, Error> {
     if s.kbvariant.as_deref().is_some_and(|v| !v.is_empty()) {
         return Err(Error::NotSupported(
@@ -109,25 +139,14 @@ impl StartPlan {
         }
         let c = common(s, display)?;
         agent.geometry = c.geometry;
-        if let Some(v) = c.link {
-            agent.link = v;
-        }
-        if let Some(v) = c.pack {
-            agent.pack = v;
-        }
-        if let Some(v) = c.kblayout {
-            agent.kblayout = v;
-        }
-        if let Some(v) = c.kbtype {
-            agent.kbtype = v;
-        }
-        if let Some(v) = c.clipboard {
-            agent.clipboard = v;
-        }
-        Ok(StartPlan {
-            agent,
-            local: c.local,
-        })
+        let local = c.apply(
+            &mut agent.link,
+            &mut agent.pack,
+            &mut agent.kblayout,
+            &mut agent.kbtype,
+            &mut agent.clipboard,
+        );
+        Ok(StartPlan { agent, local })
     }
 }
 
@@ -156,25 +175,14 @@ impl ResumePlan {
             geometry: c.geometry,
             ..ResumeArgs::default()
         };
-        if let Some(v) = c.link {
-            args.link = v;
-        }
-        if let Some(v) = c.pack {
-            args.pack = v;
-        }
-        if let Some(v) = c.kblayout {
-            args.kblayout = v;
-        }
-        if let Some(v) = c.kbtype {
-            args.kbtype = v;
-        }
-        if let Some(v) = c.clipboard {
-            args.clipboard = v;
-        }
-        Ok(ResumePlan {
-            args,
-            local: c.local,
-        })
+        let local = c.apply(
+            &mut args.link,
+            &mut args.pack,
+            &mut args.kblayout,
+            &mut args.kbtype,
+            &mut args.clipboard,
+        );
+        Ok(ResumePlan { args, local })
     }
 }
 
