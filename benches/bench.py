@@ -1,0 +1,875 @@
+#!/usr/bin/python3
+"""x2god benchmark driver, run by benches/run.sh (as root, with the lab up).
+
+Measures x2god next to the reference clients in one run and prints a results table:
+  1 warm list   2 cold list   3 lifecycle   4 change->signal + watcher CPU
+  6 scale (1/10/100 profiles, 1000 calls, python-x2go)   7 growth (1/10/50 sessions)
+Everything runs as the lab's SECOND user (x2gotest2) so tests using x2gotest are not disturbed,
+on a private dbus-daemon and a private Xvfb; every session started here is terminated here.
+"""
+import json
+import os
+import re
+import signal
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(BENCH)
+LABDIR = os.environ.get("X2GOD_LAB_DIR", "/tmp/x2god-lab")
+X2GOD = os.environ["X2GOD_BIN"]
+CLIENT = os.environ["X2GOD_BENCH_CLIENT"]
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+ONLY = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
+RESULTS = os.environ.get("BENCH_RESULTS", os.path.join(BENCH, "results"))
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def log(*a):
+    print("[bench %s]" % time.strftime("%H:%M:%S"), *a, file=sys.stderr, flush=True)
+
+
+def read_env(path):
+    env = {}
+    for line in open(path):
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        k, v = line.split("=", 1)
+        env[k.strip()] = v.strip().strip("'\"")
+    return env
+
+
+LAB = read_env(os.path.join(LABDIR, "lab.env"))
+PORT = LAB["SSH_PORT"]
+KEY = LAB["SSH_KEY"]
+USER = LAB["SSH_USER2"]  # x2gotest2: leaves x2gotest to the tests
+KH = LAB["KNOWN_HOSTS"]
+WORK = tempfile.mkdtemp(prefix="x2god-bench.")
+os.chmod(WORK, 0o755)
+CLEANUPS = []  # callables run at exit, last first
+MY_SESSIONS = set()  # server sessions started by this run (terminated at exit)
+
+
+def stats(xs):
+    xs = sorted(xs)
+    if not xs:
+        return {"n": 0}
+
+    def p(q):
+        return xs[min(len(xs) - 1, int(round((len(xs) - 1) * q)))]
+
+    return {"n": len(xs), "median": p(0.5), "min": xs[0], "max": xs[-1], "p10": p(0.1), "p90": p(0.9)}
+
+
+def fmt_s(st, unit="s"):
+    if not st or st.get("n", 0) == 0:
+        return "n/a"
+    if unit == "ms":
+        f = lambda v: "%.1f" % (v * 1000)
+    else:
+        f = lambda v: "%.3f" % v
+    spread = "%s–%s" % (f(st["min"]), f(st["max"])) if st["n"] < 10 else "p10 %s, p90 %s" % (f(st["p10"]), f(st["p90"]))
+    return "%s %s (%s, n=%d)" % (f(st["median"]), unit, spread, st["n"])
+
+
+def timed(cmd, check=True, **kw):
+    t = time.perf_counter()
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    dt = time.perf_counter() - t
+    if check and r.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s %s" % (cmd[:6], r.returncode, r.stdout[-500:], r.stderr[-1500:]))
+    return dt, r
+
+
+SSH_BASE = ["ssh", "-F", "/dev/null", "-i", KEY, "-p", PORT, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+            "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=" + KH,
+            "-o", "GlobalKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10"]
+CM = os.path.join(WORK, "cm.sock")
+
+
+def ssh(cmd, fresh=True, check=True):
+    """Runs cmd as USER: over a fresh OpenSSH connection, or over our ControlMaster."""
+    args = SSH_BASE + ([] if fresh else ["-S", CM, "-o", "ControlMaster=no"]) + [USER + "@127.0.0.1", cmd]
+    return timed(args, check=check)
+
+
+def start_control_master():
+    subprocess.run(SSH_BASE + ["-M", "-S", CM, "-o", "ControlPersist=no", "-N", "-f", USER + "@127.0.0.1"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    CLEANUPS.append(lambda: subprocess.run(SSH_BASE + ["-S", CM, "-O", "exit", USER + "@127.0.0.1"],
+                                           stderr=subprocess.DEVNULL))
+
+
+def floor_env(both=False):
+    """x2golistsessions run on the server as the user, no SSH (runuser). `both`: with
+    x2golistshadowsessions, as x2god (and python-x2go) list when the server has the feature."""
+    cmd = ["sh", "-c", "x2golistsessions && x2golistshadowsessions"] if both else ["x2golistsessions"]
+    return ["runuser", "-u", USER, "--", "env", "-i", "HOME=/home/" + USER, "USER=" + USER, "LOGNAME=" + USER,
+            "PATH=/usr/local/bin:/usr/bin:/bin"] + cmd
+
+
+def server_sessions():
+    _, r = ssh("x2golistsessions", fresh=False)
+    return [l.split("|")[1] for l in r.stdout.splitlines() if "|" in l]
+
+
+def terminate_sessions(names):
+    procs = [subprocess.Popen(SSH_BASE + ["-S", CM, "-o", "ControlMaster=no", USER + "@127.0.0.1",
+                                          "x2goterminate-session " + n], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL) for n in names]
+    for p in procs:
+        p.wait()
+    for n in names:
+        MY_SESSIONS.discard(n)
+
+
+def wait_for(what, f, timeout, every=0.05):
+    deadline = time.perf_counter() + timeout
+    while True:
+        v = f()
+        if v:
+            return v
+        if time.perf_counter() > deadline:
+            raise RuntimeError("timed out waiting for " + what)
+        time.sleep(every)
+
+
+# ---------------------------------------------------------------------------- X, bus, daemon
+
+
+class Xvfb:
+    """A private Xvfb, so windows of concurrently running tests on the lab display don't count."""
+
+    def __init__(self):
+        n = 93
+        while os.path.exists("/tmp/.X11-unix/X%d" % n) or os.path.exists("/tmp/.X%d-lock" % n):
+            n += 1
+        self.display = ":%d" % n
+        self.auth = os.path.join(WORK, "xauth")
+        cookie = subprocess.run(["mcookie"], stdout=subprocess.PIPE, text=True, check=True).stdout.strip()
+        subprocess.run(["xauth", "-f", self.auth, "add", self.display, ".", cookie], check=True)
+        os.chmod(self.auth, 0o644)
+        self.p = subprocess.Popen(["Xvfb", self.display, "-screen", "0", "1280x1024x24", "-nolisten", "tcp",
+                                   "-auth", self.auth], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        CLEANUPS.append(self.stop)
+        wait_for("Xvfb", lambda: os.path.exists("/tmp/.X11-unix/X%d" % n), 10)
+        time.sleep(0.2)
+
+    def env(self):
+        return {"DISPLAY": self.display, "XAUTHORITY": self.auth}
+
+    def stop(self):
+        self.p.terminate()
+        self.p.wait()
+
+    def xterms(self):
+        env = dict(os.environ, **self.env())
+        tree = subprocess.run(["xwininfo", "-root", "-children"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True).stdout
+        ids = [l.split()[0] for l in tree.splitlines() if '"XTerm")' in l]
+        out = []
+        for i in ids:
+            info = subprocess.run(["xwininfo", "-id", i], env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL, text=True).stdout
+            if "Map State: IsViewable" in info:
+                out.append(i)
+        return out
+
+
+class Bus:
+    def __init__(self):
+        d = tempfile.mkdtemp(prefix="bus-", dir=WORK)
+        conf = os.path.join(d, "bus.conf")
+        open(conf, "w").write("""<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig><type>session</type><listen>unix:path=%s/sock</listen><auth>EXTERNAL</auth>
+<policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/>
+<allow own="*"/></policy>
+<!-- as /usr/share/dbus-1/session.conf: the built-in default of 128 pending replies per connection
+     would refuse most of 1000 concurrent calls with LimitsExceeded -->
+<limit name="max_replies_per_connection">50000</limit>
+<limit name="max_incoming_bytes">1000000000</limit><limit name="max_outgoing_bytes">1000000000</limit>
+<limit name="max_message_size">1000000000</limit><limit name="reply_timeout">300000</limit>
+</busconfig>""" % d)
+        self.p = subprocess.Popen(["dbus-daemon", "--config-file=" + conf, "--nofork", "--print-address=1"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.address = self.p.stdout.readline().strip()
+        CLEANUPS.append(self.stop)
+
+    def stop(self):
+        self.p.terminate()
+        self.p.wait()
+
+
+def busctl(addr, path, iface, method, *args, check=True):
+    return timed(["busctl", "--address=" + addr, "--timeout=180", "call", "org.x2go.Control1", path,
+                  "org.x2go.Control1." + iface, method] + list(args), check=check)
+
+
+def ppath(name):
+    return "/org/x2go/Control1/profile/" + "".join(c if c.isalnum() and c.isascii() else "_%02x" % ord(c)
+                                                   for c in name)
+
+
+class Daemon:
+    """A real x2god with a fresh HOME (lab host keys trusted) on `bus`."""
+
+    def __init__(self, bus, xvfb=None, rust_log="x2god=info", tag="d"):
+        # A bus of its own, always: two daemons on one bus would fight over the name.
+        bus = Bus()
+        self.bus = bus
+        self.home = tempfile.mkdtemp(prefix="home-", dir=WORK)
+        os.makedirs(os.path.join(self.home, ".ssh"))
+        shutil.copy(KH, os.path.join(self.home, ".ssh", "known_hosts"))
+        self.log = os.path.join(WORK, "x2god-%s-%d.log" % (tag, len(CLEANUPS)))
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": self.home,
+               "XDG_CONFIG_HOME": os.path.join(self.home, ".config"), "USER": "x2god-bench",
+               "DBUS_SESSION_BUS_ADDRESS": bus.address, "RUST_LOG": rust_log}
+        if xvfb:
+            env.update(xvfb.env())
+        self.t_spawn = time.perf_counter()
+        self.p = subprocess.Popen([X2GOD], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=open(self.log, "w"))
+        CLEANUPS.append(self.stop)
+
+    def wait_name(self):
+        def owned():
+            r = subprocess.run(["busctl", "--address=" + self.bus.address, "status", "org.x2go.Control1"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if self.p.poll() is not None:
+                raise RuntimeError("x2god exited: " + open(self.log).read()[-2000:])
+            return r.returncode == 0
+        wait_for("x2god's bus name", owned, 20, 0.01)
+        return self
+
+    def profile(self, name, connect=True):
+        busctl(self.bus.address, "/org/x2go/Control1", "Manager", "CreateProfile", "sa{sv}", name, "6",
+               "hostname", "s", "127.0.0.1", "port", "q", PORT, "username", "s", USER, "key_filename", "s", KEY,
+               "look_for_keys", "b", "false", "allow_agent", "b", "false")
+        if connect:
+            busctl(self.bus.address, ppath(name), "Profile", "Connect", "a{sv}", "0")
+        return ppath(name)
+
+    def usage(self):
+        return proc_usage(self.p.pid)
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(15)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self.bus.stop()
+
+
+TCK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_usage(pid):
+    """(rss KiB, cpu seconds incl. reaped children) of one process."""
+    st = open("/proc/%d/status" % pid).read()
+    rss = int(re.search(r"VmRSS:\s+(\d+)", st).group(1))
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return rss, (int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])) / TCK
+
+
+def user_cpu(user):
+    """{pid: cpu seconds incl. reaped children} of every process of `user` (server side)."""
+    import pwd
+    uid = pwd.getpwnam(user).pw_uid
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            if os.stat("/proc/" + d).st_uid != uid:
+                continue
+            f = open("/proc/%s/stat" % d).read().rsplit(")", 1)[1].split()
+            cmd = open("/proc/%s/cmdline" % d).read().replace("\0", " ")
+            out[int(d)] = ((int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])) / TCK, cmd)
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return out
+
+
+def cpu_delta(a, b, match=None):
+    return sum(b[p][0] - a[p][0] for p in a if p in b and (match is None or match in b[p][1]))
+
+
+# ---------------------------------------------------------------------------- pyhoca-cli
+
+
+class Pyhoca:
+    def __init__(self, xvfb):
+        self.home = tempfile.mkdtemp(prefix="pyhoca-", dir=WORK)
+        os.makedirs(os.path.join(self.home, ".ssh"))
+        shutil.copy(KEY, os.path.join(self.home, ".ssh", "id_ed25519"))  # it ignores -i (recipe §10)
+        shutil.copy(KH, os.path.join(self.home, ".ssh", "known_hosts"))
+        self.env = dict({"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": self.home}, **xvfb.env())
+        self.bg = []
+        CLEANUPS.append(self.stop)
+
+    def cmd(self, *args):
+        return ["/usr/bin/pyhoca-cli", "--server", "127.0.0.1", "-p", PORT, "-l", USER, "--sound", "none"] + list(args)
+
+    def run(self, *args):
+        dt, r = timed(self.cmd(*args), check=False, env=self.env, cwd=self.home, stdin=subprocess.DEVNULL)
+        out = r.stdout + r.stderr
+        if "rror" in out and "Session" not in out:
+            raise RuntimeError("pyhoca-cli %s: %s" % (args, out[-1500:]))
+        return dt, out
+
+    def spawn(self, *args):
+        logf = open(os.path.join(self.home, "bg-%d.log" % len(self.bg)), "w")
+        p = subprocess.Popen(self.cmd(*args), env=self.env, cwd=self.home, stdin=subprocess.DEVNULL, stdout=logf,
+                             stderr=logf, start_new_session=True)
+        self.bg.append(p)
+        return p
+
+    def stop(self):
+        for p in self.bg:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+
+
+# ---------------------------------------------------------------------------- benchmarks
+
+R = {}  # results
+
+
+def client(*args, **kw):
+    return timed([CLIENT] + list(args), **kw)
+
+
+def bench_warm(bus, xvfb):
+    log("1. warm list")
+    n = 15 if QUICK else 30
+    d = Daemon(bus, tag="warm").wait_name()
+    bus = d.bus
+    path = d.profile("warm")
+    time.sleep(1.5)  # the watcher's first listing
+    busctl(bus.address, path, "Profile", "ListSessions")
+    R["warm_busctl"] = stats([busctl(bus.address, path, "Profile", "ListSessions")[0] for _ in range(n)])
+    _, r = client("list", bus.address, path, str(n))
+    R["warm_rust_inproc"] = stats([float(x) for x in r.stdout.split()])
+    R["warm_rust_process"] = stats([client("once", bus.address, path)[0] for _ in range(n)])
+    timed(floor_env())
+    R["floor_runuser"] = stats([timed(floor_env())[0] for _ in range(n)])
+    R["floor_both_runuser"] = stats([timed(floor_env(True))[0] for _ in range(n)])
+    R["floor_controlmaster"] = stats([ssh("x2golistsessions", fresh=False)[0] for _ in range(n)])
+    py = Pyhoca(xvfb)
+    runs = []
+    for _ in range(3 if QUICK else 5):
+        dt, out = py.run("-L")
+        if "No running/suspended sessions" not in out and "Session Name" not in out and "Session" not in out:
+            raise RuntimeError("pyhoca-cli -L printed no listing: " + out[-1500:])
+        runs.append(dt)
+    R["pyhoca_L"] = stats(runs)
+    return d, path
+
+
+def bench_cold(bus):
+    log("2. cold list")
+    runs, parts = [], []
+    for i in range(3 if QUICK else 5):
+        d = Daemon(bus, tag="cold")
+        t0 = d.t_spawn
+        _, r = client("cold", d.bus.address, "cold%d" % i, PORT, USER, KEY)
+        total = time.perf_counter() - t0
+        runs.append(total)
+        parts.append(dict(kv.split("=") for kv in r.stdout.split()))
+        d.stop()
+    R["cold_x2god"] = stats(runs)
+    R["cold_x2god_parts"] = {k: stats([float(p[k]) - (float(p[prev]) if prev else 0) for p in parts])
+                             for k, prev in [("name", None), ("create", "name"), ("connect", "create"),
+                                             ("list", "connect")]}
+    R["cold_ssh"] = stats([ssh("x2golistsessions")[0] for _ in range(5 if QUICK else 10)])
+    R["cold_ssh_true"] = stats([ssh("true")[0] for _ in range(5)])
+
+
+def wait_window(xvfb, present, timeout=60):
+    return wait_for("xterm window %s" % ("shown" if present else "gone"),
+                    lambda: bool(xvfb.xterms()) == present, timeout, 0.05)
+
+
+def new_session(before):
+    return wait_for("the new session in the listing", lambda: [s for s in server_sessions() if s not in before],
+                    30, 0.2)[0]
+
+
+RAW_DIR = os.path.join(WORK, "rawclient")
+
+
+def raw_env(xvfb):
+    return dict({"PATH": "/usr/bin:/bin", "HOME": RAW_DIR, "NX_CLIENT": "/bin/true", "NX_ROOT": RAW_DIR}, **xvfb.env())
+
+
+def attach(xvfb, sid, cookie, disp, gr):
+    """ssh -L to the agent's graphics port + nxproxy (lab recipe §8), each a fresh process."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    lport = s.getsockname()[1]
+    s.close()
+    fwd = subprocess.Popen(SSH_BASE + [USER + "@127.0.0.1", "-N", "-o", "ExitOnForwardFailure=yes", "-L",
+                                       "127.0.0.1:%d:127.0.0.1:%s" % (lport, gr)])
+    CLEANUPS.append(lambda: fwd.poll() is None and (fwd.kill(), fwd.wait()))
+    wait_for("forward", lambda: subprocess.run(["ss", "-ltnH", "sport = :%d" % lport], stdout=subprocess.PIPE,
+                                               text=True).stdout.strip(), 15, 0.02)
+    os.makedirs(os.path.join(RAW_DIR, "S-" + sid), exist_ok=True)
+    nx = subprocess.Popen(["/usr/bin/nxproxy", "-S",
+                           "nx/nx,retry=5,composite=1,connect=127.0.0.1,clipboard=1,cookie=%s,port=%d,errors=%s:%s"
+                           % (cookie, lport, os.path.join(RAW_DIR, "S-" + sid, "session.err"), disp)],
+                          env=raw_env(xvfb), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    CLEANUPS.append(lambda: nx.poll() is None and (nx.kill(), nx.wait()))
+    return fwd, nx
+
+
+def detach(fwd, nx):
+    try:
+        nx.wait(20)
+    except subprocess.TimeoutExpired:
+        nx.kill()
+        nx.wait()
+    fwd.kill()
+    fwd.wait()
+
+
+def raw_start(xvfb):
+    """x2gostartagent, attach, wait for agent RUNNING, x2goruncommand: every step a new ssh."""
+    _, r = ssh("X2GO_XINERAMA=false x2gostartagent 800x600 adsl 16m-jpeg-9 unix-kde-depth_24 null auto 1 R "
+               "xterm both")
+    ln = r.stdout.split("\n")
+    disp, cookie, agent, sid, gr, snd = ln[0], ln[1], ln[2], ln[3], ln[4], ln[5]
+    MY_SESSIONS.add(sid)
+    fwd, nx = attach(xvfb, sid, cookie, disp, gr)
+    wait_for("agent RUNNING", lambda: "RUNNING" in ssh("/usr/lib/x2go/x2gogetagentstate " + sid)[1].stdout,
+             30, 0.01)
+    ssh("setsid x2goruncommand %s %s %s %s xterm none R 1>/dev/null 2>/dev/null & exit" % (disp, agent, sid, snd))
+    return sid, cookie, disp, fwd, nx
+
+
+def bench_lifecycle(bus, xvfb):
+    log("3. lifecycle")
+    runs = 2 if QUICK else 3
+    res = {k: {"new": [], "suspend": [], "resume": [], "terminate": []} for k in ("x2god", "pyhoca", "raw")}
+    if xvfb.xterms():
+        raise RuntimeError("private Xvfb already shows an xterm")
+    # x2god
+    d = Daemon(bus, xvfb, rust_log="x2god=debug", tag="life").wait_name()
+    path = d.profile("life")
+    a = d.bus.address
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        _, r = busctl(a, path, "Profile", "Start", "a{sv}", "3", "cmd", "s", "xterm", "session_type", "s",
+                      "application", "geometry", "s", "800x600")
+        name = r.stdout.split('"')[1]
+        MY_SESSIONS.add(name)
+        wait_window(xvfb, True)
+        res["x2god"]["new"].append(time.perf_counter() - t0)
+        res["x2god"]["suspend"].append(busctl(a, path, "Profile", "Suspend", "s", name)[0])
+        wait_window(xvfb, False)
+        t0 = time.perf_counter()
+        busctl(a, path, "Profile", "Resume", "sa{sv}", name, "0")
+        wait_window(xvfb, True)
+        res["x2god"]["resume"].append(time.perf_counter() - t0)
+        res["x2god"]["terminate"].append(busctl(a, path, "Profile", "Terminate", "sa{sv}", name, "0")[0])
+        MY_SESSIONS.discard(name)
+        wait_window(xvfb, False)
+    shutil.copy(d.log, os.path.join(RESULTS, "x2god-lifecycle-debug.log"))
+    d.stop()
+    # pyhoca-cli
+    py = Pyhoca(xvfb)
+    for _ in range(runs):
+        before = server_sessions()
+        t0 = time.perf_counter()
+        pn = py.spawn("-N", "-c", "xterm", "-g", "800x600")
+        wait_window(xvfb, True)
+        res["pyhoca"]["new"].append(time.perf_counter() - t0)
+        name = new_session(before)
+        MY_SESSIONS.add(name)
+        res["pyhoca"]["suspend"].append(py.run("-S", name)[0])
+        wait_window(xvfb, False)
+        try:
+            pn.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(pn.pid, signal.SIGKILL)
+        t0 = time.perf_counter()
+        pr = py.spawn("-R", name, "-g", "800x600")
+        wait_window(xvfb, True)
+        res["pyhoca"]["resume"].append(time.perf_counter() - t0)
+        res["pyhoca"]["terminate"].append(py.run("-T", name)[0])
+        MY_SESSIONS.discard(name)
+        wait_window(xvfb, False)
+        try:
+            pr.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(pr.pid, signal.SIGKILL)
+    R["lifecycle"] = {k: {op: stats(v) for op, v in ops.items()} for k, ops in res.items()}
+    os.makedirs(RAW_DIR, exist_ok=True)
+    raw_failures = []
+    for _ in range(runs):
+      try:
+          t0 = time.perf_counter()
+          sid, cookie, disp, fwd, nx = raw_start(xvfb)
+          wait_window(xvfb, True)
+          res["raw"]["new"].append(time.perf_counter() - t0)
+          res["raw"]["suspend"].append(ssh("x2gosuspend-session " + sid)[0])
+          detach(fwd, nx)
+          wait_window(xvfb, False)
+          wait_for("agent SUSPENDED", lambda: "SUSPENDED" in ssh("/usr/lib/x2go/x2gogetagentstate " + sid,
+                                                                  fresh=False)[1].stdout, 30, 0.2)
+          t0 = time.perf_counter()
+          _, r = ssh("x2goresume-session %s 800x600 adsl 16m-jpeg-9 null auto 1 both False" % sid)
+          gr = re.search(r"gr_port=(\d+)", r.stdout).group(1)
+          fwd, nx = attach(xvfb, sid, cookie, disp, gr)
+          wait_window(xvfb, True, 25)
+          res["raw"]["resume"].append(time.perf_counter() - t0)
+          res["raw"]["terminate"].append(ssh("x2goterminate-session " + sid)[0])
+          MY_SESSIONS.discard(sid)
+          detach(fwd, nx)
+          wait_window(xvfb, False)
+      except Exception as e:  # the raw reference is a script of ours: note its failure, keep going
+        raw_failures.append(str(e)[:200])
+        log("raw run failed:", e)
+        terminate_sessions([sid for sid in list(MY_SESSIONS)])
+        for f in reversed(CLEANUPS[-4:]):  # this run's forwards and nxproxies
+            try:
+                f()
+            except Exception:
+                pass
+        try:
+            wait_window(xvfb, False, 20)
+        except Exception:
+            pass
+    R["raw_failures"] = raw_failures
+    R["lifecycle"] = {k: {op: stats(v) for op, v in ops.items()} for k, ops in res.items()}
+
+
+def bench_signal(bus, xvfb, d, path):
+    log("4. change -> signal, watcher CPU")
+    a = d.bus.address
+    # Sessions shown by ANOTHER client (raw OpenSSH + nxproxy), so x2god learns of the suspend only
+    # through its server-side watcher (a session never attached disappears on suspend instead).
+    os.makedirs(RAW_DIR, exist_ok=True)
+    names, attached = [], []
+    for _ in range(2 if QUICK else 3):
+        sid, cookie, disp, fwd, nx = raw_start(xvfb)
+        names.append(sid)
+        attached.append((fwd, nx))
+        wait_for("agent RUNNING", lambda: "RUNNING" in ssh("/usr/lib/x2go/x2gogetagentstate " + sid)[1].stdout,
+                 30, 0.05)
+    busctl(a, path, "Profile", "ListSessions")
+    time.sleep(1)
+    lines = []
+    mon = subprocess.Popen([CLIENT, "signal", a], stdout=subprocess.PIPE, text=True)
+    CLEANUPS.append(lambda: mon.poll() is None and (mon.kill(), mon.wait()))
+    assert mon.stdout.readline().strip() == "READY"
+
+    def reader():
+        for line in mon.stdout:
+            lines.append((time.perf_counter(), line.split()))
+    threading.Thread(target=reader, daemon=True).start()
+    from_start, from_end = [], []
+    for n in names:
+        t0 = time.perf_counter()
+        dt, _ = ssh("x2gosuspend-session " + n, fresh=False)
+        t1 = t0 + dt
+        ts = wait_for("SessionStateChanged for " + n,
+                      lambda: [t for t, w in lines if w[:3] == [n, "running", "suspended"]], 15, 0.005)[0]
+        from_start.append(ts - t0)
+        from_end.append(ts - t1)
+    R["signal_from_cmd_start"] = stats(from_start)
+    R["signal_from_cmd_end"] = stats(from_end)
+    mon.kill()
+    mon.wait()
+    terminate_sessions(names)
+    for fwd, nx in attached:
+        detach(fwd, nx)
+    wait_for("no sessions of " + USER, lambda: not server_sessions(), 30, 0.5)
+    # CPU of watching: x2god's watcher vs polling x2golistsessions every 5 s
+    win = 20 if QUICK else 30
+    time.sleep(2)
+    a0 = user_cpu(USER)
+    time.sleep(win)
+    a1 = user_cpu(USER)
+    R["cpu_window_s"] = win
+    R["cpu_x2god_user_total"] = cpu_delta(a0, a1) * 60 / win
+    R["cpu_x2god_watch"] = cpu_delta(a0, a1, "x2god-watch") * 60 / win
+    R["watch_procs"] = [c for p, (_, c) in a1.items() if "x2god-watch" in c][:3]
+    busctl(a, path, "Profile", "Disconnect")
+    time.sleep(1)
+    b0 = user_cpu(USER)
+    c0 = os.times()
+    t0 = time.perf_counter()
+    k = 0
+    while time.perf_counter() - t0 < win - 0.01:
+        ssh("x2golistsessions", fresh=False)  # pyhoca-gui's poll: one command over its control connection
+        subprocess.run(floor_env(), stdout=subprocess.DEVNULL)  # the same, server side only (children CPU)
+        k += 1
+        time.sleep(max(0, t0 + 5 * k - time.perf_counter()))
+    c1 = os.times()
+    b1 = user_cpu(USER)
+    # the ssh-channel polls are seen under the ControlMaster's sshd (reaped children); the runuser ones in
+    # our own children times (runuser itself included, ssh client too: an upper bound).
+    R["cpu_poll_server_sshd"] = cpu_delta(b0, b1) * 60 / win
+    R["cpu_poll_children"] = (c1.children_user + c1.children_system - c0.children_user - c0.children_system) * 60 / win
+    R["cpu_polls"] = k
+    busctl(a, path, "Profile", "Connect", "a{sv}", "0")
+
+
+def bench_scale(bus):
+    log("6. scale")
+    idle = 10 if QUICK else 15
+    out = {}
+
+    def idle_measure(d, label):
+        time.sleep(3)
+        r0, c0 = d.usage()
+        s0 = user_cpu(USER)
+        time.sleep(idle)
+        r1, c1 = d.usage()
+        s1 = user_cpu(USER)
+        out[label] = {"rss_mib": r1 / 1024, "cpu_pct": (c1 - c0) / idle * 100,
+                      "server_cpu_pct": cpu_delta(s0, s1) / idle * 100}
+
+    d = Daemon(bus, tag="scale1").wait_name()
+    _, r = client("connect", d.bus.address, "p", "0", "1", PORT, USER, KEY)
+    idle_measure(d, "1")
+    _, r = client("connect", d.bus.address, "p", "1", "10", PORT, USER, KEY)
+    idle_measure(d, "10")
+    d.stop()
+    d = Daemon(bus, tag="scale100").wait_name()
+    _, r = client("connect", d.bus.address, "q", "0", "100", PORT, USER, KEY)
+    out["connect100"] = dict(kv.split("=") for kv in r.stdout.split())
+    idle_measure(d, "100")
+    _, r = client("calls", d.bus.address, "q", "100", "1000")
+    out["calls"] = dict(kv.split("=") for kv in r.stdout.split())
+    out["calls_errors"] = r.stderr.strip()[:600]
+    out["rss_after_calls_mib"] = d.usage()[0] / 1024
+    d.stop()
+    # python-x2go: X2GoControlSession objects in one process, connected one after the other
+    home = tempfile.mkdtemp(prefix="pyx2go-", dir=WORK)
+    os.makedirs(os.path.join(home, ".ssh"))
+    shutil.copy(KEY, os.path.join(home, ".ssh", "id_ed25519"))
+    shutil.copy(KH, os.path.join(home, ".ssh", "known_hosts"))
+    _, r = timed(["/usr/bin/python3", os.path.join(BENCH, "pyx2go_scale.py"), PORT, USER, KEY, str(idle)],
+                 env={"HOME": home, "PATH": "/usr/bin:/bin"}, cwd=home)
+    out["python"] = json.loads(r.stdout.strip().splitlines()[-1])
+    R["scale"] = out
+
+
+def bench_growth(bus, d, path):
+    log("7. growth")
+    a = d.bus.address
+    res = {}
+    have = []
+
+    def start_n(k):
+        # three at a time: x2gostartagent is mostly Perl start-up, the machine has two cores.
+        # Count what the server lists: a start can lose a race for a display and vanish.
+        tries = 0
+        while len(server_sessions()) < k and tries < 2 * k:
+            batch = min(3, k - len(server_sessions()))
+            tries += batch
+            ps = [subprocess.Popen([os.path.join(TOP, "tests/lab/start-session.sh"), "-u", USER],
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                  for _ in range(batch)]
+            for p in ps:
+                o, _ = p.communicate()
+                if p.returncode == 0 and o.strip():
+                    have.append(o.strip())
+                    MY_SESSIONS.add(o.strip())
+
+    levels = [1, 10] if QUICK else [1, 10, 50]
+    for k in levels:
+        start_n(k)
+        n_listed = len(server_sessions())
+        busctl(a, path, "Profile", "ListSessions")
+        _, r = client("list", a, path, "10" if QUICK else "15")
+        x = stats([float(v) for v in r.stdout.split()])
+        fl = stats([timed(floor_env())[0] for _ in range(5 if QUICK else 10)])
+        py_runs = [GROWTH_PY.run("-L")[0] for _ in range(2)]
+        res[str(k)] = {"listed": n_listed, "x2god": x, "floor": fl, "pyhoca": stats(py_runs)}
+    terminate_sessions(list(have))
+    R["growth"] = res
+
+
+GROWTH_PY = None
+
+
+def main():
+    global GROWTH_PY
+    os.makedirs(RESULTS, exist_ok=True)
+    t_all = time.perf_counter()
+    start_control_master()
+    leftovers = server_sessions()
+    if leftovers:
+        log("NOTE: %s already has %d session(s) on the server: %s" % (USER, len(leftovers), leftovers))
+    R["leftover_sessions_at_start"] = len(leftovers)
+    xvfb = Xvfb()
+    bus = Bus()
+    want = lambda k: not ONLY or k in ONLY
+    R["errors"] = {}
+
+    def part(name, f, *a):
+        if not want(name):
+            return None
+        try:
+            return f(*a)
+        except Exception as e:  # report and go on with the other parts
+            import traceback
+            traceback.print_exc()
+            R["errors"][name] = str(e)[:300]
+            return None
+        finally:
+            json.dump(R, open(os.path.join(RESULTS, "results.json"), "w"), indent=1)
+
+    d = path = None
+    if want("warm") or want("signal") or want("growth"):
+        d, path = part("warm", bench_warm, bus, xvfb) or (None, None)
+        if d is None:
+            d = Daemon(bus, tag="warm").wait_name()
+            path = d.profile("warm")
+    part("cold", bench_cold, bus)
+    part("lifecycle", bench_lifecycle, bus, xvfb)
+    part("signal", bench_signal, bus, xvfb, d, path)
+    part("scale", bench_scale, bus)
+    GROWTH_PY = Pyhoca(xvfb)
+    part("growth", bench_growth, bus, d, path)
+    R["wall_s"] = time.perf_counter() - t_all
+    json.dump(R, open(os.path.join(RESULTS, "results.json"), "w"), indent=1)
+    report = render()
+    open(os.path.join(RESULTS, "results.md"), "w").write(report)
+    print(report)
+
+
+# ---------------------------------------------------------------------------- report
+
+
+def med(st):
+    return st["median"] if st and st.get("n") else float("nan")
+
+
+def verdict(ok):
+    return "**met**" if ok else "**missed**"
+
+
+def render():
+    L = []
+    w = L.append
+    w("| # | measurement | x2god | reference | ratio | goal | |")
+    w("|---|---|---|---|---|---|---|")
+    if "warm_busctl" in R:
+        fl = med(R["floor_runuser"])
+        for key, lab in [("warm_busctl", "busctl call (whole process)"),
+                         ("warm_rust_inproc", "Rust client, in-process call"),
+                         ("warm_rust_process", "Rust client, whole process")]:
+            x = med(R[key])
+            w("| 1 | warm ListSessions, %s | %s | floor `x2golistsessions` via runuser: %s | %.2f× floor | ≤ 1.15× | %s |"
+              % (lab, fmt_s(R[key], "ms"), fmt_s(R["floor_runuser"], "ms"), x / fl, verdict(x / fl <= 1.15)))
+        x = med(R["warm_rust_inproc"])
+        w("| 1 | warm ListSessions (Rust in-process) vs the same two commands x2god runs (`x2golistsessions && x2golistshadowsessions`, runuser) | %s | %s | %.2f× | (info) | |"
+          % (fmt_s(R["warm_rust_inproc"], "ms"), fmt_s(R["floor_both_runuser"], "ms"), x / med(R["floor_both_runuser"])))
+        x = med(R["warm_busctl"])
+        w("| 1 | warm ListSessions (busctl) vs floor over an ssh ControlMaster | %s | %s | %.2f× | (info) | |"
+          % (fmt_s(R["warm_busctl"], "ms"), fmt_s(R["floor_controlmaster"], "ms"), x / med(R["floor_controlmaster"])))
+        for key, lab in [("warm_busctl", "busctl"), ("warm_rust_inproc", "Rust in-process")]:
+            x = med(R[key])
+            sp = med(R["pyhoca_L"]) / x
+            w("| 1 | warm ListSessions (%s) vs `pyhoca-cli -L` | %s | %s | %.1f× faster | ≥ 15× faster | %s |"
+              % (lab, fmt_s(R[key], "ms"), fmt_s(R["pyhoca_L"]), sp, verdict(sp >= 15)))
+    if "cold_x2god" in R:
+        x = med(R["cold_x2god"])
+        s = med(R["cold_ssh"])
+        parts = ", ".join("%s %.0f ms" % (k, med(v) * 1000) for k, v in R["cold_x2god_parts"].items())
+        w("| 2 | cold: spawn x2god → CreateProfile → Connect → ListSessions (%s) | %s | `ssh host x2golistsessions`: %s | %.2f× | ≤ 1.0× OpenSSH | %s |"
+          % (parts, fmt_s(R["cold_x2god"]), fmt_s(R["cold_ssh"]), x / s, verdict(x / s <= 1.0)))
+        if "pyhoca_L" in R:
+            w("| 2 | cold list vs `pyhoca-cli -L` (always cold) | %s | %s | %.2f× | (info) | |"
+              % (fmt_s(R["cold_x2god"]), fmt_s(R["pyhoca_L"]), x / med(R["pyhoca_L"])))
+    if "lifecycle" in R:
+        lc = R["lifecycle"]
+        goals = {"new": 0.75, "suspend": 0.55, "resume": 0.3, "terminate": 0.3}
+        what = {"new": "new → xterm window", "suspend": "suspend (call / pyhoca -S process)",
+                "resume": "resume → window", "terminate": "terminate (call / pyhoca -T process)"}
+        for op, g in goals.items():
+            x, p, r = med(lc["x2god"][op]), med(lc["pyhoca"][op]), med(lc["raw"][op])
+            w("| 3 | %s | %s | pyhoca-cli: %s; raw OpenSSH+nxproxy: %s | %.2f× pyhoca, %.2f× raw | ≤ %.2f× pyhoca | %s |"
+              % (what[op], fmt_s(lc["x2god"][op]), fmt_s(lc["pyhoca"][op]), fmt_s(lc["raw"][op]), x / p, x / r, g,
+                 verdict(x / p <= g)))
+    if "signal_from_cmd_start" in R:
+        a, b = R["signal_from_cmd_start"], R["signal_from_cmd_end"]
+        w("| 4 | OpenSSH `x2gosuspend-session` → `SessionStateChanged` seen | from command start %s; from command exit %s | polling every 5 s: 2.5 s mean | | ≤ 1 s | %s |"
+          % (fmt_s(a), fmt_s(b), verdict(med(a) <= 1.0)))
+        x = R["cpu_x2god_user_total"]
+        pol = R["cpu_poll_server_sshd"]
+        w("| 4 | server CPU per minute watching one idle profile | %.3f s (x2god-watch alone %.3f s) | poll `x2golistsessions` every 5 s: %.3f s over ssh (server, %d polls/%d s; runuser-only: %.3f s) | %s | ≤ 1/10 | %s |"
+          % (x, R["cpu_x2god_watch"], pol, R["cpu_polls"], R["cpu_window_s"], R["cpu_poll_children"],
+             ("1/%.0f" % (pol / x)) if x > 0 else "< 1/%d (0 ticks)" % int(pol * 100 + 0.5), verdict(x <= pol / 10)))
+    if "scale" in R:
+        s = R["scale"]
+        for k in ("1", "10", "100"):
+            w("| 6 | idle with %s connected profile(s) | RSS %.1f MiB, daemon CPU %.2f %% | server CPU (all x2gotest2 procs) %.2f %% | | (info) | |"
+              % (k, s[k]["rss_mib"], s[k]["cpu_pct"], s[k]["server_cpu_pct"]))
+        c = s["connect100"]
+        py = s["python"]
+        w("| 6 | connect 100 profiles at once | %.2f s (per profile p50 %.2f s, max %.2f s; ok %s, errors %s) | python-x2go, 100 X2GoControlSession one after the other: %.2f s (first %.2f s) | | (info) | |"
+          % (float(c["total"]), float(c["p50"]), float(c["max"]), c["ok"], c["errors"], py["connect_all_s"], py["connect_first_s"]))
+        w("| 6 | RSS with 1 / 10 / 100 connections | %.1f / %.1f / %.1f MiB | python-x2go: %.1f / %.1f / %.1f MiB (baseline after import %.1f) | %.1f× less at 100 | (info) | |"
+          % (s["1"]["rss_mib"], s["10"]["rss_mib"], s["100"]["rss_mib"], py["rss_mib"]["1"], py["rss_mib"]["10"],
+             py["rss_mib"]["100"], py["rss_mib"]["0"], py["rss_mib"]["100"] / s["100"]["rss_mib"]))
+        w("| 6 | idle client CPU with 100 connections | %.2f %% | python-x2go: %.2f %% | | (info) | |"
+          % (s["100"]["cpu_pct"], py["idle_cpu_pct"]))
+        cl = s["calls"]
+        w("| 6 | 1000 concurrent `IsAlive` over 100 profiles | %.0f calls/s, p50 %.0f ms, p99 %.0f ms, max %.0f ms (ok %s, failed %s) | | | (info) | |"
+          % (float(cl["per_s"]), float(cl["p50"]) * 1000, float(cl["p99"]) * 1000, float(cl["max"]) * 1000, cl["ok"], cl["failed"]))
+        if s.get("calls_errors"):
+            w("|   | failures of those calls | %s | | | | |" % s["calls_errors"].replace("\n", "; ").replace("|", "/"))
+    if "growth" in R:
+        for k, g in R["growth"].items():
+            x, f, p = med(g["x2god"]), med(g["floor"]), med(g["pyhoca"])
+            w("| 7 | warm ListSessions with %s session(s) (%d listed) | %s | floor %s; pyhoca-cli -L %s | %.2f× floor, %.0f× faster than pyhoca | (info) | |"
+              % (k, g["listed"], fmt_s(g["x2god"], "ms"), fmt_s(g["floor"], "ms"), fmt_s(g["pyhoca"]), x / f, p / x))
+    w("")
+    for k, e in R.get("errors", {}).items():
+        w("**%s failed**: %s  " % (k, e))
+    if R.get("raw_failures"):
+        w("Raw OpenSSH+nxproxy lifecycle runs that failed (left out of its figures): %s  " % "; ".join(R["raw_failures"]))
+    w("Run wall time: %.0f s." % R.get("wall_s", 0))
+    return "\n".join(L)
+
+
+def cleanup():
+    try:
+        if MY_SESSIONS and os.path.exists(CM):
+            log("terminating sessions left by this run:", sorted(MY_SESSIONS))
+            terminate_sessions(sorted(MY_SESSIONS))
+    except Exception as e:  # keep cleaning
+        log("cleanup:", e)
+    for f in reversed(CLEANUPS):
+        try:
+            f()
+        except Exception as e:
+            log("cleanup:", e)
+    shutil.rmtree(WORK, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    try:
+        if len(sys.argv) > 1 and sys.argv[1] == "--render":
+            R.update(json.load(open(sys.argv[2])))
+            print(render())
+        else:
+            main()
+    finally:
+        cleanup()
