@@ -588,7 +588,8 @@ impl ProfileController {
     /// Whether the server answers a round trip within a few seconds.
     pub async fn is_alive(&self) -> bool {
         match self.connection() {
-            Ok(c) => c.ping(Duration::from_secs(5)).await.is_ok(),
+            // Generous: a busy server is alive; a hung one is caught by the keepalives.
+            Ok(c) => c.ping(Duration::from_secs(15)).await.is_ok(),
             Err(_) => false,
         }
     }

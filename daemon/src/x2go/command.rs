@@ -99,11 +99,6 @@ fn shell_script(script: &'static str) -> RemoteCommand {
     Builder::program("sh").arg("-c").arg(script).build()
 }
 
-/// Both session listings at once, output in order (see [`RemoteCommand::list_sessions`]).
-const LIST_BOTH: &str = "t=$(mktemp) || exit 1; \
-    x2golistshadowsessions >\"$t\" & \
-    x2golistsessions; s=$?; wait $!; cat \"$t\"; rm -f \"$t\"; exit $s";
-
 /// Output of [`RemoteCommand::sshfs_available`] when folders can be shared.
 pub const SSHFS_YES: &str = "X2GOD_SSHFS_YES";
 /// Output of [`RemoteCommand::sshfs_available`] otherwise.
@@ -130,10 +125,10 @@ impl RemoteCommand {
     /// the same exec (only when the server has `X2GO_LIST_SHADOWSESSIONS`, doc §2.4).
     pub fn list_sessions(include_shadow: bool) -> Self {
         if include_shadow {
-            // Both listings start two Perl processes each (~0.1 s of CPU): run them side by
-            // side, then print the sessions and the shadow sessions in that order. The status
-            // is the main listing's, so its failure is never masked.
-            shell_script(LIST_BOTH)
+            // One after the other: run side by side they contend for the session database
+            // (x2golistsessions also writes its repairs there). `&&` so a failing first
+            // listing fails the command instead of being masked by the second's status.
+            shell_script("x2golistsessions && x2golistshadowsessions")
         } else {
             Builder::program("x2golistsessions").build()
         }
@@ -486,8 +481,10 @@ mod tests {
     #[test]
     fn scripts_are_single_quoted_words() {
         let cmd = RemoteCommand::list_sessions(true);
-        assert_eq!(cmd.to_shell(), format!("sh -c '{LIST_BOTH}'"));
-        assert_eq!(split(&cmd), expected_words(&cmd));
+        assert_eq!(
+            cmd.to_shell(),
+            "sh -c 'x2golistsessions && x2golistshadowsessions'"
+        );
         let cmd = RemoteCommand::home_exists();
         assert_eq!(split(&cmd), expected_words(&cmd));
         assert!(cmd.argv()[2].contains(HOME_EXISTS_YES));
