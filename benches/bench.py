@@ -597,7 +597,7 @@ def bench_signal(bus, xvfb, d, path):
         detach(fwd, nx)
     wait_for("no sessions of " + USER, lambda: not server_sessions(), 30, 0.5)
     # CPU of watching: x2god's watcher vs polling x2golistsessions every 5 s
-    win = 20 if QUICK else 30
+    win = 20
     time.sleep(2)
     a0 = user_cpu(USER)
     time.sleep(win)
@@ -629,7 +629,7 @@ def bench_signal(bus, xvfb, d, path):
 
 def bench_scale(bus):
     log("6. scale")
-    idle = 10 if QUICK else 15
+    idle = 10
     out = {}
 
     def idle_measure(d, label):
