@@ -157,8 +157,19 @@ async fn a_published_session_launches_menu_entries() {
             .await
             .unwrap();
         assert!(name.contains("_stRPUBLISHED_"), "{name}");
-        let sessions = p.list_sessions().await.unwrap();
-        let s = sessions.iter().find(|s| s.name == name).unwrap();
+        // Listed as a published session (the server may print its row half-complete for a
+        // moment, which the parser skips: look again briefly before failing).
+        let mut found = None;
+        for _ in 0..50 {
+            let sessions = p.list_sessions().await.unwrap();
+            found = sessions.into_iter().find(|s| s.name == name);
+            if found.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let raw = px.list_sessions_raw().await.unwrap();
+        let s = found.unwrap_or_else(|| panic!("{name} not listed; server says:\n{raw}"));
         assert_eq!(s.session_type, "published");
         assert!(lab.visible_windows("XTerm").is_empty());
         expect_err(
