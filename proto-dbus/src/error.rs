@@ -35,6 +35,8 @@ pub enum Error {
     Busy(String),
     /// The owner of a desktop refused to share it.
     DesktopSharingDenied(String),
+    /// A person (through the registered agent) declined to answer a prompt or to trust a key.
+    Cancelled(String),
     /// Anything else (local I/O, network errors).
     Failed(String),
 }
@@ -56,6 +58,7 @@ impl Error {
             Error::ServerError(_) => "ServerError",
             Error::Busy(_) => "Busy",
             Error::DesktopSharingDenied(_) => "DesktopSharingDenied",
+            Error::Cancelled(_) => "Cancelled",
             Error::Failed(_) => "Failed",
         }
     }

@@ -14,3 +14,24 @@ pub const PROFILE_INTERFACE: &str = "org.x2go.Control1.Profile";
 pub const SESSION_INTERFACE: &str = "org.x2go.Control1.Session";
 /// Prefix of every error name the daemon returns.
 pub const ERROR_PREFIX: &str = "org.x2go.Control1.Error";
+/// Interface an agent (an applet answering prompts) serves at the path it registers with
+/// `Manager.RegisterAgent`.
+pub const AGENT_INTERFACE: &str = "org.x2go.Control1.Agent";
+
+/// Kinds of secret an agent may be asked for (`Agent.RequestSecret`) and that may be stored in
+/// the keyring (`Profile.StoreSecret`).
+pub mod secret_kind {
+    /// The SSH login password of the X2Go server.
+    pub const PASSWORD: &str = "password";
+    /// The passphrase of an encrypted private key for the X2Go server.
+    pub const PASSPHRASE: &str = "passphrase";
+    /// The login password of the jump host.
+    pub const SSHPROXY_PASSWORD: &str = "sshproxy_password";
+    /// The passphrase of an encrypted private key for the jump host.
+    pub const SSHPROXY_PASSPHRASE: &str = "sshproxy_passphrase";
+    /// Any other keyboard-interactive question (one-time code, new password, …); the prompt
+    /// says what is asked. Never stored.
+    pub const RESPONSE: &str = "response";
+    /// The kinds `Profile.StoreSecret` accepts.
+    pub const STORABLE: [&str; 4] = [PASSWORD, PASSPHRASE, SSHPROXY_PASSWORD, SSHPROXY_PASSPHRASE];
+}

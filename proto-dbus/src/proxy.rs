@@ -32,6 +32,13 @@ pub trait Manager {
     fn list_profiles(&self) -> Result<Vec<OwnedObjectPath>, Error>;
     /// Object path of the profile called `name`.
     fn get_profile(&self, name: &str) -> Result<OwnedObjectPath, Error>;
+    /// Registers the caller's object at `agent` (interface `org.x2go.Control1.Agent`) to answer
+    /// password, passphrase, one-time-code and host-key questions. One agent per bus
+    /// connection; the registration ends with `UnregisterAgent` or when the caller leaves the
+    /// bus. The newest registration is asked first.
+    fn register_agent(&self, agent: &zbus::ObjectPath<'_>) -> Result<(), Error>;
+    /// Ends the caller's agent registration.
+    fn unregister_agent(&self, agent: &zbus::ObjectPath<'_>) -> Result<(), Error>;
     /// Emitted after a profile object was added.
     #[zbus(signal)]
     fn profile_added(&self, profile: OwnedObjectPath, name: String) -> zbus::Result<()>;
@@ -235,4 +242,33 @@ pub trait Session {
     /// Display number on the server.
     #[zbus(property)]
     fn display(&self) -> zbus::Result<u32>;
+}
+
+/// `org.x2go.Control1.Agent`: served by an applet at the path it registered with
+/// `Manager.RegisterAgent`; x2god calls it when a connect needs an answer from a person.
+///
+/// An agent that will not answer returns the D-Bus error `org.x2go.Control1.Error.Cancelled`;
+/// x2god gives up the attempt and reports it to the caller of `Connect`.
+#[proxy(interface = "org.x2go.Control1.Agent", default_service = "org.x2go.Control1")]
+pub trait Agent {
+    /// Asks for a secret of `kind` (`password`, `passphrase`, `sshproxy_password`,
+    /// `sshproxy_passphrase` or `response`, see [`crate::names::secret_kind`]) for `profile`;
+    /// `prompt` is the question to show, e.g. the server's `Verification code: `.
+    fn request_secret(
+        &self,
+        profile: &zbus::ObjectPath<'_>,
+        kind: &str,
+        prompt: &str,
+    ) -> zbus::Result<String>;
+    /// Asks whether to trust the unknown host key of `host` (`host` or `[host]:port`, the jump
+    /// host's name for the jump hop). `true` stores it in x2god's known_hosts.
+    fn confirm_host_key(
+        &self,
+        profile: &zbus::ObjectPath<'_>,
+        host: &str,
+        key_type: &str,
+        fingerprint: &str,
+    ) -> zbus::Result<bool>;
+    /// x2god no longer needs the answer it asked for (the connect timed out or was given up).
+    fn cancel(&self) -> zbus::Result<()>;
 }

@@ -59,6 +59,7 @@ fn with_message(kind: Wire, msg: String) -> Wire {
         Wire::ServerError(_) => Wire::ServerError(msg),
         Wire::Busy(_) => Wire::Busy(msg),
         Wire::DesktopSharingDenied(_) => Wire::DesktopSharingDenied(msg),
+        Wire::Cancelled(_) => Wire::Cancelled(msg),
         Wire::Failed(_) | Wire::ZBus(_) => Wire::Failed(msg),
     }
 }

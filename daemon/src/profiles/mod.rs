@@ -3,5 +3,5 @@
 mod settings;
 mod store;
 
-pub use settings::{ProfileSettings, SessionSettings, validate_profile_name};
+pub use settings::{ProfileSettings, ProxySettings, SessionSettings, validate_profile_name};
 pub use store::{ProfileStore, StoreError};

@@ -49,9 +49,102 @@ pub struct ProfileSettings {
     /// Connect when the daemon starts.
     #[serde(default)]
     pub autoconnect: bool,
+    /// Let the server side use the local SSH agent (`forward_sshagent`).
+    #[serde(default)]
+    pub forward_sshagent: bool,
+    /// Store and look up the server's host key under the profile's name instead of
+    /// `[host]:port`, so profiles reaching different servers through one tunnel address do
+    /// not collide (`unique_hostkey_aliases`).
+    #[serde(default)]
+    pub unique_hostkey_aliases: bool,
+    /// The jump host, when the server is reached through one (`use_sshproxy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sshproxy: Option<ProxySettings>,
+    /// Kinds of secret (`password`, `passphrase`, `sshproxy_password`, `sshproxy_passphrase`)
+    /// stored for this profile in the Secret Service keyring. Only the kinds are kept here,
+    /// never the secrets, so that a connect asks the keyring only for what is there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keyring: Vec<String>,
     /// Defaults for sessions started from this profile.
     #[serde(default, skip_serializing_if = "SessionSettings::is_empty")]
     pub session: SessionSettings,
+}
+
+/// An SSH jump host, named after python-x2go's `sshproxy_*` parameters. The connection to the
+/// X2Go server runs inside a `direct-tcpip` channel of an authenticated connection to this
+/// host; no local port is opened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxySettings {
+    /// Jump host name or address.
+    pub host: String,
+    /// Its SSH port.
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// Remote user on the jump host; the profile's user when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Private key files for the jump host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_filename: Vec<PathBuf>,
+    /// Try the SSH agent's keys on the jump host.
+    #[serde(default)]
+    pub allow_agent: bool,
+    /// Try the default key files in `~/.ssh` on the jump host.
+    #[serde(default)]
+    pub look_for_keys: bool,
+    /// Only authenticate by password on the jump host.
+    #[serde(default)]
+    pub force_password_auth: bool,
+    /// Where the jump host connects to, as `[<local-address>:<local-port>:]<remote-address>:<remote-port>`
+    /// (`sshproxy_tunnel`); the profile's host and port when unset. The local part is accepted
+    /// for compatibility and ignored: x2god opens no local port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<String>,
+    /// Use the profile's own credentials (key files, password) for the jump host too
+    /// (`sshproxy_reuse_authinfo`).
+    #[serde(default)]
+    pub reuse_authinfo: bool,
+}
+
+impl ProxySettings {
+    /// A jump host at `host` with every other value at its default.
+    pub fn new(host: impl Into<String>) -> ProxySettings {
+        ProxySettings {
+            host: host.into(),
+            port: default_port(),
+            user: None,
+            key_filename: Vec::new(),
+            allow_agent: false,
+            look_for_keys: false,
+            force_password_auth: false,
+            tunnel: None,
+            reuse_authinfo: false,
+        }
+    }
+
+    /// The address the jump host connects to: the tunnel's remote part, else `default`.
+    pub fn target(&self, default_host: &str, default_port: u16) -> Result<(String, u16), String> {
+        let Some(t) = self.tunnel.as_deref().filter(|t| !t.is_empty()) else {
+            return Ok((default_host.to_owned(), default_port));
+        };
+        let parts: Vec<&str> = t.split(':').collect();
+        let (host, port) = match parts.as_slice() {
+            [_, _, h, p] | [h, p] => (*h, *p),
+            _ => {
+                return Err(format!(
+                    "sshproxy_tunnel must be <local-address>:<local-port>:<remote-address>:<remote-port>, not {t:?}"
+                ));
+            }
+        };
+        let port: u16 = port
+            .parse()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| format!("sshproxy_tunnel: {port:?} is not a port"))?;
+        let host = if host == "localhost" { "127.0.0.1" } else { host };
+        Ok((host.to_owned(), port))
+    }
 }
 
 /// Session defaults of a profile, named after python-x2go's terminal-session parameters. Each is
@@ -126,6 +219,10 @@ impl ProfileSettings {
             auto_reconnect: None,
             auto_resume: false,
             autoconnect: false,
+            forward_sshagent: false,
+            unique_hostkey_aliases: false,
+            sshproxy: None,
+            keyring: Vec::new(),
             session: SessionSettings::default(),
         }
     }
@@ -157,5 +254,19 @@ mod tests {
         assert!(validate_profile_name("a\nb").is_err());
         assert!(validate_profile_name("a\0b").is_err());
         assert!(validate_profile_name(&"x".repeat(201)).is_err());
+    }
+
+    #[test]
+    fn proxy_tunnel() {
+        let mut p = ProxySettings::new("jump");
+        assert_eq!(p.target("srv", 22), Ok(("srv".into(), 22)));
+        p.tunnel = Some("localhost:44444:10.0.0.2:2222".into());
+        assert_eq!(p.target("srv", 22), Ok(("10.0.0.2".into(), 2222)));
+        p.tunnel = Some("localhost:22".into());
+        assert_eq!(p.target("srv", 22), Ok(("127.0.0.1".into(), 22)));
+        for bad in ["a:b:c", "h:0", "h:x", "1:2:3:4:5"] {
+            p.tunnel = Some(bad.into());
+            assert!(p.target("srv", 22).is_err(), "{bad}");
+        }
     }
 }
