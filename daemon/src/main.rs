@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use tracing::error;
+use tracing::{error, info};
 
 /// Per-user daemon offering persistent X2Go control sessions on the D-Bus session bus.
 #[derive(Parser, Debug)]
@@ -28,6 +28,13 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // The first line of every run in `journalctl --user -u x2god`: which build, which files.
+    info!(
+        version = env!("CARGO_PKG_VERSION"),
+        pid = std::process::id(),
+        config = %paths.config_dir.display(),
+        "starting"
+    );
     match x2god::bus::run(paths, args.replace).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

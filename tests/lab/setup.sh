@@ -8,6 +8,10 @@
 # the distribution's X2Go server scripts, two test users with known passwords
 # and keys, x2gocleansessions, an Xvfb client display with a cookie, and
 # $LAB/lab.env describing all of it. Follows /work/shared/lab-recipe.md.
+# Also (sections 7b/7c, /work/shared/test-infra.md sections 3 and 4): a jump
+# host and a target, each with its own sshd in a network namespace, the target
+# reachable only through the jump; and a keyboard-interactive sshd on loopback
+# asking for the password and then a TOTP verification code.
 # Idempotent: a running lab in LAB_DIR is torn down (teardown.sh) and rebuilt;
 # apt is skipped when every package is already installed.
 #
@@ -19,6 +23,8 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=common.sh
 . "$HERE/common.sh"
+# shellcheck source=net.sh
+. "$HERE/net.sh"
 
 START_NS="$(date +%s%N)"
 LAB="$(lab_resolve_dir "${1:-}")"
@@ -35,11 +41,17 @@ X2GO_DB=/var/lib/x2go/x2go_sessions
 PACKAGES=(openssh-server openssh-client x2goserver x2goserver-xsession
     x2goserver-x2goagent nxproxy xvfb xauth x11-utils xterm sqlite3 iproute2
     util-linux procps dbus dbus-bin python3 pyhoca-cli python3-x2go
-    x2godesktopsharing x2goserver-desktopsharing sshfs fuse3 acl)   # last line: section 13a
+    x2godesktopsharing x2goserver-desktopsharing sshfs fuse3 acl    # this line: section 13a
+    gnome-keyring libsecret-tools oathtool libpam-google-authenticator sshpass expect)   # keyring/TOTP tests, 7c
+# One dpkg-query for all packages (one call per package cost ~0.2 s); it exits
+# non-zero when some package is unknown, which just means "missing".
+declare -A installed=()
+while read -r name st; do
+    if [[ "$st" == installed ]]; then installed["$name"]=1; fi
+done < <(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${PACKAGES[@]}" 2>/dev/null || true)
 missing=()
 for p in "${PACKAGES[@]}"; do
-    st="$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)"
-    [[ "$st" == installed ]] || missing+=("$p")
+    [[ -n "${installed[$p]:-}" ]] || missing+=("$p")
 done
 if ((${#missing[@]})); then
     log "installing missing packages: ${missing[*]}"
@@ -50,24 +62,35 @@ fi
 # ---------------------------------------------------------------------------
 # 2. A previous lab in the same folder is stopped first, so ports, displays and
 # pids are all fresh and recorded by this run.
+torn_down=0
 if [[ -d "$LAB/run/pids" ]]; then
     for f in "$LAB"/run/pids/*; do
         [[ -e "$f" ]] || continue
         if recorded_alive "$LAB" "$(basename "$f")" >/dev/null; then
             log "previous lab in $LAB is running: tearing it down first"
             "$HERE/teardown.sh" "$LAB"
+            torn_down=1
             break
         fi
     done
+fi
+# Leftovers of a crashed run (namespaces, veth, guard route, PAM file): machine-
+# wide names, so they are cleaned up whatever lab folder created them.
+if ((!torn_down)) && leftovers="$(lab_net_leftovers)" && [[ -n "$leftovers" ]]; then
+    log "leftovers of an earlier lab found (${leftovers//$'\n'/, }): tearing down first"
+    lab_net_guard_add   # lab addresses may still exist: keep them off the real network
+    "$HERE/teardown.sh" "$LAB"
 fi
 
 # Remember the previous port/display so lab.env stays stable across runs when
 # they are still free (consumers that cached them keep working).
 PREV_PORT="$(read_pid "$LAB/run/port" 2>/dev/null || true)"
 PREV_DISPLAY="$(read_pid "$LAB/run/display" 2>/dev/null || true)"
+PREV_KBD_PORT="$(read_pid "$LAB/run/kbd-port" 2>/dev/null || true)"
 
 install -d -m 755 "$LAB"
-install -d -m 700 "$LAB/run" "$LAB/keys" "$LAB/hostkeys"
+install -d -m 700 "$LAB/run" "$LAB/keys" "$LAB/hostkeys" "$LAB/hostkeys/jump" \
+    "$LAB/hostkeys/target" "$LAB/hostkeys/kbd" "$LAB/jump" "$LAB/target" "$LAB/kbd"
 install -d -m 755 "$LAB/logs"
 rm -rf "$LAB/run/pids"
 
@@ -136,19 +159,29 @@ for t in ed25519 rsa; do
     fi
     chmod 600 "$k"
 done
+# The jump, target and kbd sshds each have their own ed25519 host key (distinct
+# from the main one and from each other), also kept across runs.
+for h in jump target kbd; do
+    k="$LAB/hostkeys/$h/ssh_host_ed25519_key"
+    if [[ ! -s "$k" || ! -s "$k.pub" ]]; then
+        rm -f "$k" "$k.pub"
+        ssh-keygen -q -t ed25519 -N '' -C "x2god-lab-$h-host" -f "$k"
+    fi
+    chmod 600 "$k"
+done
 
 # ---------------------------------------------------------------------------
 # 7. Private sshd on a free loopback port.
-pick_port() {
+pick_port() { # pick_port [PREVIOUS_PORT]
     local p
     # Prefer the previous port; the sandbox may already have unrelated sshds
     # (e.g. on 2222), so scan a high range and check LISTEN on any address.
-    for p in ${PREV_PORT:+"$PREV_PORT"} $(seq 22220 22999); do
+    for p in ${1:+"$1"} $(seq 22220 22999); do
         port_listening "$p" || { printf '%s\n' "$p"; return 0; }
     done
     die "no free TCP port in 22220-22999"
 }
-PORT="$(pick_port)"
+PORT="$(pick_port "$PREV_PORT")"
 printf '%s\n' "$PORT" >"$LAB/run/port"
 
 # Comments are on their own lines: sshd -t accepts trailing ones, but this is
@@ -204,6 +237,119 @@ sshd_ready() {
 wait_for 10 "sshd pid file and LISTEN on 127.0.0.1:$PORT" sshd_ready
 SSHD_PID="$(read_pid "$LAB/run/sshd.pid")"
 record_pid "$LAB" sshd "$SSHD_PID" "$LAB/sshd_config"
+
+# ---------------------------------------------------------------------------
+# 7a. Helpers for the extra sshds of sections 7b and 7c. Each one has its own
+# folder $LAB/<name> (sshd_config), host key $LAB/hostkeys/<name>/, PidFile
+# $LAB/run/<name>-sshd.pid, log $LAB/logs/<name>-sshd.log and pid record
+# <name>-sshd. Otherwise they are configured like the main sshd above.
+[[ "$LAB" != *[[:space:]]* ]] || die "LAB_DIR must not contain whitespace (sshd_config, PAM arguments): $LAB"
+# write_extra_sshd_config NAME ADDRESS PORT USERS AUTH_LINES...
+write_extra_sshd_config() {
+    local name="$1" addr="$2" port="$3" users="$4"
+    shift 4
+    {
+        cat <<EOF
+# x2god test lab $name sshd (generated by tests/lab/setup.sh; do not edit)
+ListenAddress $addr
+Port $port
+AddressFamily inet
+HostKey $LAB/hostkeys/$name/ssh_host_ed25519_key
+# teardown.sh stops exactly this pid
+PidFile $LAB/run/$name-sshd.pid
+AllowUsers $users
+PermitRootLogin no
+UsePAM yes
+AllowTcpForwarding yes
+AllowAgentForwarding yes
+X11Forwarding no
+UseDNS no
+LogLevel VERBOSE
+Subsystem sftp /usr/lib/openssh/sftp-server
+EOF
+        printf '%s\n' "$@"
+    } >"$LAB/$name/sshd_config"
+    chmod 644 "$LAB/$name/sshd_config"
+}
+# start_extra_sshd NAME NETNS|"" BINARY: check the config, then start it
+# (inside NETNS when given). sshd daemonises; it stays in that namespace.
+start_extra_sshd() {
+    local name="$1" ns="$2" bin="$3" cfg="$LAB/$1/sshd_config"
+    local -a nsexec=()
+    [[ -z "$ns" ]] || nsexec=(ip netns exec "$ns")
+    "$bin" -t -f "$cfg"
+    rm -f "$LAB/run/$name-sshd.pid"
+    : >"$LAB/logs/$name-sshd.log"
+    "${nsexec[@]}" "$bin" -f "$cfg" -E "$LAB/logs/$name-sshd.log"
+}
+# extra_sshd_ready NAME NETNS|"" ADDRESS PORT: pid file, live pid, LISTEN.
+extra_sshd_ready() {
+    local name="$1" ns="$2" addr="$3" port="$4" pid
+    local -a ssns=()
+    [[ -z "$ns" ]] || ssns=(-N "$ns")
+    pid="$(read_pid "$LAB/run/$name-sshd.pid")" || return 1
+    [[ -n "$(ss "${ssns[@]}" -ltnH "src $addr and sport = :$port" 2>/dev/null)" ]] || return 1
+    [[ -d "/proc/$pid" ]]
+}
+# finish_extra_sshd NAME NETNS|"" ADDRESS PORT: wait until ready, record the pid.
+finish_extra_sshd() {
+    local name="$1" pid
+    wait_for 10 "$name sshd pid file and LISTEN on $3:$4" extra_sshd_ready "$@"
+    pid="$(read_pid "$LAB/run/$name-sshd.pid")"
+    record_pid "$LAB" "$name-sshd" "$pid" "$LAB/$name/sshd_config"
+    printf '%s\n' "$pid"
+}
+NET_AUTH_LINES=("PubkeyAuthentication yes" "PasswordAuthentication yes" "KbdInteractiveAuthentication no")
+
+# ---------------------------------------------------------------------------
+# 7b. Jump topology (net.sh): x2god-jump (sshd on 10.231.2.2:22, reachable from
+# the root namespace) and x2god-target (sshd on 10.231.3.2:22, reachable only
+# from the jump). The guard route comes first, before any lab address exists,
+# so no packet for 10.231.0.0/16 can ever leave the machine. Both sshds serve
+# the same users, keys and X2Go installation (same file system and session DB);
+# an x2goagent started through the target listens inside x2god-target.
+lab_net_guard_add
+lab_net_up
+write_extra_sshd_config jump "$LAB_JUMP_ADDR" 22 "x2gotest x2gotest2" "${NET_AUTH_LINES[@]}"
+write_extra_sshd_config target "$LAB_TARGET_ADDR" 22 "x2gotest x2gotest2" "${NET_AUTH_LINES[@]}"
+start_extra_sshd jump "$LAB_NS_JUMP" "$SSHD"
+start_extra_sshd target "$LAB_NS_TARGET" "$SSHD"
+
+# ---------------------------------------------------------------------------
+# 7c. Keyboard-interactive sshd on 127.0.0.1:<free port> with two PAM prompts:
+# "Password: " (pam_unix) then "Verification code: " (pam_google_authenticator,
+# TOTP). Its own PAM service: OpenSSH takes the service name from argv[0], so it
+# runs through the symlink $LAB/kbd/x2god-kbd (absolute path: sshd must re-exec
+# itself) and /etc/pam.d/sshd stays untouched. account/session/password come
+# from the stock sshd stack, so logins behave like on the main sshd.
+KBD_PORT="$(pick_port "$PREV_KBD_PORT")"
+printf '%s\n' "$KBD_PORT" >"$LAB/run/kbd-port"
+KBD_SSHD="$LAB/kbd/$LAB_KBD_PAM_SERVICE"
+ln -sfn "$SSHD" "$KBD_SSHD"
+cat >"$LAB_KBD_PAM_FILE" <<EOF
+# x2god test lab keyboard-interactive sshd (written by tests/lab/setup.sh,
+# removed by tests/lab/teardown.sh). Password, then a TOTP code. nodelay: a
+# wrong answer fails at once instead of after pam_unix's 2 s delay.
+auth      requisite  pam_unix.so nodelay
+auth      required   pam_google_authenticator.so secret=$LAB/kbd/ga-\${USER} user=root
+account   include    sshd
+session   include    sshd
+password  include    sshd
+EOF
+chmod 644 "$LAB_KBD_PAM_FILE"
+# Secret file read as root (user=root), so root-owned 0600. No DISALLOW_REUSE:
+# tests may use the same code several times within its window.
+printf '%s\n' "$LAB_KBD_TOTP_SECRET" '" TOTP_AUTH' '" WINDOW_SIZE 3' >"$LAB/kbd/ga-x2gotest.tmp"
+chmod 600 "$LAB/kbd/ga-x2gotest.tmp"
+mv -f "$LAB/kbd/ga-x2gotest.tmp" "$LAB/kbd/ga-x2gotest"
+write_extra_sshd_config kbd 127.0.0.1 "$KBD_PORT" x2gotest \
+    "KbdInteractiveAuthentication yes" "PasswordAuthentication no" "PubkeyAuthentication no" \
+    "AuthenticationMethods keyboard-interactive"
+start_extra_sshd kbd "" "$KBD_SSHD"
+
+JUMP_SSHD_PID="$(finish_extra_sshd jump "$LAB_NS_JUMP" "$LAB_JUMP_ADDR" 22)"
+TARGET_SSHD_PID="$(finish_extra_sshd target "$LAB_NS_TARGET" "$LAB_TARGET_ADDR" 22)"
+KBD_SSHD_PID="$(finish_extra_sshd kbd "" 127.0.0.1 "$KBD_PORT")"
 
 # ---------------------------------------------------------------------------
 # 8. /dev/log sink. The X2Go scripts log via syslog; without /dev/log all of it
@@ -368,6 +514,37 @@ for t in ed25519 rsa; do
 done
 chmod 644 "$LAB/known_hosts"
 
+# 12b. The extra sshds are NOT in $LAB/known_hosts (tests expect it to name the
+# main sshd only); tests build theirs from the *_HOSTKEY_PUB files in lab.env.
+# Setup's own smoke test (section 14) uses this file and ssh config, which are
+# also handy by hand: ssh -F $LAB/run/net_ssh_config lab-target x2golistsessions
+: >"$LAB/run/net_known_hosts"
+for h in "jump $LAB_JUMP_ADDR" "target $LAB_TARGET_ADDR" "kbd [127.0.0.1]:$KBD_PORT"; do
+    read -r name hostpat <<<"$h"
+    read -r ktype kb64 _ <"$LAB/hostkeys/$name/ssh_host_ed25519_key.pub"
+    printf '%s %s %s\n' "$hostpat" "$ktype" "$kb64" >>"$LAB/run/net_known_hosts"
+done
+cat >"$LAB/run/net_ssh_config" <<EOF
+# x2god lab: jump topology (generated by tests/lab/setup.sh)
+Host lab-jump
+  HostName $LAB_JUMP_ADDR
+  Port 22
+Host lab-target
+  HostName $LAB_TARGET_ADDR
+  Port 22
+  ProxyJump lab-jump
+Host *
+  User x2gotest
+  IdentityFile $LAB/keys/id_ed25519
+  IdentitiesOnly yes
+  UserKnownHostsFile $LAB/run/net_known_hosts
+  GlobalKnownHostsFile /dev/null
+  StrictHostKeyChecking yes
+  BatchMode yes
+  ConnectTimeout 10
+  LogLevel ERROR
+EOF
+
 # ---------------------------------------------------------------------------
 # 13a. Desktop sharing and sshfs/FUSE (helpers in common.sh; tests/lab/
 # start-desktop.sh and desktop-sharing.sh use this).
@@ -437,12 +614,38 @@ env_line() {
     env_line APPS_DIR "$APPS_DIR"
     # Empty when the machine already had a /dev/log (then syslog goes there).
     env_line SYSLOG_LOG "$SYSLOG_LOG"
+    # Sections 7b/7c: jump topology (target only reachable through the jump,
+    # ProxyJump / ssh -J) and the keyboard-interactive sshd (password + TOTP).
+    env_line NET_RANGE "$LAB_NET_RANGE"
+    env_line JUMP_HOST "$LAB_JUMP_ADDR"
+    env_line JUMP_PORT 22
+    env_line JUMP_HOSTKEY_PUB "$LAB/hostkeys/jump/ssh_host_ed25519_key.pub"
+    env_line JUMP_SSHD_LOG "$LAB/logs/jump-sshd.log"
+    env_line TARGET_HOST "$LAB_TARGET_ADDR"
+    env_line TARGET_PORT 22
+    env_line TARGET_HOSTKEY_PUB "$LAB/hostkeys/target/ssh_host_ed25519_key.pub"
+    env_line TARGET_SSHD_LOG "$LAB/logs/target-sshd.log"
+    env_line KBD_HOST 127.0.0.1
+    env_line KBD_PORT "$KBD_PORT"
+    env_line KBD_USER x2gotest
+    env_line KBD_PASSWORD x2gotest-pw
+    env_line KBD_TOTP_SECRET "$LAB_KBD_TOTP_SECRET"
+    env_line KBD_HOSTKEY_PUB "$LAB/hostkeys/kbd/ssh_host_ed25519_key.pub"
+    env_line KBD_SSHD_LOG "$LAB/logs/kbd-sshd.log"
 } >"$LAB/lab.env.tmp"
 mv -f "$LAB/lab.env.tmp" "$LAB/lab.env"
 chmod 644 "$LAB/lab.env"
 
 # ---------------------------------------------------------------------------
 # 14. Smoke test the reference way: OpenSSH, key auth, strict host key check.
+# The target (through the jump) and the kbd sshd are checked at the same time
+# in the background; x2golistsessions proves X2Go works through each of them.
+ssh -F "$LAB/run/net_ssh_config" lab-target x2golistsessions >"$LAB/run/smoke-target.out" 2>&1 &
+SMOKE_TARGET_PID=$!
+expect -f "$HERE/kbd-ssh.exp" 127.0.0.1 "$KBD_PORT" x2gotest x2gotest-pw \
+    "$(oathtool --totp -b "$LAB_KBD_TOTP_SECRET")" "$LAB/run/net_known_hosts" x2golistsessions \
+    >"$LAB/run/smoke-kbd.out" 2>&1 &
+SMOKE_KBD_PID=$!
 if ! out="$(ssh -F /dev/null -i "$LAB/keys/id_ed25519" -p "$PORT" -o IdentitiesOnly=yes \
     -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$LAB/known_hosts" \
     -o GlobalKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=10 \
@@ -451,8 +654,26 @@ if ! out="$(ssh -F /dev/null -i "$LAB/keys/id_ed25519" -p "$PORT" -o IdentitiesO
     tail -n 20 "$LAB/logs/sshd.log" >&2 || true
     die "smoke test (ssh x2gotest@127.0.0.1 x2golistsessions) failed"
 fi
+if ! wait "$SMOKE_TARGET_PID"; then
+    cat "$LAB/run/smoke-target.out" >&2
+    tail -n 10 "$LAB/logs/jump-sshd.log" "$LAB/logs/target-sshd.log" >&2 || true
+    die "smoke test (ssh -F $LAB/run/net_ssh_config lab-target x2golistsessions) failed"
+fi
+if ! wait "$SMOKE_KBD_PID"; then
+    cat "$LAB/run/smoke-kbd.out" >&2
+    tail -n 20 "$LAB/logs/kbd-sshd.log" >&2 || true
+    die "smoke test (keyboard-interactive login on 127.0.0.1:$KBD_PORT, tests/lab/kbd-ssh.exp) failed"
+fi
+# The target must not be reachable from the root namespace: with the guard
+# route the connect fails at once (No route to host); a timeout would mean
+# packets go somewhere.
+rc=0
+timeout 3 bash -c ": >/dev/tcp/$LAB_TARGET_ADDR/22" 2>/dev/null || rc=$?
+((rc != 0)) || die "target sshd $LAB_TARGET_ADDR:22 is reachable directly from the root namespace"
+((rc != 124)) || die "connect to $LAB_TARGET_ADDR:22 hung instead of failing: guard route not effective?"
 
 ELAPSED_MS=$((($(date +%s%N) - START_NS) / 1000000))
-printf 'x2god lab ready: %s sshd=127.0.0.1:%s (pid %s) display=:%s (Xvfb pid %s) cleansessions=%s hostname=%s env=%s/lab.env (%d.%03ds)\n' \
-    "$LAB" "$PORT" "$SSHD_PID" "$DNUM" "$XVFB_PID" "$CS_PID" "$HN" "$LAB" \
+printf 'x2god lab ready: %s sshd=127.0.0.1:%s (pid %s) jump=%s:22 (pid %s) target=%s:22 (pid %s) kbd=127.0.0.1:%s (pid %s) display=:%s (Xvfb pid %s) cleansessions=%s hostname=%s env=%s/lab.env (%d.%03ds)\n' \
+    "$LAB" "$PORT" "$SSHD_PID" "$LAB_JUMP_ADDR" "$JUMP_SSHD_PID" "$LAB_TARGET_ADDR" "$TARGET_SSHD_PID" \
+    "$KBD_PORT" "$KBD_SSHD_PID" "$DNUM" "$XVFB_PID" "$CS_PID" "$HN" "$LAB" \
     $((ELAPSED_MS / 1000)) $((ELAPSED_MS % 1000))

@@ -13,6 +13,9 @@
 # 4. removes the published-application .desktop files and icons setup installed.
 # 5. stops x2godesktopsharing applets started by desktop-sharing.sh and restores
 #    /dev/fuse and fusermount3 to their saved mode/ACL (setup.sh section 13a).
+# 6. stops the jump, target and keyboard-interactive sshds (setup.sh 7b/7c),
+#    deletes the lab network namespaces and veths, the guard route and the
+#    kbd PAM service file, and fails if any of that is still there.
 # Keeps keys, host keys, logs and lab.env in LAB_DIR (logs help post-mortems).
 # Safe to run any number of times, also when everything is already gone.
 set -euo pipefail
@@ -20,6 +23,8 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=common.sh
 . "$HERE/common.sh"
+# shellcheck source=net.sh
+. "$HERE/net.sh"
 
 LAB="$(lab_resolve_dir "${1:-}")"
 [[ "$(id -u)" -eq 0 ]] || die "must run as root"
@@ -86,22 +91,42 @@ done
 # connections would otherwise keep running after the listener is gone), then
 # the listener itself. The pid file can vanish briefly on SIGHUP, hence the
 # recorded copy in run/pids/sshd.
-sshd_pid=""
-if f="$(recorded_alive "$LAB" sshd)"; then
-    sshd_pid="$f"
-elif p="$(read_pid "$LAB/run/sshd.pid" 2>/dev/null)" && pid_matches "$p" "$LAB/sshd_config"; then
-    sshd_pid="$p"
-fi
-if [[ -n "$sshd_pid" ]]; then
-    kill -TERM "$sshd_pid" 2>/dev/null || true   # listener first: no new connections
-    for child in $(ps -o pid= --ppid "$sshd_pid" 2>/dev/null || true); do
-        # Children are "sshd: user [priv]" etc.; verify they are sshd processes.
-        if pid_matches "$child" sshd; then kill -TERM "$child" 2>/dev/null || true; fi
-    done
-    stop_pid "$sshd_pid" "$LAB/sshd_config" sshd
-    log "stopped sshd (pid $sshd_pid) and its connections"
-fi
-rm -f "$LAB/run/pids/sshd"
+# descendants PID: every process below PID (one ps snapshot).
+descendants() {
+    ps -eo pid=,ppid= | awk -v root="$1" '
+        { parent[$1] = $2 }
+        END { for (p in parent) { q = p
+                  while ((q in parent) && q != root && q > 1) q = parent[q]
+                  if (q == root && p != root) print p } }'
+}
+# stop_sshd RECORD PIDFILE CONFIG; remembers what it stopped in STOPPED_SSHDS
+# ("PID CONFIG") for the final check in section 8. Besides the per-connection
+# sshd children, the commands run over open connections (e.g. `sleep 600` of a
+# test) get SIGTERM too: without a tty they would outlive their connection.
+STOPPED_SSHDS=()
+stop_sshd() {
+    local rec="$1" pidfile="$2" cfg="$3" sshd_pid="" f p child kids
+    if f="$(recorded_alive "$LAB" "$rec")"; then
+        sshd_pid="$f"
+    elif p="$(read_pid "$pidfile" 2>/dev/null)" && pid_matches "$p" "$cfg"; then
+        sshd_pid="$p"
+    fi
+    if [[ -n "$sshd_pid" ]]; then
+        kids="$(descendants "$sshd_pid")"
+        kill -TERM "$sshd_pid" 2>/dev/null || true   # listener first: no new connections
+        for child in $kids; do kill -TERM "$child" 2>/dev/null || true; done
+        stop_pid "$sshd_pid" "$cfg" "$rec"
+        STOPPED_SSHDS+=("$sshd_pid $cfg")
+        log "stopped $rec (pid $sshd_pid) and its connections"
+    fi
+    rm -f "$LAB/run/pids/$rec" "$pidfile"
+}
+stop_sshd sshd "$LAB/run/sshd.pid" "$LAB/sshd_config"
+# Setup sections 7b/7c: the jump and target sshds (in their namespaces; pids
+# are global, so the same way works) and the keyboard-interactive one.
+for name in jump target kbd; do
+    stop_sshd "$name-sshd" "$LAB/run/$name-sshd.pid" "$LAB/$name/sshd_config"
+done
 
 # ---------------------------------------------------------------------------
 # 3. x2gocleansessions, only when this lab started it (record exists). It
@@ -168,6 +193,24 @@ for u in "${LAB_USERS[@]}"; do
     done
 done
 lab_fuse_restore "$LAB"
+
+# ---------------------------------------------------------------------------
+# 8. Jump topology and kbd sshd (setup.sh 7b/7c, names in net.sh). Whatever is
+# still inside a lab namespace (an sshd of a crashed run, a leftover agent) is
+# stopped by pid; then veths and namespaces go, the guard route last (nothing
+# in 10.231.0.0/16 exists anymore by then). Works without $LAB as well, so it
+# also clears what a crashed run in another lab folder left behind.
+lab_net_down || log "WARNING: veth $LAB_VETH_ROOT still present after deleting the lab namespaces"
+lab_net_guard_del
+rm -f "$LAB_KBD_PAM_FILE"
+mapfile -t leftovers < <(lab_net_leftovers)
+for entry in "${STOPPED_SSHDS[@]}"; do
+    read -r pid cfg <<<"$entry"
+    if pid_matches "$pid" "$cfg"; then leftovers+=("sshd pid $pid ($cfg)"); fi
+done
+if ((${#leftovers[@]})); then
+    die "teardown incomplete, still present: $(IFS=,; echo "${leftovers[*]}")"
+fi
 
 rm -f "$LAB/run/sshd.pid"
 rmdir "$LAB/run/pids" 2>/dev/null || true
