@@ -28,8 +28,16 @@ mod sharing;
 mod reliability;
 // Hostile arguments are refused before anything runs remotely.
 mod injection;
+// Jump hosts, keyboard-interactive logins via an agent, the keyring, x2goclient profiles.
+mod paths;
+// x2goctl, the command-line client: golden --json output, exit codes, watch.
+mod ctl;
 // A hundred connected profiles and a thousand concurrent calls on one daemon.
 mod load;
+// The typed client library: handles, typed errors, the event stream, the agent.
+mod client;
+// install.sh's layout, the user unit under systemd-analyze, D-Bus activation, journald fields.
+mod install;
 
 use std::time::Duration;
 

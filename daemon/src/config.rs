@@ -60,13 +60,7 @@ pub fn local_username() -> Option<String> {
         }
     }
     // No login variables (a bare service manager environment): look our uid up in passwd.
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let uid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))?
-        .split_whitespace()
-        .next()?
-        .to_owned();
+    let uid = current_uid().to_string();
     let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
     passwd.lines().find_map(|l| {
         let mut f = l.split(':');
@@ -74,4 +68,11 @@ pub fn local_username() -> Option<String> {
         let _pw = f.next()?;
         (f.next()? == uid).then(|| name.to_owned())
     })
+}
+
+/// The real user id of this process (from `/proc/self`, which needs no `unsafe` call), or
+/// `u32::MAX` when it cannot be read, which matches no user.
+pub fn current_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").map_or(u32::MAX, |m| m.uid())
 }

@@ -208,6 +208,23 @@ pub trait Profile {
     /// The last connection error, empty when none.
     #[zbus(property)]
     fn last_error(&self) -> zbus::Result<String>;
+    /// Stores `secret` as `kind` (see [`crate::names::secret_kind::STORABLE`]) in the desktop
+    /// keyring for this profile.
+    fn store_secret(&self, kind: &str, secret: &str) -> Result<(), Error>;
+    /// Removes the secret `kind` of this profile from the keyring.
+    fn forget_secret(&self, kind: &str) -> Result<(), Error>;
+    /// Every stored (non-secret) setting, keys as for `CreateProfile`.
+    fn get_settings(&self) -> Result<HashMap<String, OwnedVariant>, Error>;
+    /// Kinds of secret stored in the keyring for this profile.
+    #[zbus(property)]
+    fn stored_secrets(&self) -> zbus::Result<Vec<String>>;
+    /// The jump host as `host:port`, empty when none.
+    #[zbus(property)]
+    fn sshproxy(&self) -> zbus::Result<String>;
+    /// Where the profile comes from: `x2god` (profiles.toml) or `x2goclient`
+    /// (`~/.x2goclient/sessions`, read-only).
+    #[zbus(property)]
+    fn source(&self) -> zbus::Result<String>;
 }
 
 /// `org.x2go.Control1.Session` at `/org/x2go/Control1/profile/<p>/session/<s>`.
@@ -249,7 +266,10 @@ pub trait Session {
 ///
 /// An agent that will not answer returns the D-Bus error `org.x2go.Control1.Error.Cancelled`;
 /// x2god gives up the attempt and reports it to the caller of `Connect`.
-#[proxy(interface = "org.x2go.Control1.Agent", default_service = "org.x2go.Control1")]
+#[proxy(
+    interface = "org.x2go.Control1.Agent",
+    default_service = "org.x2go.Control1"
+)]
 pub trait Agent {
     /// Asks for a secret of `kind` (`password`, `passphrase`, `sshproxy_password`,
     /// `sshproxy_passphrase` or `response`, see [`crate::names::secret_kind`]) for `profile`;

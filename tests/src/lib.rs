@@ -1000,3 +1000,179 @@ pub fn nxproxies_mentioning(needle: &str) -> Vec<u32> {
         })
         .collect()
 }
+
+impl Daemon {
+    /// Starts x2god after `prepare` has filled its fresh HOME (e.g. with an x2goclient
+    /// sessions file or known_hosts).
+    pub async fn start_prepared(env: Vec<(String, String)>, prepare: impl FnOnce(&Path)) -> Daemon {
+        let bus = Bus::start();
+        let home = tempfile::tempdir().unwrap();
+        prepare(home.path());
+        let log = home.path().join("x2god.log");
+        let mut d = Daemon {
+            child: None,
+            bus,
+            home,
+            log,
+            env,
+        };
+        d.spawn().await;
+        d
+    }
+
+    /// Starts gnome-keyring's Secret Service on the daemon's bus with a fresh, unlocked
+    /// `login` keyring under the daemon's HOME. It exits when the bus goes away.
+    pub fn start_keyring(&self) {
+        let mut child = Command::new("gnome-keyring-daemon")
+            .args(["--unlock", "--components=secrets"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.home.path())
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus.address)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start gnome-keyring-daemon (apt-get install gnome-keyring)");
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(b"keyring-unlock-pw").unwrap();
+        }
+        assert!(
+            child.wait().unwrap().success(),
+            "gnome-keyring-daemon failed"
+        );
+        // The daemonised keyring takes its bus name a moment later.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let out = Command::new("busctl")
+                .args(["--address", &self.bus.address, "--no-pager", "list"])
+                .output()
+                .unwrap();
+            if String::from_utf8_lossy(&out.stdout).contains("org.freedesktop.secrets") {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the Secret Service did not appear"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// One question the test agent was asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentQuestion {
+    /// `RequestSecret(profile, kind, prompt)`.
+    Secret {
+        /// The kind asked for.
+        kind: String,
+        /// The prompt shown.
+        prompt: String,
+    },
+    /// `ConfirmHostKey(profile, host, key_type, fingerprint)`.
+    HostKey {
+        /// The known_hosts name.
+        host: String,
+        /// The SHA256 fingerprint.
+        fingerprint: String,
+    },
+}
+
+/// How the test agent answers.
+pub type AgentAnswer = Box<dyn Fn(&AgentQuestion) -> Option<String> + Send + Sync>;
+
+struct TestAgentObject {
+    asked: std::sync::Arc<std::sync::Mutex<Vec<AgentQuestion>>>,
+    answer: AgentAnswer,
+}
+
+#[zbus::interface(name = "org.x2go.Control1.Agent")]
+impl TestAgentObject {
+    async fn request_secret(
+        &self,
+        _profile: zbus::OwnedObjectPath,
+        kind: String,
+        prompt: String,
+    ) -> Result<String, x2god_proto::Error> {
+        let q = AgentQuestion::Secret { kind, prompt };
+        self.asked.lock().unwrap().push(q.clone());
+        (self.answer)(&q)
+            .ok_or_else(|| x2god_proto::Error::Cancelled("declined by the test".into()))
+    }
+
+    async fn confirm_host_key(
+        &self,
+        _profile: zbus::OwnedObjectPath,
+        host: String,
+        _key_type: String,
+        fingerprint: String,
+    ) -> bool {
+        let q = AgentQuestion::HostKey { host, fingerprint };
+        self.asked.lock().unwrap().push(q.clone());
+        (self.answer)(&q).is_some_and(|a| a == "yes")
+    }
+
+    async fn cancel(&self) {}
+}
+
+/// An agent registered with the daemon on its own bus connection: answers with `answer`
+/// (`None` declines; for host keys `Some("yes")` trusts) and records every question.
+pub struct TestAgent {
+    /// The agent's bus connection; dropping it ends the registration.
+    pub conn: zbus::Connection,
+    asked: std::sync::Arc<std::sync::Mutex<Vec<AgentQuestion>>>,
+}
+
+impl TestAgent {
+    /// Serves the agent at `/test/agent` and registers it.
+    pub async fn register(daemon: &Daemon, answer: AgentAnswer) -> TestAgent {
+        let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let conn = daemon.bus.connect().await;
+        conn.object_server()
+            .at(
+                "/test/agent",
+                TestAgentObject {
+                    asked: asked.clone(),
+                    answer,
+                },
+            )
+            .await
+            .unwrap();
+        let manager = x2god_proto::proxy::ManagerProxy::new(&conn).await.unwrap();
+        manager
+            .register_agent(&zbus::ObjectPath::try_from("/test/agent").unwrap())
+            .await
+            .unwrap();
+        TestAgent { conn, asked }
+    }
+
+    /// The questions asked so far.
+    pub fn asked(&self) -> Vec<AgentQuestion> {
+        self.asked.lock().unwrap().clone()
+    }
+}
+
+/// The SHA256 fingerprint of the public key file `pub_file`, as `ssh-keygen -l` prints it.
+pub fn fingerprint_of(pub_file: &str) -> String {
+    let out = Command::new("ssh-keygen")
+        .args(["-l", "-E", "sha256", "-f", pub_file])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The current TOTP code of `secret` (base32), by `oathtool`.
+pub fn totp(secret: &str) -> String {
+    let out = Command::new("oathtool")
+        .args(["--totp", "-b", secret])
+        .output()
+        .expect("oathtool (apt-get install oathtool)");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}

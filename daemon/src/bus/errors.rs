@@ -7,14 +7,19 @@ use crate::ssh;
 
 impl From<ssh::Error> for Wire {
     fn from(e: ssh::Error) -> Wire {
+        // A jump host's failure keeps its kind (an unknown key is HostKeyUnknown on either
+        // hop); the message says which hop.
         let msg = e.to_string();
-        match e {
+        match e.innermost() {
             ssh::Error::AuthFailed { .. } | ssh::Error::KeyFile { .. } => Wire::AuthFailed(msg),
             ssh::Error::HostKeyUnknown { .. } => Wire::HostKeyUnknown(msg),
             ssh::Error::HostKeyChanged { .. } | ssh::Error::HostKeyRevoked { .. } => {
                 Wire::HostKeyChanged(msg)
             }
-            ssh::Error::FingerprintMismatch { .. } => Wire::InvalidArgument(msg),
+            ssh::Error::FingerprintMismatch { .. } | ssh::Error::InvalidParams(_) => {
+                Wire::InvalidArgument(msg)
+            }
+            ssh::Error::Cancelled(_) => Wire::Cancelled(msg),
             ssh::Error::Timeout(_) => Wire::Timeout(msg),
             ssh::Error::Disconnected => Wire::NotConnected(msg),
             _ => Wire::Failed(msg),

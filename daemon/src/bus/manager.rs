@@ -63,6 +63,33 @@ impl Manager {
         self.registry.get(&name).await
     }
 
+    /// Registers the caller's object at `agent` (serving `org.x2go.Control1.Agent`) to answer
+    /// password, passphrase, one-time-code and host-key questions of every profile. One
+    /// registration per bus connection (a new one replaces it); it ends with
+    /// `UnregisterAgent` or when the caller leaves the bus. The newest agent is asked first.
+    async fn register_agent(
+        &self,
+        agent: OwnedObjectPath,
+        #[zbus(header)] hdr: zbus::message::Header<'_>,
+    ) -> Result<(), Error> {
+        let sender = hdr
+            .sender()
+            .ok_or_else(|| Error::InvalidArgument("the call has no sender".into()))?;
+        self.registry.agents.register(sender.clone(), agent).await
+    }
+
+    /// Ends the caller's agent registration at `agent`.
+    async fn unregister_agent(
+        &self,
+        agent: OwnedObjectPath,
+        #[zbus(header)] hdr: zbus::message::Header<'_>,
+    ) -> Result<(), Error> {
+        let sender = hdr
+            .sender()
+            .ok_or_else(|| Error::InvalidArgument("the call has no sender".into()))?;
+        self.registry.agents.unregister(sender.clone(), &agent)
+    }
+
     /// A profile was added.
     #[zbus(signal)]
     async fn profile_added(

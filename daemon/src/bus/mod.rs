@@ -1,6 +1,7 @@
 //! The D-Bus objects of x2god. Only this module knows zbus; errors of the layers below are
 //! mapped to `org.x2go.Control1.Error.*` here.
 
+pub mod agents;
 mod apps;
 mod errors;
 pub mod manager;

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use x2god_proto::Error;
 use zbus::{OwnedVariant, Variant};
 
-use crate::profiles::ProfileSettings;
+use crate::profiles::{ProfileSettings, ProxySettings};
 use crate::ssh::Secret;
 
 /// An `a{sv}` argument as zbus hands it to a method.
@@ -102,9 +102,41 @@ pub fn paths(key: &str, v: &Variant<'_>) -> Result<Vec<PathBuf>, Error> {
     }
 }
 
-/// Keys of python-x2go's `connect()` that x2god does not implement yet: refused when they ask
-/// for the feature, accepted when they turn it off.
-const NOT_YET: &[&str] = &["use_sshproxy", "forward_sshagent", "unique_hostkey_aliases"];
+/// Applies one `sshproxy_*` key to the jump-host settings.
+fn apply_proxy(p: &mut ProxySettings, key: &str, v: &Variant<'_>) -> Result<bool, Error> {
+    match key {
+        "sshproxy_host" => {
+            // python-x2go: `host:port` overrides `sshproxy_port` (no IPv6 literals there).
+            let h = string(key, v)?;
+            match h.rsplit_once(':') {
+                Some((host, port)) if !host.contains(':') => {
+                    p.host = host.to_owned();
+                    p.port = port.parse().ok().filter(|p| *p != 0).ok_or_else(|| {
+                        Error::InvalidArgument(format!("sshproxy_host {h:?}: bad port"))
+                    })?;
+                }
+                _ => p.host = h,
+            }
+        }
+        "sshproxy_port" => p.port = u16::try_from(integer(key, v, 1, 65535)?).unwrap_or(22),
+        "sshproxy_user" => {
+            let u = string(key, v)?;
+            p.user = (!u.is_empty()).then_some(u);
+        }
+        "sshproxy_key_filename" => p.key_filename = paths(key, v)?,
+        "sshproxy_allow_agent" => p.allow_agent = boolean(key, v)?,
+        "sshproxy_look_for_keys" => p.look_for_keys = boolean(key, v)?,
+        "sshproxy_force_password_auth" => p.force_password_auth = boolean(key, v)?,
+        "sshproxy_reuse_authinfo" => p.reuse_authinfo = boolean(key, v)?,
+        "sshproxy_tunnel" => {
+            let t = string(key, v)?;
+            p.tunnel = (!t.is_empty()).then_some(t);
+            p.target("", 22).map_err(Error::InvalidArgument)?;
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
 
 /// Applies one stored-setting key; `Ok(false)` when `key` is not a setting.
 fn apply_setting(s: &mut ProfileSettings, key: &str, v: &Variant<'_>) -> Result<bool, Error> {
@@ -128,6 +160,8 @@ fn apply_setting(s: &mut ProfileSettings, key: &str, v: &Variant<'_>) -> Result<
         "auto_reconnect" => s.auto_reconnect = Some(boolean(key, v)?),
         "auto_resume" => s.auto_resume = boolean(key, v)?,
         "autoconnect" => s.autoconnect = boolean(key, v)?,
+        "forward_sshagent" => s.forward_sshagent = boolean(key, v)?,
+        "unique_hostkey_aliases" => s.unique_hostkey_aliases = boolean(key, v)?,
         "cmd" => s.session.cmd = Some(string(key, v)?),
         "session_type" => s.session.session_type = Some(string(key, v)?),
         "geometry" => s.session.geometry = Some(string(key, v)?),
@@ -140,17 +174,14 @@ fn apply_setting(s: &mut ProfileSettings, key: &str, v: &Variant<'_>) -> Result<
         "clipboard" => s.session.clipboard = Some(string(key, v)?),
         "nxproxy" => s.session.nxproxy = Some(PathBuf::from(string(key, v)?)),
         "poll_interval" => s.session.poll_interval = Some(seconds(key, v)?),
-        k if NOT_YET.contains(&k) => {
-            if boolean(key, v)? {
-                return Err(Error::NotSupported(format!(
-                    "option {key:?} is not supported by this version of x2god"
-                )));
-            }
+        "pkey" | "sshproxy_pkey" => {
+            return Err(Error::NotSupported(format!(
+                "option {key:?}: an in-memory key cannot cross the bus; use a key file or the SSH agent"
+            )));
         }
         k if k.starts_with("sshproxy_") => {
-            return Err(Error::NotSupported(format!(
-                "option {key:?}: SSH proxies are not supported by this version of x2god"
-            )));
+            let p = s.sshproxy.get_or_insert_with(|| ProxySettings::new(""));
+            return apply_proxy(p, key, v);
         }
         _ => return Ok(false),
     }
@@ -161,20 +192,66 @@ fn unknown(key: &str) -> Error {
     Error::InvalidArgument(format!("unknown option {key:?}"))
 }
 
-/// Applies a `CreateProfile`/`Update` dictionary to `settings`. Secrets are refused: they are
-/// never stored.
-pub fn apply_settings(settings: &mut ProfileSettings, dict: &Dict) -> Result<(), Error> {
+/// Keys that carry a secret: accepted by `Connect` only, never stored.
+const SECRET_KEYS: [&str; 4] = [
+    "password",
+    "passphrase",
+    "sshproxy_password",
+    "sshproxy_passphrase",
+];
+
+/// Applies `dict` to `settings`, with `use_sshproxy` deciding whether a jump host is used
+/// whatever order the keys come in; secret keys go to `secret`.
+fn apply_dict(
+    settings: &mut ProfileSettings,
+    dict: &Dict,
+    mut secret: impl FnMut(&str, &Variant<'_>) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let had_proxy = settings.sshproxy.is_some();
+    let mut use_proxy = None;
     for (key, v) in dict {
-        if key == "password" || key == "passphrase" {
-            return Err(Error::InvalidArgument(format!(
-                "{key:?} cannot be stored in a profile; pass it to Connect"
-            )));
-        }
-        if !apply_setting(settings, key, v)? {
+        if SECRET_KEYS.contains(&key.as_str()) {
+            secret(key, v)?;
+        } else if key == "use_sshproxy" {
+            use_proxy = Some(boolean(key, v)?);
+        } else if !apply_setting(settings, key, v)? {
             return Err(unknown(key));
         }
     }
+    match (use_proxy, settings.sshproxy.as_ref()) {
+        (Some(false), _) => settings.sshproxy = None,
+        (Some(true), None) => {
+            return Err(Error::InvalidArgument(
+                "use_sshproxy needs sshproxy_host".into(),
+            ));
+        }
+        (_, Some(p)) if p.host.is_empty() => {
+            return Err(Error::InvalidArgument(
+                if use_proxy.is_none() && !had_proxy {
+                    "sshproxy_* options need use_sshproxy=true and sshproxy_host".into()
+                } else {
+                    "use_sshproxy needs sshproxy_host".into()
+                },
+            ));
+        }
+        (None, Some(_)) if !had_proxy => {
+            return Err(Error::InvalidArgument(
+                "sshproxy_* options need use_sshproxy=true".into(),
+            ));
+        }
+        _ => {}
+    }
     Ok(())
+}
+
+/// Applies a `CreateProfile`/`Update` dictionary to `settings`. Secrets are refused: they are
+/// never stored (`Profile.StoreSecret` puts them in the keyring).
+pub fn apply_settings(settings: &mut ProfileSettings, dict: &Dict) -> Result<(), Error> {
+    apply_dict(settings, dict, |key, _| {
+        Err(Error::InvalidArgument(format!(
+            "{key:?} cannot be stored in a profile; pass it to Connect or StoreSecret"
+        )))
+    })
 }
 
 /// The secrets a `Connect` call carries.
@@ -184,23 +261,116 @@ pub struct ConnectSecrets {
     pub password: Option<Secret>,
     /// `passphrase`.
     pub passphrase: Option<Secret>,
+    /// `sshproxy_password`.
+    pub proxy_password: Option<Secret>,
+    /// `sshproxy_passphrase`.
+    pub proxy_passphrase: Option<Secret>,
 }
 
 /// Applies a `Connect` dictionary: setting overrides for this connection plus secrets.
 pub fn apply_connect(settings: &mut ProfileSettings, dict: &Dict) -> Result<ConnectSecrets, Error> {
     let mut secrets = ConnectSecrets::default();
-    for (key, v) in dict {
-        match key.as_str() {
-            "password" => secrets.password = Some(Secret::new(string(key, v)?)),
-            "passphrase" => secrets.passphrase = Some(Secret::new(string(key, v)?)),
-            _ => {
-                if !apply_setting(settings, key, v)? {
-                    return Err(unknown(key));
-                }
-            }
+    apply_dict(settings, dict, |key, v| {
+        let value = Some(Secret::new(string(key, v)?));
+        match key {
+            "password" => secrets.password = value,
+            "passphrase" => secrets.passphrase = value,
+            "sshproxy_password" => secrets.proxy_password = value,
+            _ => secrets.proxy_passphrase = value,
+        }
+        Ok(())
+    })?;
+    Ok(secrets)
+}
+
+/// Every stored setting of `s` as an `a{sv}` with the keys `CreateProfile` takes; unset
+/// optional values are left out. Secrets are never part of settings.
+pub fn settings_dict(s: &ProfileSettings) -> Dict {
+    fn put<'a>(d: &mut Dict, k: &str, v: impl Into<Variant<'a>>) {
+        if let Ok(v) = OwnedVariant::try_from(v.into()) {
+            d.insert(k.to_owned(), v);
         }
     }
-    Ok(secrets)
+    fn paths(p: &[PathBuf]) -> Vec<String> {
+        p.iter().map(|p| p.display().to_string()).collect()
+    }
+    let mut d = Dict::new();
+    put(&mut d, "hostname", s.hostname.as_str());
+    put(&mut d, "port", s.port);
+    if let Some(u) = &s.username {
+        put(&mut d, "username", u.as_str());
+    }
+    put(&mut d, "key_filename", paths(&s.key_filename));
+    for (k, v) in [
+        ("allow_agent", s.allow_agent),
+        ("look_for_keys", s.look_for_keys),
+        ("force_password_auth", s.force_password_auth),
+        ("add_to_known_hosts", s.add_to_known_hosts),
+        ("auto_resume", s.auto_resume),
+        ("autoconnect", s.autoconnect),
+        ("forward_sshagent", s.forward_sshagent),
+        ("unique_hostkey_aliases", s.unique_hostkey_aliases),
+        ("use_sshproxy", s.sshproxy.is_some()),
+    ] {
+        put(&mut d, k, v);
+    }
+    if let Some(t) = s.timeout {
+        put(&mut d, "timeout", t);
+    }
+    if let Some(t) = s.keepalive_interval {
+        put(&mut d, "keepalive_interval", t);
+    }
+    if let Some(c) = s.keepalive_count {
+        put(&mut d, "keepalive_count", c);
+    }
+    if let Some(r) = s.auto_reconnect {
+        put(&mut d, "auto_reconnect", r);
+    }
+    if let Some(p) = &s.sshproxy {
+        put(&mut d, "sshproxy_host", p.host.as_str());
+        put(&mut d, "sshproxy_port", p.port);
+        if let Some(u) = &p.user {
+            put(&mut d, "sshproxy_user", u.as_str());
+        }
+        put(&mut d, "sshproxy_key_filename", paths(&p.key_filename));
+        put(&mut d, "sshproxy_allow_agent", p.allow_agent);
+        put(&mut d, "sshproxy_look_for_keys", p.look_for_keys);
+        put(
+            &mut d,
+            "sshproxy_force_password_auth",
+            p.force_password_auth,
+        );
+        put(&mut d, "sshproxy_reuse_authinfo", p.reuse_authinfo);
+        if let Some(t) = &p.tunnel {
+            put(&mut d, "sshproxy_tunnel", t.as_str());
+        }
+    }
+    let ss = &s.session;
+    for (k, v) in [
+        ("cmd", &ss.cmd),
+        ("session_type", &ss.session_type),
+        ("geometry", &ss.geometry),
+        ("link", &ss.link),
+        ("pack", &ss.pack),
+        ("kblayout", &ss.kblayout),
+        ("kbtype", &ss.kbtype),
+        ("kbvariant", &ss.kbvariant),
+        ("clipboard", &ss.clipboard),
+    ] {
+        if let Some(v) = v {
+            put(&mut d, k, v.as_str());
+        }
+    }
+    if let Some(dpi) = ss.dpi {
+        put(&mut d, "dpi", dpi);
+    }
+    if let Some(n) = &ss.nxproxy {
+        put(&mut d, "nxproxy", n.display().to_string());
+    }
+    if let Some(t) = ss.poll_interval {
+        put(&mut d, "poll_interval", t);
+    }
+    d
 }
 
 /// A `Start`/`Resume` request: session settings over the profile's, and the local display.
@@ -424,6 +594,67 @@ mod tests {
             matches!(e, Error::InvalidArgument(ref m) if m.contains("allow_agent")),
             "{e}"
         );
+    }
+
+    #[test]
+    fn settings_round_trip_through_the_dict() {
+        let str = |v: &'static str| Variant::Str(Str::from(v));
+        let mut s = ProfileSettings::new("srv");
+        let d = dict(vec![
+            ("port", Variant::U32(2222)),
+            ("username", str("bob")),
+            ("key_filename", str("~/.ssh/k")),
+            ("forward_sshagent", Variant::Bool(true)),
+            ("use_sshproxy", Variant::Bool(true)),
+            ("sshproxy_host", str("jump")),
+            ("sshproxy_tunnel", str("localhost:1:srv2:22")),
+            ("timeout", Variant::F64(7.5)),
+            ("geometry", str("800x600")),
+            ("dpi", Variant::U32(120)),
+        ]);
+        apply_settings(&mut s, &d).unwrap();
+        let mut again = ProfileSettings::new("");
+        apply_settings(&mut again, &settings_dict(&s)).unwrap();
+        assert_eq!(again, s);
+    }
+
+    #[test]
+    fn jump_host_options_in_any_order() {
+        let str = |v: &'static str| Variant::Str(Str::from(v));
+        let mut s = ProfileSettings::new("srv");
+        let d = dict(vec![
+            ("sshproxy_user", str("jumper")),
+            ("sshproxy_host", str("jump.example:2222")),
+            ("use_sshproxy", Variant::Bool(true)),
+            ("sshproxy_tunnel", str("localhost:44444:10.0.0.5:22")),
+            ("sshproxy_password", str("jump-pw")),
+        ]);
+        let e = apply_settings(&mut s.clone(), &d).unwrap_err();
+        assert!(!e.to_string().contains("jump-pw"), "{e}");
+        let secrets = apply_connect(&mut s, &d).unwrap();
+        assert_eq!(secrets.proxy_password.unwrap().expose(), "jump-pw");
+        let p = s.sshproxy.clone().unwrap();
+        assert_eq!((p.host.as_str(), p.port), ("jump.example", 2222));
+        assert_eq!(p.user.as_deref(), Some("jumper"));
+        assert_eq!(p.target("srv", 22).unwrap(), ("10.0.0.5".into(), 22));
+        // Turning it off drops it; a proxy key alone on a profile without one is refused.
+        apply_settings(&mut s, &dict(vec![("use_sshproxy", Variant::Bool(false))])).unwrap();
+        assert!(s.sshproxy.is_none());
+        let e = apply_settings(&mut s, &dict(vec![("sshproxy_port", Variant::U32(22))]));
+        assert!(matches!(e, Err(Error::InvalidArgument(m)) if m.contains("use_sshproxy")));
+        let e = apply_settings(&mut s, &dict(vec![("use_sshproxy", Variant::Bool(true))]));
+        assert!(matches!(e, Err(Error::InvalidArgument(m)) if m.contains("sshproxy_host")));
+        let e = apply_settings(
+            &mut s,
+            &dict(vec![
+                ("use_sshproxy", Variant::Bool(true)),
+                ("sshproxy_host", str("j")),
+                ("sshproxy_tunnel", str("a:b:c")),
+            ]),
+        );
+        assert!(matches!(e, Err(Error::InvalidArgument(m)) if m.contains("sshproxy_tunnel")));
+        let e = apply_settings(&mut s, &dict(vec![("pkey", str("x"))]));
+        assert!(matches!(e, Err(Error::NotSupported(_))));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use super::session::SessionObject;
 use super::sessions::session_dict;
 use crate::control::{
     Change, ConnectRequest, ProfileController, ProfileEvent, ResumePlan, SessionState, StartPlan,
-    status_str,
+    keyring, status_str,
 };
 use x2god_proto::path::session_path;
 
@@ -26,6 +26,13 @@ pub struct ProfileObject {
 }
 
 impl ProfileObject {
+    /// Asks the registered agents on behalf of this profile.
+    fn prompter(&self) -> crate::ssh::PromptHandle {
+        self.registry
+            .agents
+            .prompter(profile_path(&self.ctl.name()))
+    }
+
     /// The object for `ctl`.
     pub fn new(ctl: Arc<ProfileController>, registry: Arc<Registry>) -> ProfileObject {
         ProfileObject { ctl, registry }
@@ -36,6 +43,10 @@ impl ProfileObject {
 impl ProfileObject {
     /// Connects and authenticates. `options` override the stored settings for this connection
     /// and may carry `password` and `passphrase`, which are never stored or logged.
+    ///
+    /// What is missing comes from the keyring (`StoreSecret`), then from the registered agent
+    /// (`Manager.RegisterAgent`): passwords, passphrases, one-time codes and decisions on
+    /// unknown host keys.
     async fn connect(&self, options: Dict) -> Result<(), Error> {
         let mut settings = self.ctl.settings();
         let secrets = options::apply_connect(&mut settings, &options)?;
@@ -43,8 +54,61 @@ impl ProfileObject {
             settings,
             password: secrets.password,
             passphrase: secrets.passphrase,
+            proxy_password: secrets.proxy_password,
+            proxy_passphrase: secrets.proxy_passphrase,
+            prompter: Some(self.prompter()),
         };
         Ok(self.ctl.connect(req).await?)
+    }
+
+    /// Stores `secret` as `kind` (`password`, `passphrase`, `sshproxy_password`,
+    /// `sshproxy_passphrase`) of this profile in the desktop keyring (Secret Service), for
+    /// `Connect` and automatic reconnects to use. The secret is never written anywhere else.
+    async fn store_secret(
+        &self,
+        kind: String,
+        secret: String,
+        #[zbus(signal_emitter)] em: SignalEmitter<'_>,
+    ) -> Result<(), Error> {
+        let secret = crate::ssh::Secret::new(secret);
+        keyring::store(&self.ctl.name(), &kind, secret).await?;
+        let mut s = self.ctl.settings();
+        if !s.keyring.contains(&kind) {
+            s.keyring.push(kind);
+            s.keyring.sort();
+            self.registry.update(&self.ctl, s).await?;
+            self.stored_secrets_changed(&em).await?;
+        }
+        Ok(())
+    }
+
+    /// Every stored setting, keys as for `CreateProfile` (unset optional values left out).
+    /// Secrets are never settings; `StoredSecrets` says which are in the keyring.
+    fn get_settings(&self) -> Dict {
+        options::settings_dict(&self.ctl.settings())
+    }
+
+    /// Removes the secret `kind` of this profile from the keyring. Not stored: `NotFound`.
+    async fn forget_secret(
+        &self,
+        kind: String,
+        #[zbus(signal_emitter)] em: SignalEmitter<'_>,
+    ) -> Result<(), Error> {
+        let existed = keyring::forget(&self.ctl.name(), &kind).await?;
+        let mut s = self.ctl.settings();
+        let listed = s.keyring.contains(&kind);
+        if listed {
+            s.keyring.retain(|k| k != &kind);
+            self.registry.update(&self.ctl, s).await?;
+            self.stored_secrets_changed(&em).await?;
+        }
+        if !existed && !listed {
+            return Err(Error::NotFound(format!(
+                "no {kind} of profile {:?} is in the keyring",
+                self.ctl.name()
+            )));
+        }
+        Ok(())
     }
 
     /// Closes the SSH connection.
@@ -110,13 +174,16 @@ impl ProfileObject {
     /// Checks the server's host key without authenticating: true if it is known. An unknown key
     /// gives false; a changed key the `HostKeyChanged` error.
     async fn check_host(&self) -> Result<bool, Error> {
-        Ok(self.ctl.check_host().await?)
+        Ok(self.ctl.check_host(Some(self.prompter())).await?)
     }
 
     /// Learns the server's host key if its SHA256 fingerprint is `fingerprint` (as shown in the
     /// `HostKeyUnknown` error).
     async fn trust_host_key(&self, fingerprint: String) -> Result<(), Error> {
-        Ok(self.ctl.trust_host_key(&fingerprint).await?)
+        Ok(self
+            .ctl
+            .trust_host_key(&fingerprint, Some(self.prompter()))
+            .await?)
     }
 
     /// The remote user's sessions, one dictionary per `x2golistsessions` line.
@@ -388,6 +455,23 @@ impl ProfileObject {
     #[zbus(property)]
     fn username(&self) -> String {
         self.ctl.username()
+    }
+
+    /// Kinds of secret stored for this profile in the keyring (`StoreSecret`); never the
+    /// secrets themselves.
+    #[zbus(property)]
+    fn stored_secrets(&self) -> Vec<String> {
+        self.ctl.settings().keyring
+    }
+
+    /// The jump host as `host:port`, empty when the server is reached directly.
+    #[zbus(property)]
+    fn sshproxy(&self) -> String {
+        self.ctl
+            .settings()
+            .sshproxy
+            .map(|p| format!("{}:{}", p.host, p.port))
+            .unwrap_or_default()
     }
 
     /// `disconnected`, `connecting`, `connected` or `lost`.

@@ -21,6 +21,8 @@ pub struct Registry {
     store: ProfileStore,
     paths: Arc<Paths>,
     conn: OnceLock<zbus::Connection>,
+    /// Applets registered to answer prompts.
+    pub agents: Arc<super::agents::Agents>,
 }
 
 fn failed(e: impl std::fmt::Display) -> Error {
@@ -41,6 +43,7 @@ impl Registry {
                 store,
                 paths,
                 conn: OnceLock::new(),
+                agents: Arc::default(),
             }),
             stored,
         ))
@@ -53,6 +56,7 @@ impl Registry {
         stored: BTreeMap<String, ProfileSettings>,
     ) -> zbus::Result<()> {
         let _ = self.conn.set(conn.clone());
+        self.agents.attach(conn).await?;
         let mut profiles = self.profiles.lock().await;
         for (name, settings) in stored {
             let autoconnect = settings.autoconnect;
@@ -61,11 +65,7 @@ impl Registry {
             if autoconnect {
                 let ctl = ctl.clone();
                 tokio::spawn(async move {
-                    let req = crate::control::ConnectRequest {
-                        settings: ctl.settings(),
-                        password: None,
-                        passphrase: None,
-                    };
+                    let req = crate::control::ConnectRequest::new(ctl.settings());
                     if let Err(e) = ctl.connect(req).await {
                         warn!(profile = %ctl.name(), error = %e, "autoconnect failed");
                     }
@@ -190,6 +190,7 @@ impl Registry {
         drop(profiles);
         ctl.disconnect().await;
         self.unexport(name, &ctl).await?;
+        move_secrets(name, None, &ctl.settings().keyring).await;
         info!(profile = %name, "profile removed");
         Ok(())
     }
@@ -216,6 +217,7 @@ impl Registry {
         self.unexport(old, &ctl).await?;
         ctl.set_name(new.to_owned());
         self.export(&ctl).await.map_err(failed)?;
+        move_secrets(old, Some(new), &ctl.settings().keyring).await;
         info!(from = %old, to = %new, "profile renamed");
         Ok(profile_path(new))
     }
@@ -263,7 +265,43 @@ fn check_settings(s: &ProfileSettings) -> Result<(), Error> {
         crate::x2go::validate::Username::parse(u)
             .map_err(|e| Error::InvalidArgument(e.to_string()))?;
     }
+    if let Some(p) = &s.sshproxy {
+        crate::control::validate_hostname(&p.host).map_err(Error::from)?;
+        if let Some(u) = &p.user {
+            crate::x2go::validate::Username::parse(u)
+                .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        }
+        let (th, _) = p
+            .target(&s.hostname, s.port)
+            .map_err(Error::InvalidArgument)?;
+        crate::control::validate_hostname(&th).map_err(Error::from)?;
+    }
     Ok(())
+}
+
+/// Moves (`to` = Some) or deletes the keyring items of a profile. Best effort: a keyring that
+/// cannot be reached must not block renaming or removing the profile.
+async fn move_secrets(from: &str, to: Option<&str>, kinds: &[String]) {
+    for kind in kinds {
+        if let Some(to) = to {
+            match crate::control::keyring::lookup(from, kind).await {
+                Ok(Some(secret)) => {
+                    if let Err(e) = crate::control::keyring::store(to, kind, secret).await {
+                        warn!(profile = %to, %kind, error = %e, "cannot move a keyring item");
+                        continue;
+                    }
+                }
+                Ok(None) => continue,
+                Err(e) => {
+                    warn!(profile = %from, %kind, error = %e, "cannot move a keyring item");
+                    continue;
+                }
+            }
+        }
+        if let Err(e) = crate::control::keyring::forget(from, kind).await {
+            warn!(profile = %from, %kind, error = %e, "cannot delete a keyring item");
+        }
+    }
 }
 
 /// Publishes a controller's events on its current object path until the controller goes away.

@@ -3,6 +3,7 @@
 
 mod apps;
 mod error;
+pub mod keyring;
 mod lifecycle;
 mod local;
 mod plan;

@@ -14,7 +14,9 @@ use super::local::LocalSession;
 use super::table::{Cause, Change, SessionTable};
 use crate::config::{Paths, local_username};
 use crate::profiles::ProfileSettings;
-use crate::ssh::{self, AuthParams, ConnectParams, Connection, HostKeyPolicy, Secret};
+use crate::ssh::{
+    self, AuthParams, ConnectParams, Connection, HostKeyPolicy, PromptHandle, Secret,
+};
 use crate::x2go::command::RemoteCommand;
 use crate::x2go::envelope::Envelope;
 use crate::x2go::list::{self, SessionInfo, SessionStatus};
@@ -82,6 +84,26 @@ pub struct ConnectRequest {
     pub password: Option<Secret>,
     /// Passphrase of an encrypted key.
     pub passphrase: Option<Secret>,
+    /// Password for the jump host.
+    pub proxy_password: Option<Secret>,
+    /// Passphrase of the jump host's encrypted key.
+    pub proxy_passphrase: Option<Secret>,
+    /// Who to ask for what is still missing (a registered agent), if anyone.
+    pub prompter: Option<PromptHandle>,
+}
+
+impl ConnectRequest {
+    /// A request with `settings` and no secrets: keys, the agent and the keyring only.
+    pub fn new(settings: ProfileSettings) -> ConnectRequest {
+        ConnectRequest {
+            settings,
+            password: None,
+            passphrase: None,
+            proxy_password: None,
+            proxy_passphrase: None,
+            prompter: None,
+        }
+    }
 }
 
 /// A session's state as `SessionState` reports it.
@@ -305,11 +327,30 @@ impl ProfileController {
             own_file: self.paths.known_hosts.clone(),
             add_unknown,
             trusted_fingerprint: trusted,
+            prompter: None,
         }
     }
 
     fn home_dir(&self) -> Option<PathBuf> {
         self.paths.user_ssh_dir.parent().map(Path::to_path_buf)
+    }
+
+    /// The connect timeout of `s`, checked.
+    fn checked_timeout(s: &ProfileSettings) -> Result<Duration, Error> {
+        match s.timeout {
+            Some(t) if t.is_finite() && t > 0.0 && t <= 3600.0 => Ok(Duration::from_secs_f64(t)),
+            Some(t) => Err(Error::InvalidArgument(format!(
+                "timeout must be between 0 and 3600 seconds, not {t}"
+            ))),
+            None => Ok(CONNECT_TIMEOUT),
+        }
+    }
+
+    /// The local agent socket, for `allow_agent` and `forward_sshagent`.
+    fn agent_socket() -> Option<PathBuf> {
+        std::env::var_os("SSH_AUTH_SOCK")
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
     }
 
     fn connect_params(&self, req: ConnectRequest) -> Result<ConnectParams, Error> {
@@ -325,35 +366,76 @@ impl ProfileController {
         };
         Username::parse(&username)?;
         let home = self.home_dir();
-        let key_files = s
-            .key_filename
-            .iter()
-            .map(|p| expand_tilde(p, home.as_deref()))
-            .collect();
-        let timeout = match s.timeout {
-            Some(t) if t.is_finite() && t > 0.0 && t <= 3600.0 => Duration::from_secs_f64(t),
-            Some(t) => {
-                return Err(Error::InvalidArgument(format!(
-                    "timeout must be between 0 and 3600 seconds, not {t}"
-                )));
+        let expand = |files: &[PathBuf]| -> Vec<PathBuf> {
+            files
+                .iter()
+                .map(|p| expand_tilde(p, home.as_deref()))
+                .collect()
+        };
+        let timeout = Self::checked_timeout(&s)?;
+        let key_files = expand(&s.key_filename);
+        let auth = AuthParams {
+            username: username.clone(),
+            password: req.password.clone(),
+            passphrase: req.passphrase.clone(),
+            key_files: key_files.clone(),
+            allow_agent: s.allow_agent,
+            look_for_keys: s.look_for_keys,
+            force_password_auth: s.force_password_auth,
+            ssh_dir: self.paths.user_ssh_dir.clone(),
+            agent_socket: Self::agent_socket(),
+            prompter: req.prompter.clone(),
+        };
+        let mut host_keys = self.host_key_policy(s.add_to_known_hosts, None);
+        host_keys.prompter = req.prompter.clone();
+        // Through a jump host the target is reached at the tunnel's remote address.
+        let (target_host, target_port, proxy) = match &s.sshproxy {
+            None => (host, s.port, None),
+            Some(p) => {
+                let (th, tp) = p.target(&host, s.port).map_err(Error::InvalidArgument)?;
+                let th = validate_hostname(&th)?;
+                let proxy_host = validate_hostname(&p.host)?;
+                let proxy_user = p.user.clone().unwrap_or_else(|| username.clone());
+                Username::parse(&proxy_user)?;
+                let reuse = p.reuse_authinfo;
+                let proxy_auth = AuthParams {
+                    username: proxy_user,
+                    password: req
+                        .proxy_password
+                        .clone()
+                        .or_else(|| reuse.then(|| req.password.clone()).flatten()),
+                    passphrase: req
+                        .proxy_passphrase
+                        .clone()
+                        .or_else(|| reuse.then(|| req.passphrase.clone()).flatten()),
+                    key_files: if reuse && p.key_filename.is_empty() {
+                        key_files.clone()
+                    } else {
+                        expand(&p.key_filename)
+                    },
+                    allow_agent: p.allow_agent || (reuse && s.allow_agent),
+                    look_for_keys: p.look_for_keys || (reuse && s.look_for_keys),
+                    force_password_auth: p.force_password_auth,
+                    ssh_dir: self.paths.user_ssh_dir.clone(),
+                    agent_socket: Self::agent_socket(),
+                    prompter: req.prompter.clone(),
+                };
+                let mut proxy_keys = self.host_key_policy(s.add_to_known_hosts, None);
+                proxy_keys.prompter = req.prompter.clone();
+                let proxy = ssh::ProxyParams {
+                    host: proxy_host,
+                    port: p.port,
+                    auth: proxy_auth,
+                    host_keys: proxy_keys,
+                };
+                (th, tp, Some(Box::new(proxy)))
             }
-            None => CONNECT_TIMEOUT,
         };
         Ok(ConnectParams {
-            host,
-            port: s.port,
-            auth: AuthParams {
-                username,
-                password: req.password,
-                passphrase: req.passphrase,
-                key_files,
-                allow_agent: s.allow_agent,
-                look_for_keys: s.look_for_keys,
-                force_password_auth: s.force_password_auth,
-                ssh_dir: self.paths.user_ssh_dir.clone(),
-                agent_socket: std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from),
-            },
-            host_keys: self.host_key_policy(s.add_to_known_hosts, None),
+            host: target_host,
+            port: target_port,
+            auth,
+            host_keys,
             timeout,
             max_channels: MAX_CHANNELS,
             keepalive_interval: Some(
@@ -362,7 +444,60 @@ impl ProfileController {
                     .map_or(Duration::from_secs(15), Duration::from_secs_f64),
             ),
             keepalive_max: s.keepalive_count.map_or(3, |c| c as usize),
+            proxy,
+            host_key_name: s.unique_hostkey_aliases.then(|| self.host_key_alias()),
+            forward_agent: if s.forward_sshagent {
+                Self::agent_socket()
+            } else {
+                None
+            },
         })
+    }
+
+    /// The known_hosts name of the server under `unique_hostkey_aliases`: the profile, not
+    /// the address, so profiles reaching different servers through one address stay apart.
+    fn host_key_alias(&self) -> String {
+        let name: String = self
+            .name()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        format!("x2god-profile-{name}")
+    }
+
+    /// Fills the secrets the caller did not give from the keyring, for the kinds the profile
+    /// has stored there. A keyring that cannot be read is logged and skipped: the agent (or
+    /// an AuthFailed naming what was tried) follows.
+    async fn fill_from_keyring(&self, req: &mut ConnectRequest) {
+        use x2god_proto::names::secret_kind as kind;
+        let stored = req.settings.keyring.clone();
+        let name = self.name();
+        for k in stored {
+            let slot = match k.as_str() {
+                kind::PASSWORD => &mut req.password,
+                kind::PASSPHRASE => &mut req.passphrase,
+                kind::SSHPROXY_PASSWORD => &mut req.proxy_password,
+                kind::SSHPROXY_PASSPHRASE => &mut req.proxy_passphrase,
+                _ => continue,
+            };
+            if slot.is_some() {
+                continue;
+            }
+            match super::keyring::lookup(&name, &k).await {
+                Ok(Some(secret)) => {
+                    debug!(profile = %name, kind = %k, "secret taken from the keyring");
+                    *slot = Some(secret);
+                }
+                Ok(None) => debug!(profile = %name, kind = %k, "listed secret not in the keyring"),
+                Err(e) => warn!(profile = %name, kind = %k, error = %e, "keyring lookup failed"),
+            }
+        }
     }
 
     /// Connects and authenticates. Already connected: nothing to do.
@@ -373,11 +508,14 @@ impl ProfileController {
     /// Connects; on failure the state becomes `failed_state` (`lost` while reconnecting).
     async fn connect_as(
         self: &Arc<Self>,
-        req: ConnectRequest,
+        mut req: ConnectRequest,
         failed_state: ConnectionState,
     ) -> Result<(), Error> {
         let _guard = self.connect_lock.lock().await;
         let settings = req.settings.clone();
+        if self.state() != ConnectionState::Connected || self.connection_closed() {
+            self.fill_from_keyring(&mut req).await;
+        }
         // Validated even when connected: a refused value is refused in every state.
         let params = self.connect_params(req)?;
         if self.state() == ConnectionState::Connected && !self.connection_closed() {
@@ -478,23 +616,25 @@ impl ProfileController {
                 if this.generation() != lost_generation || this.state() != ConnectionState::Lost {
                     return;
                 }
-                let req = ConnectRequest {
-                    settings: settings.clone(),
-                    password: None,
-                    passphrase: None,
-                };
+                let req = ConnectRequest::new(settings.clone());
                 match this.connect_as(req, ConnectionState::Lost).await {
                     Ok(()) => {
                         info!(profile = %this.name(), "reconnected");
                         this.resume_viewed().await;
                         return;
                     }
-                    Err(Error::Ssh(
-                        e @ (ssh::Error::AuthFailed { .. }
-                        | ssh::Error::HostKeyUnknown { .. }
-                        | ssh::Error::HostKeyChanged { .. }
-                        | ssh::Error::KeyFile { .. }),
-                    )) => {
+                    Err(Error::Ssh(e))
+                        if matches!(
+                            e.innermost(),
+                            ssh::Error::AuthFailed { .. }
+                                | ssh::Error::HostKeyUnknown { .. }
+                                | ssh::Error::HostKeyChanged { .. }
+                                | ssh::Error::HostKeyRevoked { .. }
+                                | ssh::Error::KeyFile { .. }
+                                | ssh::Error::Cancelled(_)
+                                | ssh::Error::InvalidParams(_)
+                        ) =>
+                    {
                         // Needs a person: stay lost until a client connects.
                         warn!(profile = %this.name(), error = %e, "cannot reconnect without help");
                         return;
@@ -543,20 +683,50 @@ impl ProfileController {
             .await;
     }
 
+    /// Connection parameters for a host-key probe: the stored settings, keyring secrets for a
+    /// jump host's login, and `trusted` accepted on whichever hop presents it.
+    async fn probe_params(
+        &self,
+        trusted: Option<String>,
+        prompter: Option<PromptHandle>,
+    ) -> Result<ConnectParams, Error> {
+        let mut req = ConnectRequest::new(self.settings());
+        req.prompter = prompter;
+        if req.settings.sshproxy.is_some() {
+            self.fill_from_keyring(&mut req).await;
+        }
+        let mut params = self.connect_params(req)?;
+        params.host_keys.add_unknown = false;
+        params.host_keys.prompter = None;
+        params.host_keys.trusted_fingerprint = trusted.clone();
+        if let Some(p) = params.proxy.as_mut() {
+            p.host_keys.add_unknown = false;
+            p.host_keys.prompter = None;
+            p.host_keys.trusted_fingerprint = trusted;
+        }
+        Ok(params)
+    }
+
     /// Checks the server's host key without authenticating: true if known, false if unknown.
-    pub async fn check_host(&self) -> Result<bool, Error> {
-        let s = self.settings();
-        let host = validate_hostname(&s.hostname)?;
-        let policy = self.host_key_policy(false, None);
-        match Connection::probe_host_key(&host, s.port, &policy, self.connect_timeout(&s)).await {
+    /// Through a jump host, the jump host's key must be known (an unknown one is the error
+    /// `HostKeyUnknown` naming the jump host) and its login succeed.
+    pub async fn check_host(&self, prompter: Option<PromptHandle>) -> Result<bool, Error> {
+        let params = self.probe_params(None, prompter).await?;
+        match Connection::probe_host_key_for(&params).await {
             Ok(_) => Ok(true),
+            Err(e @ ssh::Error::Proxy { .. }) => Err(e.into()),
             Err(ssh::Error::HostKeyUnknown { .. }) => Ok(false),
             Err(e) => Err(e.into()),
         }
     }
 
-    /// Learns the server's key if its fingerprint is `fingerprint`.
-    pub async fn trust_host_key(&self, fingerprint: &str) -> Result<(), Error> {
+    /// Learns the host key whose fingerprint is `fingerprint`: the jump host's when it presents
+    /// that unknown key, else the server's.
+    pub async fn trust_host_key(
+        &self,
+        fingerprint: &str,
+        prompter: Option<PromptHandle>,
+    ) -> Result<(), Error> {
         let fingerprint = fingerprint.trim();
         if !fingerprint.starts_with("SHA256:") || fingerprint.len() > 80 {
             return Err(Error::InvalidArgument(format!(
@@ -564,18 +734,33 @@ impl ProfileController {
                 truncate(fingerprint, 80)
             )));
         }
-        let s = self.settings();
-        let host = validate_hostname(&s.hostname)?;
-        let policy = self.host_key_policy(false, Some(fingerprint.to_owned()));
-        Connection::probe_host_key(&host, s.port, &policy, self.connect_timeout(&s)).await?;
+        let params = self
+            .probe_params(Some(fingerprint.to_owned()), prompter)
+            .await?;
+        let mut host = params.host.clone();
+        // The jump host first, on its own: when it presents this fingerprint, trusting it is
+        // all that was asked (the server behind it may still be unknown).
+        let jump_has_it = match params.proxy.as_deref() {
+            Some(p) => {
+                let timeout = params.timeout;
+                let info = Connection::probe_host_key(&p.host, p.port, &p.host_keys, timeout)
+                    .await
+                    .map_err(|e| ssh::Error::Proxy {
+                        host: p.host.clone(),
+                        port: p.port,
+                        source: Box::new(e),
+                    })?;
+                host.clone_from(&p.host);
+                info.fingerprint == fingerprint
+            }
+            None => false,
+        };
+        if !jump_has_it {
+            host = params.host.clone();
+            Connection::probe_host_key_for(&params).await?;
+        }
         info!(profile = %self.name(), %host, %fingerprint, "host key trusted");
         Ok(())
-    }
-
-    fn connect_timeout(&self, s: &ProfileSettings) -> Duration {
-        s.timeout
-            .filter(|t| t.is_finite() && *t > 0.0 && *t <= 3600.0)
-            .map_or(CONNECT_TIMEOUT, Duration::from_secs_f64)
     }
 
     pub(super) fn connection(&self) -> Result<Connection, Error> {

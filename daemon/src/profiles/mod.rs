@@ -2,6 +2,7 @@
 
 mod settings;
 mod store;
+pub mod x2goclient;
 
 pub use settings::{ProfileSettings, ProxySettings, SessionSettings, validate_profile_name};
 pub use store::{ProfileStore, StoreError};

@@ -142,7 +142,11 @@ impl ProxySettings {
             .ok()
             .filter(|p| *p != 0)
             .ok_or_else(|| format!("sshproxy_tunnel: {port:?} is not a port"))?;
-        let host = if host == "localhost" { "127.0.0.1" } else { host };
+        let host = if host == "localhost" {
+            "127.0.0.1"
+        } else {
+            host
+        };
         Ok((host.to_owned(), port))
     }
 }

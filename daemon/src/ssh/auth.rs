@@ -10,6 +10,7 @@ use russh::keys::agent::client::AgentClient;
 use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg};
 
 use super::error::Error;
+use super::prompt::{self, Asker, PromptHandle, SecretKind};
 use super::secret::Secret;
 
 /// Key files looked for in `ssh_dir` when `look_for_keys` is set, in paramiko's order.
@@ -29,6 +30,21 @@ const MAX_KBD_INT_ROUNDS: usize = 5;
 ///    keyboard-interactive if the server offers only that).
 ///
 /// The first success stops the sequence.
+///
+/// With a [`prompter`](Self::prompter), a person is asked for what is missing:
+/// - the passphrase of an encrypted file of `key_files` when neither `passphrase` nor
+///   `password` is given (once; the answer is tried on the other encrypted files too, and a
+///   file it does not open is asked for again). Discovered keys (`look_for_keys`) are never
+///   asked for: they may not even be meant for this server.
+/// - with `force_password_auth` and no password: the password, first.
+/// - after every key failed and no password was given: the answers of a keyboard-interactive
+///   exchange if the server offers it, else the password if the server takes passwords.
+/// - with a password given, any further keyboard-interactive question (e.g. a one-time code
+///   after the password).
+///
+/// A question that is declined or times out ends the attempt ([`Error::Cancelled`],
+/// [`Error::Timeout`]); when nobody can be asked the attempt goes on without the answer and
+/// the final [`Error::AuthFailed`] says so.
 #[derive(Debug, Clone, Default)]
 pub struct AuthParams {
     /// The remote user name.
@@ -50,6 +66,8 @@ pub struct AuthParams {
     /// The agent socket (the value of `SSH_AUTH_SOCK`) used when `allow_agent` is set. Passed
     /// explicitly because a daemon's own environment may not have the session's agent.
     pub agent_socket: Option<PathBuf>,
+    /// Who to ask for passwords, passphrases and one-time codes; `None`: nobody.
+    pub prompter: Option<PromptHandle>,
 }
 
 /// The attempts so far, for the error message, and whether the server saw any of them.
@@ -100,10 +118,13 @@ impl Attempts {
     }
 }
 
-/// Authenticates on `handle`. `Ok(())` means the server accepted us.
+/// Authenticates on `handle`. `Ok(())` means the server accepted us. `server` names the
+/// server in questions to a person (`user@host`); `asker` is `None` without a prompter.
 pub(crate) async fn authenticate<H: Handler>(
     handle: &mut Handle<H>,
     params: &AuthParams,
+    server: &str,
+    asker: Option<&Asker>,
 ) -> Result<(), Error> {
     let user = params.username.as_str();
     let mut att = Attempts {
@@ -114,26 +135,56 @@ pub(crate) async fn authenticate<H: Handler>(
     };
     let password = params.password.as_ref().filter(|p| !p.is_empty());
 
-    if params.force_password_auth && password.is_some() {
-        if try_password(handle, user, password, &mut att).await? {
-            return Ok(());
+    // Set when nobody could be asked for the password: the later questions would meet the
+    // same answer.
+    let mut nobody_to_ask = false;
+    if params.force_password_auth {
+        let asked;
+        let password = match (password, asker) {
+            (Some(p), _) => Some(p),
+            (None, Some(asker)) => {
+                asked = ask_password(asker, server, &mut att).await?;
+                nobody_to_ask = asked.is_none();
+                asked.as_ref()
+            }
+            (None, None) => None,
+        };
+        if password.is_some() {
+            if try_password(handle, user, password, asker, &mut att).await? {
+                return Ok(());
+            }
+            return Err(failure(params, att, handle));
         }
-        return Err(failure(params, att, handle));
     }
 
     // python-x2go: "if a password is given, no passphrase, ... the password doubles as
     // passphrase".
-    let passphrase = params
-        .passphrase
-        .as_ref()
-        .filter(|p| !p.is_empty())
-        .or(password);
+    let mut passphrases = Passphrases {
+        configured: params
+            .passphrase
+            .as_ref()
+            .filter(|p| !p.is_empty())
+            .or(password),
+        asker,
+        asked: None,
+        unavailable: None,
+    };
     let rsa_hash = rsa_hash(handle).await;
     let mut tried_paths: Vec<PathBuf> = Vec::new();
 
     for path in &params.key_files {
         tried_paths.push(path.clone());
-        if try_key_file(handle, user, path, passphrase, rsa_hash, true, &mut att).await? {
+        if try_key_file(
+            handle,
+            user,
+            path,
+            &mut passphrases,
+            rsa_hash,
+            true,
+            &mut att,
+        )
+        .await?
+        {
             return Ok(());
         }
     }
@@ -143,21 +194,92 @@ pub(crate) async fn authenticate<H: Handler>(
     }
 
     if params.look_for_keys {
+        // Nobody is asked for these: a discovered key may not be meant for this server at
+        // all. An answer given for a key file above is still tried.
+        let mut discovered = Passphrases {
+            asker: None,
+            ..passphrases.clone()
+        };
         for name in DISCOVERABLE_KEYS {
             let path = params.ssh_dir.join(name);
             if tried_paths.contains(&path) || !path.exists() {
                 continue;
             }
-            if try_key_file(handle, user, &path, passphrase, rsa_hash, false, &mut att).await? {
+            if try_key_file(
+                handle,
+                user,
+                &path,
+                &mut discovered,
+                rsa_hash,
+                false,
+                &mut att,
+            )
+            .await?
+            {
                 return Ok(());
             }
         }
     }
 
-    if password.is_some() && try_password(handle, user, password, &mut att).await? {
+    if let Some(asker) = asker.filter(|_| !nobody_to_ask) {
+        if handle.is_closed() {
+            return Err(failure(params, att, handle));
+        }
+        // The questions depend on what the server accepts: ask it when no failure has told
+        // us yet ("none" also succeeds on a server that wants no authentication).
+        if att.remaining.is_none() {
+            let result = handle.authenticate_none(user).await?;
+            if att.result(result) {
+                return Ok(());
+            }
+        }
+        if password.is_some() {
+            if try_password(handle, user, password, Some(asker), &mut att).await? {
+                return Ok(());
+            }
+        } else if att.server_allows(MethodKind::KeyboardInteractive) {
+            if keyboard_interactive(handle, user, None, Some(asker), &mut att).await? {
+                return Ok(());
+            }
+        } else if att.server_allows(MethodKind::Password) {
+            let asked = ask_password(asker, server, &mut att).await?;
+            if asked.is_some() && try_password(handle, user, asked.as_ref(), None, &mut att).await?
+            {
+                return Ok(());
+            }
+        }
+        return Err(failure(params, att, handle));
+    }
+
+    if password.is_some() && try_password(handle, user, password, None, &mut att).await? {
         return Ok(());
     }
     Err(failure(params, att, handle))
+}
+
+/// Asks for the login password. `None` when nobody could be asked (noted in `att`).
+async fn ask_password(
+    asker: &Asker,
+    server: &str,
+    att: &mut Attempts,
+) -> Result<Option<Secret>, Error> {
+    let answer = asker
+        .secret(
+            SecretKind::Password,
+            format!("{server}'s password: "),
+            false,
+        )
+        .await;
+    match answer {
+        Ok(secret) => Ok(Some(secret)),
+        Err(e) => match prompt::abort_error(&e, "the password") {
+            Some(abort) => Err(abort),
+            None => {
+                att.note(format!("password (cannot ask for it: {e})"));
+                Ok(None)
+            }
+        },
+    }
 }
 
 /// The error after every method failed.
@@ -203,10 +325,64 @@ fn file_label(path: &Path) -> String {
     )
 }
 
+/// Where passphrases of encrypted key files come from during one attempt.
+#[derive(Clone)]
+struct Passphrases<'a> {
+    /// The passphrase, or the password standing in for it.
+    configured: Option<&'a Secret>,
+    /// Who to ask when `configured` is `None`.
+    asker: Option<&'a Asker>,
+    /// The last answer, tried first on the next encrypted file.
+    asked: Option<Secret>,
+    /// Why nobody could be asked, once that is known: not asked again.
+    unavailable: Option<String>,
+}
+
+impl Passphrases<'_> {
+    /// Loads `path`, asking for its passphrase when it is encrypted and none is configured.
+    /// The outer error ends the attempt (the question was declined or timed out).
+    async fn load(&mut self, path: &Path) -> Result<Result<PrivateKey, LoadError>, Error> {
+        let first = load_key(path, self.configured);
+        if !matches!(first, Err(LoadError::NeedsPassphrase)) {
+            return Ok(first);
+        }
+        if let Some(previous) = &self.asked {
+            match load_key(path, Some(previous)) {
+                Err(LoadError::WrongPassphrase) => {}
+                other => return Ok(other),
+            }
+        }
+        let Some(asker) = self.asker else {
+            return Ok(first);
+        };
+        if let Some(reason) = &self.unavailable {
+            return Ok(Err(LoadError::Unanswered(reason.clone())));
+        }
+        let prompt = format!("Enter passphrase for key '{}': ", path.display());
+        match asker.secret(SecretKind::Passphrase, prompt, false).await {
+            Ok(answer) => {
+                let key = load_key(path, Some(&answer));
+                self.asked = Some(answer);
+                Ok(key)
+            }
+            Err(e) => {
+                let what = format!("the passphrase of {}", path.display());
+                if let Some(abort) = prompt::abort_error(&e, &what) {
+                    return Err(abort);
+                }
+                self.unavailable = Some(e.to_string());
+                Ok(Err(LoadError::Unanswered(e.to_string())))
+            }
+        }
+    }
+}
+
 /// Why a key could not be loaded, phrased for the user, never containing the secret.
 enum LoadError {
     /// Encrypted and no passphrase or password was given.
     NeedsPassphrase,
+    /// Encrypted, and nobody could be asked for the passphrase (the reason).
+    Unanswered(String),
     /// Encrypted and the secret did not decrypt it.
     WrongPassphrase,
     /// Unreadable or unsupported.
@@ -239,18 +415,25 @@ async fn try_key_file<H: Handler>(
     handle: &mut Handle<H>,
     user: &str,
     path: &Path,
-    secret: Option<&Secret>,
+    passphrases: &mut Passphrases<'_>,
     rsa_hash: Option<HashAlg>,
     explicit: bool,
     att: &mut Attempts,
 ) -> Result<bool, Error> {
     let label = file_label(path);
-    let key = match load_key(path, secret) {
+    let key = match passphrases.load(path).await? {
         Ok(k) => k,
         Err(LoadError::NeedsPassphrase) => {
             tracing::info!(key = %path.display(), "key file is encrypted and no passphrase was given");
             att.note(format!(
                 "publickey ({label}: encrypted, no passphrase or password given)"
+            ));
+            return Ok(false);
+        }
+        Err(LoadError::Unanswered(reason)) => {
+            tracing::info!(key = %path.display(), %reason, "key file is encrypted and nobody can be asked for its passphrase");
+            att.note(format!(
+                "publickey ({label}: encrypted, cannot ask for the passphrase: {reason})"
             ));
             return Ok(false);
         }
@@ -360,12 +543,14 @@ async fn try_agent<H: Handler>(
     Ok(false)
 }
 
-/// Password authentication, or keyboard-interactive answering the one password prompt when
-/// the server offers only that (paramiko's fallback).
+/// Password authentication, or keyboard-interactive answering the password prompt when the
+/// server offers only that (paramiko's fallback). With an `asker`, further
+/// keyboard-interactive questions (a one-time code) are put to a person.
 async fn try_password<H: Handler>(
     handle: &mut Handle<H>,
     user: &str,
     password: Option<&Secret>,
+    asker: Option<&Asker>,
     att: &mut Attempts,
 ) -> Result<bool, Error> {
     let Some(password) = password else {
@@ -386,7 +571,90 @@ async fn try_password<H: Handler>(
     if !kbd_int_only {
         return Ok(false);
     }
-    tracing::debug!(user, "trying keyboard-interactive with the password");
+    keyboard_interactive(handle, user, Some(password), asker, att).await
+}
+
+/// Who answers one keyboard-interactive question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Answerer {
+    /// The configured password.
+    Password,
+    /// A person, asked for this kind of secret.
+    Ask(SecretKind),
+    /// Nobody: the exchange cannot go on.
+    Nobody,
+}
+
+/// Whether a question asks for the login password: not echoed, and saying so.
+fn looks_like_password(prompt: &str, echo: bool) -> bool {
+    !echo && prompt.to_lowercase().contains("password")
+}
+
+/// Decides who answers each question of one round. `password_used` carries over between
+/// rounds: the password answers one password question per exchange, so that a second one
+/// (e.g. "New password") goes to a person.
+///
+/// Without a person to ask (`can_ask` false) the old rule holds: a lone question of any kind
+/// gets the password, several get nobody.
+pub(crate) fn plan_answers(
+    prompts: &[(&str, bool)],
+    have_password: bool,
+    password_used: &mut bool,
+    can_ask: bool,
+) -> Vec<Answerer> {
+    if !can_ask {
+        return match prompts.len() {
+            1 if have_password => vec![Answerer::Password],
+            n => vec![Answerer::Nobody; n],
+        };
+    }
+    prompts
+        .iter()
+        .map(|&(prompt, echo)| {
+            let password_like = looks_like_password(prompt, echo);
+            if password_like && have_password && !*password_used {
+                *password_used = true;
+                Answerer::Password
+            } else if password_like {
+                Answerer::Ask(SecretKind::Password)
+            } else {
+                Answerer::Ask(SecretKind::Response)
+            }
+        })
+        .collect()
+}
+
+/// What a question asks for, for messages: `password` or the server's words without the
+/// trailing colon.
+fn question_label(prompt: &str, kind: SecretKind) -> String {
+    match kind {
+        SecretKind::Password => "password".into(),
+        _ => {
+            let text = prompt.trim().trim_end_matches(':').trim();
+            if text.is_empty() {
+                "answer".into()
+            } else {
+                text.to_owned()
+            }
+        }
+    }
+}
+
+/// One keyboard-interactive exchange: the password answers the password question, a person
+/// (if `asker`) the others.
+async fn keyboard_interactive<H: Handler>(
+    handle: &mut Handle<H>,
+    user: &str,
+    password: Option<&Secret>,
+    asker: Option<&Asker>,
+    att: &mut Attempts,
+) -> Result<bool, Error> {
+    tracing::debug!(
+        user,
+        with_password = password.is_some(),
+        "trying keyboard-interactive"
+    );
+    let mut password_used = false;
     let mut response = handle
         .authenticate_keyboard_interactive_start(user, None)
         .await?;
@@ -408,18 +676,50 @@ async fn try_password<H: Handler>(
                 }));
             }
             KeyboardInteractiveAuthResponse::InfoRequest { prompts, .. } => {
-                let answers = match prompts.len() {
-                    0 => Vec::new(),
-                    1 => vec![password.expose().to_owned()],
-                    n => {
-                        // More than one question (e.g. password and OTP): we have one answer.
-                        att.note(format!(
-                            "keyboard-interactive (server asked {n} questions, only a password is known)"
-                        ));
-                        att.reached_server = true;
-                        return Ok(false);
+                att.reached_server = true;
+                let questions: Vec<(&str, bool)> = prompts
+                    .iter()
+                    .map(|p| (p.prompt.as_str(), p.echo))
+                    .collect();
+                let plan = plan_answers(
+                    &questions,
+                    password.is_some(),
+                    &mut password_used,
+                    asker.is_some(),
+                );
+                let mut answers = Vec::with_capacity(plan.len());
+                for (&(prompt, echo), who) in questions.iter().zip(plan) {
+                    match (who, password, asker) {
+                        (Answerer::Password, Some(password), _) => {
+                            answers.push(password.expose().to_owned());
+                        }
+                        (Answerer::Ask(kind), _, Some(asker)) => {
+                            let label = question_label(prompt, kind);
+                            match asker.secret(kind, prompt.to_owned(), echo).await {
+                                Ok(answer) => answers.push(answer.expose().to_owned()),
+                                Err(e) => {
+                                    if let Some(abort) =
+                                        prompt::abort_error(&e, &format!("the {label}"))
+                                    {
+                                        return Err(abort);
+                                    }
+                                    // Nothing else to try: leave the exchange unanswered.
+                                    att.note(format!(
+                                        "keyboard-interactive (cannot ask for the {label}: {e})"
+                                    ));
+                                    return Ok(false);
+                                }
+                            }
+                        }
+                        _ => {
+                            let n = questions.len();
+                            att.note(format!(
+                                "keyboard-interactive (server asked {n} questions, only a password is known)"
+                            ));
+                            return Ok(false);
+                        }
                     }
-                };
+                }
                 response = handle
                     .authenticate_keyboard_interactive_respond(answers)
                     .await?;
@@ -429,4 +729,116 @@ async fn try_password<H: Handler>(
     att.note("keyboard-interactive (too many rounds of questions)".into());
     att.reached_server = true;
     Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Answerer::{Ask, Nobody, Password};
+    use SecretKind::{Password as PasswordKind, Response};
+
+    fn plan(prompts: &[(&str, bool)], pw: bool, used: &mut bool, ask: bool) -> Vec<Answerer> {
+        plan_answers(prompts, pw, used, ask)
+    }
+
+    #[test]
+    fn password_then_code_across_rounds() {
+        let mut used = false;
+        assert_eq!(
+            plan(&[("Password: ", false)], true, &mut used, true),
+            [Password]
+        );
+        assert!(used);
+        assert_eq!(
+            plan(&[("Verification code: ", false)], true, &mut used, true),
+            [Ask(Response)]
+        );
+        // A second password question (e.g. an expired password) goes to a person.
+        assert_eq!(
+            plan(&[("New password: ", false)], true, &mut used, true),
+            [Ask(PasswordKind)]
+        );
+    }
+
+    #[test]
+    fn both_questions_in_one_round() {
+        let mut used = false;
+        assert_eq!(
+            plan(
+                &[("Password: ", false), ("Verification code: ", false)],
+                true,
+                &mut used,
+                true
+            ),
+            [Password, Ask(Response)]
+        );
+    }
+
+    #[test]
+    fn without_password_everything_is_asked() {
+        let mut used = false;
+        assert_eq!(
+            plan(
+                &[("x2gotest@host's PASSWORD:", false), ("Code", false)],
+                false,
+                &mut used,
+                true
+            ),
+            [Ask(PasswordKind), Ask(Response)]
+        );
+        assert!(!used);
+    }
+
+    #[test]
+    fn echoed_or_other_questions_are_not_the_password() {
+        let mut used = false;
+        assert_eq!(
+            plan(&[("Password hint (shown): ", true)], true, &mut used, true),
+            [Ask(Response)]
+        );
+        assert_eq!(
+            plan(&[("Passcode: ", false)], true, &mut used, true),
+            [Ask(Response)]
+        );
+        assert!(!used);
+        assert_eq!(plan(&[], true, &mut used, true), []);
+    }
+
+    #[test]
+    fn without_a_person_the_old_rule_holds() {
+        let mut used = false;
+        // A lone question gets the password whatever it says, every round.
+        assert_eq!(
+            plan(&[("Verification code: ", false)], true, &mut used, false),
+            [Password]
+        );
+        assert_eq!(
+            plan(&[("Password: ", false)], true, &mut used, false),
+            [Password]
+        );
+        assert_eq!(
+            plan(
+                &[("Password: ", false), ("Code: ", false)],
+                true,
+                &mut used,
+                false
+            ),
+            [Nobody, Nobody]
+        );
+        assert_eq!(
+            plan(&[("Password: ", false)], false, &mut used, false),
+            [Nobody]
+        );
+        assert_eq!(plan(&[], false, &mut used, false), []);
+    }
+
+    #[test]
+    fn labels() {
+        assert_eq!(
+            question_label("Verification code: ", Response),
+            "Verification code"
+        );
+        assert_eq!(question_label("Password: ", PasswordKind), "password");
+        assert_eq!(question_label(" : ", Response), "answer");
+    }
 }

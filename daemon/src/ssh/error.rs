@@ -36,16 +36,15 @@ pub enum Error {
     Timeout(String),
 
     /// The server's host key is in no known_hosts file and the policy does not accept it.
-    #[error(
-        "the host key of {host} is not known: the server offered {key}; check this fingerprint \
-         with the server's administrator, then accept it by trusting exactly this fingerprint \
-         (or allow adding unknown host keys)"
-    )]
+    #[error("{}", unknown_message(host, key, *refused))]
     HostKeyUnknown {
-        /// The known_hosts lookup name: `host`, or `[host]:port` for ports other than 22.
+        /// The known_hosts lookup name: `host`, or `[host]:port` for ports other than 22, or
+        /// the configured alias ([`ConnectParams::host_key_name`](super::ConnectParams)).
         host: String,
         /// The key the server offered.
         key: HostKeyInfo,
+        /// A person was asked ([`Prompter::confirm_host_key`](super::Prompter)) and declined.
+        refused: bool,
     },
 
     /// The server offered a different key than the one recorded for it. This is always
@@ -132,6 +131,30 @@ pub enum Error {
     #[error("cannot listen on 127.0.0.1 for port forwarding: {0}")]
     Listen(#[source] std::io::Error),
 
+    /// A person declined to answer a question the connect needed (password, passphrase,
+    /// one-time code or host key confirmation); the connect was given up.
+    #[error("cancelled: {0}")]
+    Cancelled(String),
+
+    /// The connection parameters cannot work (e.g. a host key name that known_hosts cannot
+    /// hold).
+    #[error("invalid connection parameters: {0}")]
+    InvalidParams(String),
+
+    /// Something failed on the jump host hop; `source` says what. Use
+    /// [`Error::innermost`] to learn the kind (e.g. [`Error::HostKeyUnknown`] of the jump
+    /// host).
+    #[error("jump host {host} port {port}: {source}")]
+    Proxy {
+        /// The jump host as configured.
+        host: String,
+        /// Its SSH port.
+        port: u16,
+        /// What went wrong there.
+        #[source]
+        source: Box<Error>,
+    },
+
     /// An SSH protocol error reported by russh.
     #[error("SSH protocol error: {0}")]
     Ssh(#[from] russh::Error),
@@ -145,4 +168,95 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl Error {
+    /// The error itself, or for [`Error::Proxy`] the error of the jump host hop it wraps: the
+    /// kind to act on (e.g. map to a D-Bus error). Whether it happened on the jump host is
+    /// [`Error::is_proxy`].
+    pub fn innermost(&self) -> &Error {
+        let mut e = self;
+        while let Error::Proxy { source, .. } = e {
+            e = source;
+        }
+        e
+    }
+
+    /// Whether the error happened on the jump host hop rather than at the server itself.
+    pub fn is_proxy(&self) -> bool {
+        matches!(self, Error::Proxy { .. })
+    }
+
+    /// Wraps `self` as an error of the jump host `host`:`port`; an error that is already one
+    /// stays as it is.
+    pub(crate) fn via_proxy(self, host: &str, port: u16) -> Error {
+        match self {
+            e @ Error::Proxy { .. } => e,
+            e => Error::Proxy {
+                host: host.to_owned(),
+                port,
+                source: Box::new(e),
+            },
+        }
+    }
+}
+
+fn unknown_message(host: &str, key: &HostKeyInfo, refused: bool) -> String {
+    if refused {
+        format!(
+            "the host key of {host} is not known and trusting it was refused: the server \
+             offered {key}"
+        )
+    } else {
+        format!(
+            "the host key of {host} is not known: the server offered {key}; check this \
+             fingerprint with the server's administrator, then accept it by trusting exactly \
+             this fingerprint (or allow adding unknown host keys)"
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unknown(refused: bool) -> Error {
+        Error::HostKeyUnknown {
+            host: "[jump]:2222".into(),
+            key: HostKeyInfo {
+                key_type: "ssh-ed25519".into(),
+                fingerprint: "SHA256:abc".into(),
+            },
+            refused,
+        }
+    }
+
+    #[test]
+    fn proxy_errors_name_the_jump_host_and_unwrap() {
+        let e = unknown(false).via_proxy("jump", 2222);
+        assert_eq!(
+            e.to_string(),
+            format!("jump host jump port 2222: {}", unknown(false))
+        );
+        assert!(e.is_proxy());
+        assert!(matches!(e.innermost(), Error::HostKeyUnknown { .. }));
+        // Wrapping twice does not nest.
+        let e = e.via_proxy("other", 22);
+        assert!(matches!(&e, Error::Proxy { host, .. } if host == "jump"));
+        assert!(!Error::Disconnected.is_proxy());
+        assert!(matches!(
+            Error::Disconnected.innermost(),
+            Error::Disconnected
+        ));
+    }
+
+    #[test]
+    fn refused_host_key_says_so() {
+        let msg = unknown(true).to_string();
+        assert!(
+            msg.contains("refused") && msg.contains("SHA256:abc"),
+            "{msg}"
+        );
+        assert!(!unknown(false).to_string().contains("refused"));
+    }
 }

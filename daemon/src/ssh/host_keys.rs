@@ -17,6 +17,7 @@ use hmac::{KeyInit, Mac};
 use russh::keys::{HashAlg, PublicKey};
 
 use super::error::Error;
+use super::prompt::PromptHandle;
 
 /// What a person needs to recognise a host key: its type and its fingerprint.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -44,7 +45,9 @@ impl fmt::Display for HostKeyInfo {
 }
 
 /// Which host keys to accept, and where to look them up and record them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// [`Default`] names no files at all; set at least `own_file`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HostKeyPolicy {
     /// known_hosts files to read, in order (e.g. `~/.ssh/known_hosts`). Missing files hold no
     /// entries. `own_file` is always read as well.
@@ -59,6 +62,13 @@ pub struct HostKeyPolicy {
     /// different unknown key is refused with [`Error::FingerprintMismatch`] even if
     /// `add_unknown` is true, because the caller said which key it expects.
     pub trusted_fingerprint: Option<String>,
+    /// Who to ask about an unknown key when `add_unknown` is false and no fingerprint is
+    /// trusted. A yes learns the key exactly as `add_unknown` would; a no is
+    /// [`Error::HostKeyUnknown`] with `refused` set; [`PromptError::Unavailable`] is the plain
+    /// [`Error::HostKeyUnknown`]. Changed and revoked keys are refused without asking.
+    ///
+    /// [`PromptError::Unavailable`]: super::PromptError::Unavailable
+    pub prompter: Option<PromptHandle>,
 }
 
 /// The name a host is recorded under: `host` for port 22, `[host]:port` otherwise. Host names
@@ -70,6 +80,25 @@ pub(crate) fn lookup_name(host: &str, port: u16) -> String {
     } else {
         format!("[{host}]:{port}")
     }
+}
+
+/// Checks a host key name given by the caller (an alias) and puts it in the form it is
+/// stored and looked up in: lower case, like OpenSSH records host names. Refuses names that a
+/// known_hosts line cannot hold as one plain entry: empty, with white space or control
+/// characters, with pattern or list characters (`*?!,|#`), or starting with `@` or `[`.
+pub(crate) fn alias_name(name: &str) -> Result<String, Error> {
+    let bad = name.is_empty()
+        || name.starts_with('@')
+        || name.starts_with('[')
+        || name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "*?!,|#".contains(c));
+    if bad {
+        return Err(Error::InvalidParams(format!(
+            "{name:?} cannot be a host key name: use letters, digits and .-_:/+@ (not first)"
+        )));
+    }
+    Ok(name.to_ascii_lowercase())
 }
 
 /// What the known_hosts files say about a key.
@@ -85,7 +114,7 @@ pub(crate) enum Lookup {
     Revoked { file: PathBuf, line: usize },
 }
 
-/// How [`verify`] accepted a key.
+/// How [`HostKeyPolicy::verify`] accepted a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Accepted {
     /// It was already recorded.
@@ -200,6 +229,7 @@ impl HostKeyPolicy {
                     return Err(Error::HostKeyUnknown {
                         host: name.to_owned(),
                         key: info,
+                        refused: false,
                     });
                 }
                 self.learn(name, key)?;
@@ -444,7 +474,22 @@ mod tests {
                 own_file: self.path("x2god/sub/known_hosts"),
                 add_unknown: false,
                 trusted_fingerprint: None,
+                prompter: None,
             }
+        }
+    }
+
+    #[test]
+    fn alias_names() {
+        assert_eq!(alias_name("Work-Server_2").unwrap(), "work-server_2");
+        assert_eq!(alias_name("a.b:c/d+e@f").unwrap(), "a.b:c/d+e@f");
+        for bad in [
+            "", "a b", "a\nb", "a,b", "a*", "a?", "!a", "|1|x", "a#b", "@revoked", "[a]:22", "a\tb",
+        ] {
+            assert!(
+                matches!(alias_name(bad), Err(Error::InvalidParams(_))),
+                "{bad:?}"
+            );
         }
     }
 

@@ -62,6 +62,7 @@ impl Lab {
             own_file: self.tmp.path().join("own/known_hosts"),
             add_unknown: false,
             trusted_fingerprint: None,
+            prompter: None,
         }
     }
 
@@ -91,6 +92,7 @@ impl Lab {
             max_channels: 10,
             keepalive_interval: Some(Duration::from_secs(30)),
             keepalive_max: 3,
+            ..Default::default()
         }
     }
 
@@ -298,7 +300,7 @@ async fn host_key_unknown_trusted_changed() {
     let err = Connection::probe_host_key("127.0.0.1", port, &policy, T)
         .await
         .unwrap_err();
-    let Error::HostKeyUnknown { host, key } = &err else {
+    let Error::HostKeyUnknown { host, key, .. } = &err else {
         panic!("unexpected {err:?}");
     };
     assert_eq!(host, &format!("[127.0.0.1]:{port}"));
@@ -1019,4 +1021,705 @@ async fn exec_lines_close_ends_command_and_frees_slot() {
         c.exec_lines("true").await,
         Err(Error::Disconnected)
     ));
+}
+
+// ---- jump host, prompts, agent forwarding ----
+
+use std::net::SocketAddr;
+
+use super::prompt::testing::{Asked, Script};
+
+impl Lab {
+    /// Whether lab.env has all of `keys` (a lab from before they were added lacks them):
+    /// skipped without, except in CI, where it fails.
+    fn has(&self, keys: &[&str]) -> bool {
+        let missing: Vec<&str> = keys
+            .iter()
+            .copied()
+            .filter(|k| !self.env.contains_key(*k))
+            .collect();
+        if missing.is_empty() {
+            return true;
+        }
+        if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false") {
+            panic!("lab.env lacks {missing:?}; CI must run a current tests/run");
+        }
+        eprintln!("SKIPPED: lab.env lacks {missing:?}; rerun `sudo tests/run`");
+        false
+    }
+
+    fn port_of(&self, k: &str) -> u16 {
+        self.get(k).parse().unwrap()
+    }
+
+    /// A known_hosts file (in the test's own directory) recording each public key file
+    /// under its name.
+    fn known_hosts(&self, file: &str, entries: &[(String, &str)]) -> PathBuf {
+        let path = self.tmp.path().join(file);
+        let mut text = String::new();
+        for (name, pub_file) in entries {
+            let key = std::fs::read_to_string(self.get(pub_file)).unwrap();
+            let mut fields = key.split_whitespace();
+            let (kind, blob) = (fields.next().unwrap(), fields.next().unwrap());
+            text.push_str(&format!("{name} {kind} {blob}\n"));
+        }
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// A policy reading only `read` and learning into `own` (both in the test's directory).
+    fn policy_with(&self, read: PathBuf, own: &str) -> HostKeyPolicy {
+        HostKeyPolicy {
+            read_files: vec![read],
+            own_file: self.tmp.path().join(own),
+            ..Default::default()
+        }
+    }
+
+    fn jump_name(&self) -> String {
+        host_keys::lookup_name(self.get("JUMP_HOST"), self.port_of("JUMP_PORT"))
+    }
+
+    fn target_name(&self) -> String {
+        host_keys::lookup_name(self.get("TARGET_HOST"), self.port_of("TARGET_PORT"))
+    }
+
+    fn key_auth(&self) -> AuthParams {
+        AuthParams {
+            key_files: vec![self.get("SSH_KEY").into()],
+            ..self.auth()
+        }
+    }
+
+    /// The target through the jump host, key auth on both hops, both keys known.
+    fn jump_params(&self) -> ConnectParams {
+        let kh = self.known_hosts(
+            "jump_known_hosts",
+            &[
+                (self.jump_name(), "JUMP_HOSTKEY_PUB"),
+                (self.target_name(), "TARGET_HOSTKEY_PUB"),
+            ],
+        );
+        let policy = self.policy_with(kh, "own/known_hosts");
+        ConnectParams {
+            host: self.get("TARGET_HOST").into(),
+            port: self.port_of("TARGET_PORT"),
+            auth: self.key_auth(),
+            host_keys: policy.clone(),
+            timeout: T,
+            proxy: Some(Box::new(ProxyParams {
+                host: self.get("JUMP_HOST").into(),
+                port: self.port_of("JUMP_PORT"),
+                auth: self.key_auth(),
+                host_keys: policy,
+            })),
+            ..Default::default()
+        }
+    }
+
+    /// The keyboard-interactive server, its key known, no credentials.
+    fn kbd_params(&self) -> ConnectParams {
+        let port = self.port_of("KBD_PORT");
+        let kh = self.known_hosts(
+            "kbd_known_hosts",
+            &[(
+                host_keys::lookup_name(self.get("KBD_HOST"), port),
+                "KBD_HOSTKEY_PUB",
+            )],
+        );
+        ConnectParams {
+            host: self.get("KBD_HOST").into(),
+            port,
+            auth: AuthParams {
+                username: self.get("KBD_USER").into(),
+                ssh_dir: self.tmp.path().join("no-ssh-dir"),
+                ..Default::default()
+            },
+            host_keys: self.policy_with(kh, "own/known_hosts"),
+            timeout: T,
+            ..Default::default()
+        }
+    }
+
+    fn totp(&self) -> String {
+        let out = Command::new("oathtool")
+            .args(["--totp", "-b", self.get("KBD_TOTP_SECRET")])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "oathtool failed");
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+}
+
+fn secret(hop: Hop, kind: SecretKind, prompt: &str) -> Asked {
+    Asked::Secret {
+        hop,
+        kind,
+        prompt: prompt.into(),
+        echo: false,
+    }
+}
+
+async fn run_ok(c: &Connection, command: &str) -> String {
+    let out = c.exec(command, T).await.unwrap();
+    assert_eq!(
+        out.exit_status,
+        Some(0),
+        "{command}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn jump_host_key_auth_both_hops() {
+    let _serial = SERIAL.lock().await;
+    let Some(lab) = Lab::load() else { return };
+    if !lab.has(&[
+        "JUMP_HOST",
+        "TARGET_HOST",
+        "JUMP_HOSTKEY_PUB",
+        "TARGET_HOSTKEY_PUB",
+    ]) {
+        return;
+    }
+    let c = Connection::connect(lab.jump_params()).await.unwrap();
+    assert_eq!(run_ok(&c, "echo hi").await, "hi\n");
+    // It runs on the target, reached from the jump host's inner address.
+    let conn = run_ok(&c, "echo $SSH_CONNECTION").await;
+    let fields: Vec<&str> = conn.split_whitespace().collect();
+    assert_eq!(fields[2], lab.get("TARGET_HOST"), "{conn}");
+    assert_ne!(fields[0], "127.0.0.1", "{conn}");
+    run_ok(&c, "x2golistsessions").await;
+    assert_eq!(
+        c.peer_addr(),
+        SocketAddr::new(
+            lab.get("TARGET_HOST").parse().unwrap(),
+            lab.port_of("TARGET_PORT")
+        )
+    );
+    assert_eq!(
+        c.jump_peer_addr().unwrap().ip().to_string(),
+        lab.get("JUMP_HOST")
+    );
+    // Port forwarding and line streams work through the tunnel too.
+    let mut lines = c.exec_lines("echo a; echo b").await.unwrap();
+    assert_eq!(lines.next_line().await.unwrap().unwrap(), "a");
+    assert_eq!(lines.next_line().await.unwrap().unwrap(), "b");
+
+    // The jump connection ends: the target connection is seen closed, and its own session
+    // ends too (its transport is gone).
+    let jump = c.inner.jump.clone().unwrap();
+    let closed = c.clone();
+    let waiter = tokio::spawn(async move { closed.closed().await });
+    jump.disconnect().await;
+    tokio::time::timeout(T, waiter).await.unwrap().unwrap();
+    assert!(c.is_closed());
+    wait_until("target session ends", || c.inner.handle.is_closed()).await;
+    assert!(matches!(c.exec("true", T).await, Err(Error::Disconnected)));
+
+    // A normal disconnect ends both.
+    let c = Connection::connect(lab.jump_params()).await.unwrap();
+    let jump = c.inner.jump.clone().unwrap();
+    c.disconnect().await;
+    assert!(c.is_closed());
+    tokio::time::timeout(T, jump.closed()).await.unwrap();
+}
+
+#[tokio::test]
+async fn target_not_reachable_directly() {
+    let _serial = SERIAL.lock().await;
+    let Some(lab) = Lab::load() else { return };
+    if !lab.has(&["TARGET_HOST", "TARGET_HOSTKEY_PUB"]) {
+        return;
+    }
+    let mut params = lab.jump_params();
+    params.proxy = None;
+    params.timeout = Duration::from_secs(3);
+    let err = Connection::connect(params).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Connect { .. } | Error::Timeout(_)),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn jump_failures_name_their_hop() {
+    let _serial = SERIAL.lock().await;
+    let Some(lab) = Lab::load() else { return };
+    if !lab.has(&[
+        "JUMP_HOST",
+        "TARGET_HOST",
+        "JUMP_HOSTKEY_PUB",
+        "TARGET_HOSTKEY_PUB",
+    ]) {
+        return;
+    }
+    // Wrong key on the jump host: AuthFailed there.
+    let mut params = lab.jump_params();
+    if let Some(p) = params.proxy.as_mut() {
+        p.auth.key_files = vec![lab.get("SSH_KEY_ENC").into()];
+    }
+    let err = Connection::connect(params).await.unwrap_err();
+    assert!(err.is_proxy(), "{err:?}");
+    assert!(
+        matches!(err.innermost(), Error::AuthFailed { .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().starts_with(&format!(
+            "jump host {} port {}: ",
+            lab.get("JUMP_HOST"),
+            lab.get("JUMP_PORT")
+        )),
+        "{err}"
+    );
+    // Wrong key on the target: AuthFailed, not of the jump host.
+    let mut params = lab.jump_params();
+    params.auth.key_files = vec![lab.get("SSH_KEY_ENC").into()];
+    let err = Connection::connect(params).await.unwrap_err();
+    assert!(
+        !err.is_proxy() && matches!(err, Error::AuthFailed { .. }),
+        "{err:?}"
+    );
+    // A port nothing listens on behind the jump host: a connect error of the target.
+    let mut params = lab.jump_params();
+    params.port = 1;
+    let err = Connection::connect(params).await.unwrap_err();
+    assert!(
+        !err.is_proxy() && matches!(err, Error::Connect { port: 1, .. }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn jump_unknown_host_keys() {
+    let _serial = SERIAL.lock().await;
+    let Some(lab) = Lab::load() else { return };
+    if !lab.has(&[
+        "JUMP_HOST",
+        "TARGET_HOST",
+        "JUMP_HOSTKEY_PUB",
+        "TARGET_HOSTKEY_PUB",
+    ]) {
+        return;
+    }
+    let fingerprint = |pub_file: &str| {
+        let text = std::fs::read_to_string(lab.get(pub_file)).unwrap();
+        HostKeyInfo::from_key(
+            &russh::keys::parse_public_key_base64(text.split_whitespace().nth(1).unwrap()).unwrap(),
+        )
+    };
+    let (jump_key, target_key) = (
+        fingerprint("JUMP_HOSTKEY_PUB"),
+        fingerprint("TARGET_HOSTKEY_PUB"),
+    );
+    let base = lab.jump_params();
+    let empty = lab.policy_with(lab.tmp.path().join("none"), "learned/known_hosts");
+    let known_jump = lab.policy_with(
+        lab.known_hosts("only_jump", &[(lab.jump_name(), "JUMP_HOSTKEY_PUB")]),
+        "learned/known_hosts",
+    );
+    let with = |jump: &HostKeyPolicy, target: &HostKeyPolicy| {
+        let mut p = base.clone();
+        p.host_keys = target.clone();
+        if let Some(proxy) = p.proxy.as_mut() {
+            proxy.host_keys = jump.clone();
+        }
+        p
+    };
+
+    // Unknown jump host key: refused on the jump hop, for connect and probe alike.
+    for err in [
+        Connection::connect(with(&empty, &empty)).await.unwrap_err(),
+        Connection::probe_host_key_for(&with(&empty, &empty))
+            .await
+            .unwrap_err(),
+    ] {
+        assert!(err.is_proxy(), "{err:?}");
+        match err.innermost() {
+            Error::HostKeyUnknown { host, key, refused } => {
+                assert_eq!(host, &lab.jump_name());
+                assert_eq!(key, &jump_key);
+                assert!(!refused);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // Jump host known, target unknown: refused on the target hop.
+    for err in [
+        Connection::connect(with(&known_jump, &empty))
+            .await
+            .unwrap_err(),
+        Connection::probe_host_key_for(&with(&known_jump, &empty))
+            .await
+            .unwrap_err(),
+    ] {
+        match &err {
+            Error::HostKeyUnknown { host, key, .. } => {
+                assert_eq!(host, &lab.target_name());
+                assert_eq!(key, &target_key);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        Connection::probe_host_key_for(&base).await.unwrap(),
+        target_key
+    );
+    assert_eq!(
+        std::fs::read_to_string(&empty.own_file).unwrap_or_default(),
+        ""
+    );
+
+    // A person refuses: HostKeyUnknown saying so.
+    let refuse = Script {
+        host_keys: Some(Ok(false)),
+        ..Default::default()
+    };
+    let mut asking = empty.clone();
+    asking.prompter = Some(refuse.handle());
+    let err = Connection::connect(with(&known_jump, &asking))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::HostKeyUnknown { refused: true, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("refused"), "{err}");
+
+    // A person confirms both: learned into the own file, under each hop's name, and known
+    // from then on without asking.
+    let confirm = Script {
+        host_keys: Some(Ok(true)),
+        ..Default::default()
+    };
+    asking.prompter = Some(confirm.handle());
+    let c = Connection::connect(with(&asking, &asking)).await.unwrap();
+    assert_eq!(run_ok(&c, "echo hi").await, "hi\n");
+    c.disconnect().await;
+    assert_eq!(
+        confirm.asked(),
+        [
+            Asked::HostKey {
+                hop: Hop::Proxy,
+                name: lab.jump_name(),
+                key: jump_key.clone()
+            },
+            Asked::HostKey {
+                hop: Hop::Target,
+                name: lab.target_name(),
+                key: target_key.clone()
+            },
+        ]
+    );
+    let own = std::fs::read_to_string(&empty.own_file).unwrap();
+    assert!(
+        own.starts_with(&format!("{} ssh-ed25519 ", lab.jump_name())),
+        "{own}"
+    );
+    assert!(
+        own.contains(&format!("\n{} ssh-ed25519 ", lab.target_name())),
+        "{own}"
+    );
+    Connection::connect(with(&empty, &empty))
+        .await
+        .unwrap()
+        .disconnect()
+        .await;
+
+    // Under a host key name, the target's key is unknown again, and learned under the name.
+    let mut aliased = with(&empty, &asking);
+    aliased.host_key_name = Some("X2god-Profile-Test".into());
+    let c = Connection::connect(aliased.clone()).await.unwrap();
+    c.disconnect().await;
+    let own = std::fs::read_to_string(&empty.own_file).unwrap();
+    assert!(own.contains("\nx2god-profile-test ssh-ed25519 "), "{own}");
+    assert_eq!(confirm.asked().len(), 3);
+    assert_eq!(
+        Connection::probe_host_key_for(&aliased).await.unwrap(),
+        target_key
+    );
+    aliased.host_key_name = Some("two words".into());
+    assert!(matches!(
+        Connection::connect(aliased).await,
+        Err(Error::InvalidParams(_))
+    ));
+}
+
+#[tokio::test]
+async fn kbd_int_password_and_code() {
+    let _serial = SERIAL.lock().await;
+    let Some(lab) = Lab::load() else { return };
+    if !lab.has(&["KBD_PORT", "KBD_TOTP_SECRET", "KBD_HOSTKEY_PUB"]) {
+        return;
+    }
+    let password = lab.get("KBD_PASSWORD");
+
+    // A person answers both questions.
+    let script = Script::answers(&[password, &lab.totp()]);
+    let mut params = lab.kbd_params();
+    params.auth.prompter = Some(script.handle());
+    let c = Connection::connect(params.clone()).await.unwrap();
+    assert_eq!(whoami(&c).await, lab.get("KBD_USER"));
+    c.disconnect().await;
+    assert_eq!(
+        script.asked(),
+        [
+            secret(Hop::Target, SecretKind::Password, "Password: "),
+            secret(Hop::Target, SecretKind::Response, "Verification code: "),
+        ]
+    );
+
+    // The given password answers the first, a person the second.
+    let script = Script::answers(&[&lab.totp()]);
+    params.auth.prompter = Some(script.handle());
+    params.auth.password = Some(Secret::new(password.into()));
+    let c = Connection::connect(params.clone()).await.unwrap();
+    c.disconnect().await;
+    assert_eq!(
+        script.asked(),
+        [secret(
+            Hop::Target,
+            SecretKind::Response,
+            "Verification code: "
+        )]
+    );
+
+    // A wrong code: AuthFailed.
+    let script = Script::answers(&["000000x"]);
+    params.auth.prompter = Some(script.handle());
+    let err = Connection::connect(params.clone()).await.unwrap_err();
+    assert!(matches!(err, Error::AuthFailed { .. }), "{err:?}");
+
+    // Nobody to ask for the code: AuthFailed saying why.
+    params.auth.prompter = Some(Script::default().handle());
+    let err = Connection::connect(params.clone()).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::AuthFailed { .. }), "{err:?}");
+    assert!(
+        msg.contains("Verification code: no agent is registered to ask"),
+        "{msg}"
+    );
+    assert!(!msg.contains(password), "{msg}");
+
+    // No prompter: AuthFailed as before, with the password and with nothing.
+    params.auth.prompter = None;
+    let err = Connection::connect(params.clone()).await.unwrap_err();
+    assert!(matches!(err, Error::AuthFailed { .. }), "{err:?}");
+    params.auth.password = None;
+    let err = Connection::connect(params.clone()).await.unwrap_err();
+    assert!(matches!(err, Error::AuthFailed { .. }), "{err:?}");
+
+    // Nobody to ask for the password.
+    params.auth.prompter = Some(Script::default().handle());
+    let err = Connection::connect(params.clone()).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("password: no agent is registered to ask"),
+        "{err}"
+    );
+
+    // Declined: the connect is given up.
+    let script = Script::default();
+    script
+        .secrets
+        .lock()
+        .unwrap()
+        .push_back(Err(PromptError::Cancelled("the user said no".into())));
+    params.auth.prompter = Some(script.handle());
+    let err = Connection::connect(params.clone()).await.unwrap_err();
+    assert!(matches!(err, Error::Cancelled(_)), "{err:?}");
+
+    // A slow person does not make the connect time out.
+    let mut script = Script::answers(&[password, &lab.totp()]);
+    script.delay = Duration::from_millis(600);
+    params.auth.prompter = Some(script.handle());
+    params.timeout = Duration::from_secs(1);
+    Connection::connect(params)
+        .await
+        .unwrap()
+        .disconnect()
+        .await;
+}
+
+#[tokio::test]
+async fn prompted_passphrase_and_password() {
+    let _serial = SERIAL.lock().await;
+    let Some(lab) = Lab::load() else { return };
+    let pass = lab.get("SSH_KEY_PASSPHRASE");
+    // Another encrypted key, with the same passphrase, that the server does not know: the
+    // one answer is tried on both.
+    let other = lab.tmp.path().join("other_enc");
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", pass, "-f"])
+        .arg(&other)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let script = Script::answers(&[pass]);
+    let mut auth = lab.auth();
+    auth.key_files = vec![other.clone(), lab.get("SSH_KEY_ENC").into()];
+    auth.prompter = Some(script.handle());
+    let c = Connection::connect(lab.params(auth.clone())).await.unwrap();
+    assert_eq!(whoami(&c).await, lab.get("SSH_USER"));
+    assert_eq!(
+        script.asked(),
+        [secret(
+            Hop::Target,
+            SecretKind::Passphrase,
+            &format!("Enter passphrase for key '{}': ", other.display())
+        )]
+    );
+
+    // A wrong answer for the first file: asked again for the second.
+    let script = Script::answers(&["wrong", pass]);
+    auth.prompter = Some(script.handle());
+    Connection::connect(lab.params(auth.clone())).await.unwrap();
+    assert_eq!(script.asked().len(), 2);
+
+    // Nobody to ask: the keys fail saying why, then the password is asked (the lab server
+    // takes passwords, not keyboard-interactive), which nobody answers either.
+    auth.key_files = vec![lab.get("SSH_KEY_ENC").into()];
+    auth.prompter = Some(Script::default().handle());
+    let err = Connection::connect(lab.params(auth.clone()))
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::AuthFailed { .. }), "{err:?}");
+    assert!(
+        msg.contains("cannot ask for the passphrase: no agent is registered to ask"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("password (cannot ask for it: no agent is registered to ask)"),
+        "{msg}"
+    );
+
+    // No keys: the password is asked for and used.
+    auth.key_files.clear();
+    let script = Script::answers(&[lab.get("SSH_PASSWORD")]);
+    auth.prompter = Some(script.handle());
+    Connection::connect(lab.params(auth.clone())).await.unwrap();
+    assert_eq!(
+        script.asked(),
+        [secret(
+            Hop::Target,
+            SecretKind::Password,
+            &format!("{}@127.0.0.1's password: ", lab.get("SSH_USER"))
+        )]
+    );
+
+    // force_password_auth without a password: asked first (an encrypted key would have
+    // been asked for before).
+    auth.key_files = vec![lab.get("SSH_KEY_ENC").into()];
+    auth.force_password_auth = true;
+    let script = Script::answers(&[lab.get("SSH_PASSWORD")]);
+    auth.prompter = Some(script.handle());
+    Connection::connect(lab.params(auth.clone())).await.unwrap();
+    assert!(
+        matches!(
+            &script.asked()[..],
+            [Asked::Secret {
+                kind: SecretKind::Password,
+                ..
+            }]
+        ),
+        "{:?}",
+        script.asked()
+    );
+
+    // A declined passphrase gives up.
+    auth.force_password_auth = false;
+    auth.key_files = vec![lab.get("SSH_KEY_ENC").into()];
+    let script = Script::default();
+    script
+        .secrets
+        .lock()
+        .unwrap()
+        .push_back(Err(PromptError::Timeout("nobody answered in 60 s".into())));
+    auth.prompter = Some(script.handle());
+    let err = Connection::connect(lab.params(auth)).await.unwrap_err();
+    assert!(matches!(err, Error::Timeout(_)), "{err:?}");
+}
+
+/// The SHA-256 fingerprint of the public key next to `key`, as `ssh-keygen -l` prints it.
+fn key_fingerprint(key: &str) -> String {
+    let out = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(format!("{key}.pub"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn agent_forwarding() {
+    let _serial = SERIAL.lock().await;
+    let Some(lab) = Lab::load() else { return };
+    let key = lab.get("SSH_KEY");
+    let fingerprint = key_fingerprint(key);
+    let agent = start_agent(lab.tmp.path(), key);
+
+    let mut params = lab.params(lab.key_auth());
+    params.forward_agent = Some(agent.sock.clone());
+    let c = Connection::connect(params.clone()).await.unwrap();
+    let listed = run_ok(&c, "ssh-add -l").await;
+    assert!(listed.contains(&fingerprint), "{listed}");
+    // Every command gets the agent, also several at once and from a line stream.
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let c = c.clone();
+            tokio::spawn(async move { c.exec("ssh-add -l", T).await })
+        })
+        .collect();
+    for t in tasks {
+        let out = t.await.unwrap().unwrap();
+        assert!(String::from_utf8_lossy(&out.stdout).contains(&fingerprint));
+    }
+    let mut s = c.exec_lines("ssh-add -l").await.unwrap();
+    assert!(s.next_line().await.unwrap().unwrap().contains(&fingerprint));
+    drop(s);
+
+    // Without forwarding, there is no agent on the server.
+    params.forward_agent = None;
+    let plain = Connection::connect(params.clone()).await.unwrap();
+    let out = plain.exec("ssh-add -l", T).await.unwrap();
+    assert_eq!(out.exit_status, Some(2), "{out:?}");
+
+    // An unreachable local agent: the server's agent connection is refused, nothing else
+    // breaks.
+    params.forward_agent = Some(lab.tmp.path().join("no-agent.sock"));
+    let broken = Connection::connect(params).await.unwrap();
+    let out = broken.exec("ssh-add -l", T).await.unwrap();
+    assert_ne!(out.exit_status, Some(0), "{out:?}");
+    assert_eq!(whoami(&broken).await, lab.get("SSH_USER"));
+    assert!(!broken.is_closed());
+}
+
+#[tokio::test]
+async fn agent_forwarding_through_jump_host() {
+    let _serial = SERIAL.lock().await;
+    let Some(lab) = Lab::load() else { return };
+    if !lab.has(&[
+        "JUMP_HOST",
+        "TARGET_HOST",
+        "JUMP_HOSTKEY_PUB",
+        "TARGET_HOSTKEY_PUB",
+    ]) {
+        return;
+    }
+    let key = lab.get("SSH_KEY");
+    let agent = start_agent(lab.tmp.path(), key);
+    let mut params = lab.jump_params();
+    params.forward_agent = Some(agent.sock.clone());
+    let c = Connection::connect(params).await.unwrap();
+    let listed = run_ok(&c, "ssh-add -l").await;
+    assert!(listed.contains(&key_fingerprint(key)), "{listed}");
 }

@@ -8,6 +8,11 @@
 //! ([`Connection::exec_lines`]), and forwards local TCP ports to the server side
 //! ([`Connection::forward_local`]). It is built on russh; it never runs the `ssh` binary.
 //!
+//! A connection may run through a jump host ([`ConnectParams::proxy`], like `ssh -J`) and may
+//! forward the local SSH agent ([`ConnectParams::forward_agent`], like `ssh -A`). Missing
+//! passwords, passphrases, one-time codes and the trust in unknown host keys can be asked of a
+//! person through a [`Prompter`].
+//!
 //! Secrets (passwords, passphrases) travel as [`Secret`], whose `Debug` and `Display` print
 //! `<redacted>`, so that they cannot leak into logs or error messages by accident.
 
@@ -17,14 +22,16 @@ mod error;
 mod forward;
 mod host_keys;
 mod lines;
+mod prompt;
 mod secret;
 
 pub use auth::AuthParams;
-pub use connection::{ConnectParams, Connection, ExecOutput};
+pub use connection::{ConnectParams, Connection, ExecOutput, ProxyParams};
 pub use error::Error;
 pub use forward::LocalForward;
 pub use host_keys::{HostKeyInfo, HostKeyPolicy};
 pub use lines::{LineStream, MAX_LINE};
+pub use prompt::{Hop, PromptError, PromptFuture, PromptHandle, Prompter, SecretKind};
 pub use secret::Secret;
 
 #[cfg(test)]

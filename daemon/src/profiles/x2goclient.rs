@@ -1,0 +1,1578 @@
+//! Import of x2goclient / python-x2go session profiles (`~/.x2goclient/sessions`).
+//!
+//! The file is written by Qt's `QSettings` in INI format: one section per profile, named by the
+//! profile id (`[20231012093512871]`), the display name in `name=`. [`parse`] reads it the way
+//! `QSettings` does (quotes, backslash escapes, unquoted commas making lists, `@Invalid()`), and
+//! maps each profile onto [`ProfileSettings`] the way python-x2go's
+//! `_convert_SessionProfileOptions_2_SessionParams` maps it onto `connect()` and session
+//! parameters. Nothing is validated here beyond what the mapping needs: values x2god refuses
+//! later (a pack method, a keyboard type) are passed through as written.
+//!
+//! The INI syntax is read by hand rather than with `rust-ini`, because that crate does not read
+//! this dialect faithfully: its `\x` escape takes exactly four hex digits while Qt 5 writes
+//! `\xfc` (so its escape mode fails on any profile with an umlaut), and with escapes and quotes
+//! off it joins a line without `=` to the next line's key, and an unclosed `[` swallows the
+//! following lines into the section name — both silently losing settings instead of skipping
+//! one bad line, as `QSettings` does.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use super::settings::{ProfileSettings, ProxySettings, SessionSettings};
+
+/// Where x2goclient, PyHoca-GUI and python-x2go keep a user's session profiles.
+pub fn default_path(home: &Path) -> PathBuf {
+    home.join(".x2goclient").join("sessions")
+}
+
+/// One profile of the file, mapped onto x2god's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportedProfile {
+    /// The section name: x2goclient's profile id, e.g. `20231012093512871`.
+    pub id: String,
+    /// The display name (`name=`), trimmed as x2goclient shows it, or the id when unset. It may
+    /// hold x2goclient's folder path (`Office/Server 2`) and is not checked against
+    /// [`super::validate_profile_name`]; names need not be unique in the file either.
+    pub name: String,
+    /// The mapped settings.
+    pub settings: ProfileSettings,
+    /// Keys, in file order, set to a value that changes what x2goclient or python-x2go does but
+    /// that x2god does not act on (sound, printing, folder sharing, Kerberos, an RDP command, …).
+    /// Names only: values such as `rdpoptions` may hold passwords.
+    pub ignored: Vec<String>,
+    /// Why x2god cannot connect this profile as configured (an HTTP proxy, a direct RDP
+    /// connection, a bad port); `None` when it can. `settings` is still filled as far as possible.
+    pub unsupported: Option<String>,
+    /// Adjustments made while mapping, for a log line: several hosts reduced to the first, a value
+    /// that could not be read and was left at its default, a missing name.
+    pub notes: Vec<String>,
+}
+
+/// A section that is not imported as a profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedProfile {
+    /// The section name.
+    pub id: String,
+    /// The profile's `name=`, when it has one.
+    pub name: Option<String>,
+    /// Why it is skipped.
+    pub reason: String,
+}
+
+/// Everything read from a sessions file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Import {
+    /// The profiles, in file order.
+    pub profiles: Vec<ImportedProfile>,
+    /// Sections that are no importable profile (no host, x2goclient's `embedded` section).
+    pub skipped: Vec<SkippedProfile>,
+    /// Problems with the file itself, such as lines that are neither a section header nor
+    /// `key=value`; such lines are skipped as `QSettings` skips them. At most
+    /// [`MAX_WARNINGS`] entries and a count of the rest, so a wrong file cannot flood a log.
+    pub warnings: Vec<String>,
+}
+
+/// The most warnings [`Import::warnings`] lists one by one.
+pub const MAX_WARNINGS: usize = 20;
+
+/// Reads a sessions file. Never fails: a file that is no sessions file at all yields no
+/// profiles and a list of warnings.
+pub fn parse(text: &str) -> Import {
+    let mut warnings = Warnings::default();
+    let sections = read_sections(text, &mut warnings);
+    let mut import = Import::default();
+    for section in sections {
+        // python-x2go skips these two; x2goclient keeps its embedded mode's settings in the
+        // former.
+        let not_a_profile = match section.id.as_str() {
+            "embedded" => Some("x2goclient's embedded-mode settings, not a profile"),
+            "none" => Some("python-x2go's placeholder section, not a profile"),
+            _ => None,
+        };
+        if let Some(reason) = not_a_profile {
+            import.skipped.push(SkippedProfile {
+                id: section.id,
+                name: None,
+                reason: reason.into(),
+            });
+            continue;
+        }
+        let entries: Vec<(String, Value)> = section
+            .entries
+            .into_iter()
+            .map(|(k, raw)| (k, decode_value(&raw)))
+            .collect();
+        match map_profile(&section.id, &entries) {
+            Ok(p) => import.profiles.push(p),
+            Err(s) => import.skipped.push(s),
+        }
+    }
+    import.warnings = warnings.finish();
+    import
+}
+
+// ---------------------------------------------------------------------------------------------
+// INI lines and sections, as QSettings reads them
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Default)]
+struct Warnings {
+    list: Vec<String>,
+    left_out: usize,
+}
+
+impl Warnings {
+    fn push(&mut self, w: String) {
+        if self.list.len() < MAX_WARNINGS {
+            self.list.push(w);
+        } else {
+            self.left_out += 1;
+        }
+    }
+
+    fn finish(mut self) -> Vec<String> {
+        if self.left_out > 0 {
+            self.list
+                .push(format!("{} more warnings left out", self.left_out));
+        }
+        self.list
+    }
+}
+
+/// One logical line: no leading blanks, comments removed, continuation lines joined in place.
+struct Line<'a> {
+    text: &'a str,
+    /// Byte offset of the first `=` outside double quotes.
+    equals: Option<usize>,
+    /// 1-based number of the physical line it starts on.
+    number: usize,
+}
+
+/// Splits `text` into logical lines like `QSettingsPrivate::readIniLine`: `;` outside quotes
+/// starts a comment, a backslash escapes the next character including a line break. Unlike
+/// Qt, a line break inside quotes still ends the line (Qt never writes one, it writes `\n`), so
+/// one unbalanced quote in a hand-edited file cannot swallow the profiles after it; and `#` at
+/// the start of a line is a comment too, as for python-x2go's `configparser`.
+fn logical_lines(text: &str) -> Vec<Line<'_>> {
+    let b = text.as_bytes();
+    let mut lines = Vec::new();
+    let mut i = 0;
+    let mut number = 1;
+    // Consumes a line break at `i` (`\n`, `\r` or `\r\n`) and counts it.
+    let line_break = |i: &mut usize, number: &mut usize| {
+        if b.get(*i) == Some(&b'\r') && b.get(*i + 1) == Some(&b'\n') {
+            *i += 1;
+        }
+        *i += 1;
+        *number += 1;
+    };
+    while i < b.len() {
+        match b[i] {
+            b'\n' | b'\r' => {
+                line_break(&mut i, &mut number);
+                continue;
+            }
+            b' ' | b'\t' | 0x0b | 0x0c => {
+                i += 1;
+                continue;
+            }
+            b';' | b'#' => {
+                while i < b.len() && b[i] != b'\n' && b[i] != b'\r' {
+                    i += 1;
+                }
+                continue;
+            }
+            _ => {}
+        }
+        let start = i;
+        let start_number = number;
+        let mut in_quotes = false;
+        let mut equals = None;
+        while i < b.len() {
+            match b[i] {
+                b'\n' | b'\r' => break,
+                b';' if !in_quotes => break,
+                b'=' if !in_quotes && equals.is_none() => {
+                    equals = Some(i - start);
+                    i += 1;
+                }
+                b'"' => {
+                    in_quotes = !in_quotes;
+                    i += 1;
+                }
+                b'\\' => {
+                    i += 1;
+                    match b.get(i) {
+                        Some(b'\n' | b'\r') => line_break(&mut i, &mut number),
+                        // Stepping one byte may land inside a multi-byte character; harmless,
+                        // since only ASCII bytes are acted on and the line ends on one.
+                        Some(_) => i += 1,
+                        None => {}
+                    }
+                }
+                _ => i += 1,
+            }
+        }
+        // `i` is at an ASCII byte or the end, so this is a character boundary.
+        lines.push(Line {
+            text: &text[start..i],
+            equals,
+            number: start_number,
+        });
+    }
+    lines
+}
+
+struct Section {
+    id: String,
+    /// Keys and undecoded values in file order; a repeated key appears again.
+    entries: Vec<(String, String)>,
+}
+
+/// Groups the lines into sections. Repeated sections are merged, as `QSettings` does.
+fn read_sections(text: &str, warnings: &mut Warnings) -> Vec<Section> {
+    let mut sections: Vec<Section> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut current: Option<usize> = None;
+    for line in logical_lines(text) {
+        if let Some(inner) = line.text.strip_prefix('[') {
+            let name = match inner.find(']') {
+                Some(end) => &inner[..end],
+                None => {
+                    warnings.push(format!("line {}: section header without ']'", line.number));
+                    inner
+                }
+            };
+            let name = name.trim_matches([' ', '\t']);
+            if name.is_empty() || name.eq_ignore_ascii_case("general") {
+                // Qt's top level, never a profile.
+                if name.is_empty() {
+                    warnings.push(format!("line {}: empty section name", line.number));
+                }
+                current = None;
+                continue;
+            }
+            let id = match name.strip_prefix('%') {
+                Some(rest) if rest.eq_ignore_ascii_case("general") => rest.to_owned(),
+                _ => unescape_key(name),
+            };
+            current = Some(match index.get(&id) {
+                Some(&i) => {
+                    warnings.push(format!(
+                        "line {}: section [{id}] appears again; merged",
+                        line.number
+                    ));
+                    i
+                }
+                None => {
+                    index.insert(id.clone(), sections.len());
+                    sections.push(Section {
+                        id,
+                        entries: Vec::new(),
+                    });
+                    sections.len() - 1
+                }
+            });
+            continue;
+        }
+        let Some(eq) = line.equals else {
+            warnings.push(format!(
+                "line {}: neither a [section] header nor key=value; skipped",
+                line.number
+            ));
+            continue;
+        };
+        let key = unescape_key(line.text[..eq].trim_end_matches([' ', '\t']));
+        if key.is_empty() {
+            warnings.push(format!("line {}: empty key; skipped", line.number));
+            continue;
+        }
+        let Some(i) = current else {
+            warnings.push(format!(
+                "line {}: key {key:?} outside any profile section; skipped",
+                line.number
+            ));
+            continue;
+        };
+        sections[i]
+            .entries
+            .push((key, line.text[eq + 1..].to_owned()));
+    }
+    sections
+}
+
+/// Decodes a key or section name like `QSettingsPrivate::iniUnescapedKey`: `%XX` and `%UXXXX`
+/// are UTF-16 code units, a backslash is Qt's group separator `/`.
+fn unescape_key(s: &str) -> String {
+    let mut units: Vec<u16> = Vec::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(c) = rest.chars().next() {
+        rest = &rest[c.len_utf8()..];
+        match c {
+            '\\' => units.push(u16::from(b'/')),
+            '%' => {
+                let (digits, after) = match rest.strip_prefix('U') {
+                    Some(r) => (4, r),
+                    None => (2, rest),
+                };
+                let hex = after
+                    .get(..digits)
+                    .filter(|h| h.len() == digits && h.bytes().all(|b| b.is_ascii_hexdigit()));
+                match hex.and_then(|h| u16::from_str_radix(h, 16).ok()) {
+                    Some(unit) => {
+                        units.push(unit);
+                        rest = &after[digits..];
+                    }
+                    None => units.push(u16::from(b'%')),
+                }
+            }
+            _ => {
+                let mut buf = [0u16; 2];
+                units.extend_from_slice(c.encode_utf16(&mut buf));
+            }
+        }
+    }
+    String::from_utf16_lossy(&units)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values, as QSettings reads them
+// ---------------------------------------------------------------------------------------------
+
+/// A value as `QSettings` reads it.
+#[derive(Debug, Clone, PartialEq)]
+enum Value {
+    /// `@Invalid()` (Qt's empty list) or a binary `@Variant(…)` that means nothing here.
+    Invalid,
+    /// A string.
+    Text(String),
+    /// Unquoted commas make a string list (`applications=WWWBROWSER, TERMINAL`).
+    List(Vec<String>),
+}
+
+impl Value {
+    /// The value as one string: a list joined again with `, `, which is what python-x2go's
+    /// `configparser` sees for it.
+    fn text(&self) -> String {
+        match self {
+            Value::Invalid => String::new(),
+            Value::Text(s) => s.clone(),
+            Value::List(l) => l.join(", "),
+        }
+    }
+
+    /// The non-empty, trimmed items of a comma-separated value: x2goclient quotes `a,b`,
+    /// python-x2go writes `a, b` unquoted, which Qt reads as a list.
+    fn items(&self) -> Vec<String> {
+        let all: Vec<&str> = match self {
+            Value::Invalid => Vec::new(),
+            Value::Text(s) => s.split(',').collect(),
+            Value::List(l) => l.iter().flat_map(|s| s.split(',')).collect(),
+        };
+        all.into_iter()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+fn skip_blanks(chars: &[char], i: &mut usize) {
+    while chars.get(*i).is_some_and(|c| matches!(c, ' ' | '\t')) {
+        *i += 1;
+    }
+}
+
+/// Drops trailing blanks, but none at or before `limit` (those came from an escape).
+fn chop_blanks(units: &mut Vec<u16>, limit: usize) {
+    while units.len() > limit && matches!(units.last(), Some(&0x20 | &0x09)) {
+        units.pop();
+    }
+}
+
+/// Decodes the text after `=` like `QSettingsPrivate::iniUnescapedStringList` followed by
+/// `stringToVariant`. Escapes yield UTF-16 code units, so Qt 5's `\xd83d\xde00` for one
+/// character outside the BMP comes out whole.
+fn decode_value(raw: &str) -> Value {
+    let chars: Vec<char> = raw.chars().collect();
+    let mut i = 0;
+    let mut current: Vec<u16> = Vec::new();
+    let mut list: Option<Vec<String>> = None;
+    let mut in_quotes = false;
+    let mut quoted = false;
+    skip_blanks(&chars, &mut i);
+    let mut chop_limit = 0;
+    while let Some(&c) = chars.get(i) {
+        match c {
+            '\\' => {
+                i += 1;
+                let Some(&e) = chars.get(i) else { break };
+                i += 1;
+                match e {
+                    'a' => current.push(0x07),
+                    'b' => current.push(0x08),
+                    'f' => current.push(0x0c),
+                    'n' => current.push(0x0a),
+                    'r' => current.push(0x0d),
+                    't' => current.push(0x09),
+                    'v' => current.push(0x0b),
+                    '"' | '?' | '\'' | '\\' => current.push(e as u16),
+                    'x' => {
+                        let mut value: u32 = 0;
+                        let mut any = false;
+                        while let Some(d) = chars.get(i).and_then(|c| c.to_digit(16)) {
+                            value = value.wrapping_mul(16).wrapping_add(d);
+                            any = true;
+                            i += 1;
+                        }
+                        if any {
+                            // Qt keeps the low 16 bits (`QChar(int)`).
+                            current.push(value as u16);
+                        }
+                    }
+                    '0'..='7' => {
+                        let mut value = u32::from(e) - u32::from('0');
+                        while let Some(d) = chars.get(i).and_then(|c| c.to_digit(8)) {
+                            value = value.wrapping_mul(8).wrapping_add(d);
+                            i += 1;
+                        }
+                        current.push(value as u16);
+                    }
+                    // A continuation line adds nothing; `\r\n` and `\n\r` count as one break.
+                    '\n' | '\r'
+                        if chars
+                            .get(i)
+                            .is_some_and(|&n| matches!(n, '\n' | '\r') && n != e) =>
+                    {
+                        i += 1;
+                    }
+                    // Qt drops the character of an unknown escape (and a lone line break).
+                    _ => {}
+                }
+                chop_limit = current.len();
+            }
+            '"' => {
+                i += 1;
+                quoted = true;
+                in_quotes = !in_quotes;
+                if !in_quotes {
+                    skip_blanks(&chars, &mut i);
+                    chop_limit = current.len();
+                }
+            }
+            ',' if !in_quotes => {
+                if !quoted {
+                    chop_blanks(&mut current, chop_limit);
+                }
+                list.get_or_insert_with(Vec::new)
+                    .push(String::from_utf16_lossy(&current));
+                current.clear();
+                quoted = false;
+                i += 1;
+                skip_blanks(&chars, &mut i);
+                chop_limit = 0;
+            }
+            _ => {
+                let start = i;
+                i += 1;
+                while chars.get(i).is_some_and(|c| !matches!(c, '\\' | '"' | ',')) {
+                    i += 1;
+                }
+                let mut buf = [0u16; 2];
+                for ch in &chars[start..i] {
+                    current.extend_from_slice(ch.encode_utf16(&mut buf));
+                }
+            }
+        }
+    }
+    if !quoted {
+        chop_blanks(&mut current, chop_limit);
+    }
+    let last = String::from_utf16_lossy(&current);
+    match list {
+        Some(mut items) => {
+            items.push(last);
+            Value::List(
+                items
+                    .into_iter()
+                    .map(|s| match s.strip_prefix('@') {
+                        Some(rest) if rest.starts_with('@') => rest.to_owned(),
+                        _ => s,
+                    })
+                    .collect(),
+            )
+        }
+        None => string_to_variant(last),
+    }
+}
+
+/// Qt's markers for values that are no plain string: `@Invalid()`, `@ByteArray(…)`, binary
+/// `@Variant(…)`, and `@@` for a string that starts with `@`.
+fn string_to_variant(s: String) -> Value {
+    if !s.starts_with('@') {
+        return Value::Text(s);
+    }
+    if s.ends_with(')') {
+        if s == "@Invalid()" {
+            return Value::Invalid;
+        }
+        if let Some(inner) = s
+            .strip_prefix("@ByteArray(")
+            .and_then(|r| r.strip_suffix(')'))
+        {
+            return Value::Text(inner.to_owned());
+        }
+        // Serialised binary data (Qt also writes a string containing NUL as `@String(…)`).
+        if ["@Variant(", "@DateTime(", "@String("]
+            .iter()
+            .any(|p| s.starts_with(p))
+        {
+            return Value::Invalid;
+        }
+    }
+    match s.strip_prefix('@') {
+        Some(rest) if rest.starts_with('@') => Value::Text(rest.to_owned()),
+        _ => Value::Text(s),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Profile keys → ProfileSettings
+// ---------------------------------------------------------------------------------------------
+
+/// Keys mapped onto settings (never listed as ignored).
+const MAPPED: &[&str] = &[
+    "name",
+    "host",
+    "sshport",
+    "user",
+    "key",
+    "autologin",
+    "autoconnect",
+    "forwardsshagent",
+    "uniquehostkeyaliases",
+    "usesshproxy",
+    "sshproxytype",
+    "sshproxyhost",
+    "sshproxyport",
+    "sshproxyuser",
+    "sshproxykeyfile",
+    "sshproxyautologin",
+    "sshproxysameuser",
+    "sshproxysamepass",
+    "sshproxytunnel",
+    "command",
+    "rootless",
+    "published",
+    "speed",
+    "pack",
+    "quality",
+    "dpi",
+    "setdpi",
+    "width",
+    "height",
+    "fullscreen",
+    "maxdim",
+    "usekbd",
+    "layout",
+    "type",
+    "variant",
+    "clipboard",
+];
+
+/// Switches x2god does not act on, listed as ignored when on (python-x2go's default for all of
+/// them is off; x2goclient turns `sound` and `print` on by default, which a log line should
+/// mention all the more).
+const IGNORED_SWITCHES: &[&str] = &[
+    "sound",
+    "print",
+    "usemimebox",
+    "useiconv",
+    "setsessiontitle",
+    "xinerama",
+    "multidisp",
+    "krblogin",
+    "krbdelegation",
+    "kdrive",
+    "autostart",
+    "restoreexports",
+];
+
+/// Keys that only refine a switch above, an RDP/XDMCP command or the look of x2goclient; their
+/// values alone change nothing, so they are never listed.
+const INERT: &[&str] = &[
+    "soundsystem",
+    "startsoundsystem",
+    "soundtunnel",
+    "defsndport",
+    "sndport",
+    "mimeboxextensions",
+    "mimeboxaction",
+    "iconvto",
+    "iconvfrom",
+    "sessiontitle",
+    "display",
+    "fstunnel",
+    "useexports",
+    "export",
+    "icon",
+    "applications",
+    "rdpoptions",
+    "rdpserver",
+    "rdpport",
+    "rdpclient",
+    "directrdp",
+    "directrdpsettings",
+    "xdmcpserver",
+    "sshproxykrblogin",
+];
+
+/// Pack methods that take a quality suffix (python-x2go's `…-%` entries).
+const PACK_WITH_QUALITY: &[&str] = &[
+    "8-jpeg",
+    "16m-jpeg",
+    "8-png-jpeg",
+    "16m-png-jpeg",
+    "8-png",
+    "16m-png",
+    "16m-rgb",
+    "16m-rle",
+];
+
+/// `speed` 0 to 4, as python-x2go and x2goclient name them.
+const LINKS: [&str; 5] = ["modem", "isdn", "adsl", "wan", "lan"];
+
+/// Session commands x2god cannot start from a profile: RDP and XDMCP need client-side pieces,
+/// and a shadow session needs the user and display to shadow.
+const FOREIGN_COMMANDS: &[&str] = &["RDP", "XDMCP", "SHADOW"];
+
+/// A profile's values with typed access; reading problems become notes.
+struct Fields<'a> {
+    values: HashMap<&'a str, &'a Value>,
+    /// Each key once, in order of first appearance.
+    keys: Vec<&'a str>,
+    notes: Vec<String>,
+}
+
+impl<'a> Fields<'a> {
+    fn new(entries: &'a [(String, Value)]) -> Fields<'a> {
+        let mut values = HashMap::new();
+        let mut keys = Vec::new();
+        for (k, v) in entries {
+            // The last occurrence wins, as in QSettings.
+            if values.insert(k.as_str(), v).is_none() {
+                keys.push(k.as_str());
+            }
+        }
+        Fields {
+            values,
+            keys,
+            notes: Vec::new(),
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        self.values.get(key).copied()
+    }
+
+    fn has(&self, key: &str) -> bool {
+        self.values.contains_key(key)
+    }
+
+    /// The trimmed text, as x2goclient reads its strings (`toString().trimmed()`).
+    fn text(&self, key: &str) -> Option<String> {
+        self.get(key).map(|v| v.text().trim().to_owned())
+    }
+
+    fn non_empty(&self, key: &str) -> Option<String> {
+        self.text(key).filter(|s| !s.is_empty())
+    }
+
+    /// A switch: Qt writes `true`/`false`, python-x2go `1`/`0`.
+    fn flag(&mut self, key: &str, default: bool) -> bool {
+        let Some(v) = self.get(key) else {
+            return default;
+        };
+        let parsed = match v {
+            Value::Invalid => Some(false),
+            Value::Text(s) => match s.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => Some(true),
+                "false" | "0" | "no" | "off" | "" => Some(false),
+                _ => None,
+            },
+            Value::List(_) => None,
+        };
+        parsed.unwrap_or_else(|| {
+            self.notes
+                .push(format!("{key} is not true or false; taken as {default}"));
+            default
+        })
+    }
+
+    /// An integer; `None` when absent or unreadable (then with a note).
+    fn number(&mut self, key: &str) -> Option<i64> {
+        let text = self.text(key)?;
+        let parsed = text.parse().ok();
+        if parsed.is_none() {
+            self.notes
+                .push(format!("{key} is not a number; left at its default"));
+        }
+        parsed
+    }
+
+    /// A TCP port; `Err` with a reason when present but no port.
+    fn port(&mut self, key: &str) -> Result<Option<u16>, String> {
+        if !self.has(key) {
+            return Ok(None);
+        }
+        match self.number(key) {
+            Some(n) => u16::try_from(n)
+                .ok()
+                .filter(|p| *p != 0)
+                .map(Some)
+                .ok_or_else(|| format!("{key} {n} is not a TCP port")),
+            None => Ok(None),
+        }
+    }
+}
+
+fn map_profile(id: &str, entries: &[(String, Value)]) -> Result<ImportedProfile, SkippedProfile> {
+    let mut f = Fields::new(entries);
+    let name = f.non_empty("name");
+    let direct_rdp = f.text("command").as_deref() == Some("RDP") && f.flag("directrdp", false);
+    let hosts = f.get("host").map(Value::items).unwrap_or_default();
+    let Some(host) = hosts.first() else {
+        return Err(SkippedProfile {
+            id: id.to_owned(),
+            name,
+            reason: if direct_rdp {
+                "a direct RDP connection without an X2Go server".into()
+            } else {
+                "no host".into()
+            },
+        });
+    };
+    let mut unsupported = Vec::new();
+    if direct_rdp {
+        unsupported.push(
+            "a direct RDP connection (directrdp): x2god only connects to X2Go servers".to_owned(),
+        );
+    }
+    if hosts.len() > 1 {
+        // python-x2go picks one at random; a fixed choice keeps host keys and logs stable.
+        f.notes.push(format!(
+            "host lists {} servers; using the first, {host}",
+            hosts.len()
+        ));
+    }
+
+    let mut s = ProfileSettings::new(host.clone());
+    match f.port("sshport") {
+        Ok(Some(p)) => s.port = p,
+        Ok(None) => {}
+        Err(e) => unsupported.push(e),
+    }
+    s.username = f.non_empty("user");
+    // Kept as written; x2god expands `~` when it connects.
+    s.key_filename = f.non_empty("key").map(PathBuf::from).into_iter().collect();
+    // python-x2go: autologin is look_for_keys, and look_for_keys turns on allow_agent.
+    let autologin = f.flag("autologin", true);
+    s.allow_agent = autologin;
+    s.look_for_keys = autologin;
+    s.autoconnect = f.flag("autoconnect", false);
+    s.forward_sshagent = f.flag("forwardsshagent", false);
+    s.unique_hostkey_aliases = f.flag("uniquehostkeyaliases", false);
+
+    let mut ignored: HashSet<&str> = HashSet::new();
+    if f.flag("usesshproxy", false) {
+        // x2goclient treats every type but HTTP as SSH.
+        if f.text("sshproxytype")
+            .is_some_and(|t| t.eq_ignore_ascii_case("HTTP"))
+        {
+            unsupported
+                .push("an HTTP proxy (sshproxytype=HTTP); x2god only uses SSH jump hosts".into());
+        } else {
+            match map_proxy(&mut f) {
+                Ok(p) => s.sshproxy = Some(p),
+                Err(e) => unsupported.push(e),
+            }
+        }
+        if f.flag("sshproxykrblogin", false) {
+            ignored.insert("sshproxykrblogin");
+        }
+    }
+
+    s.session = map_session(&mut f, &mut ignored);
+
+    for &key in IGNORED_SWITCHES {
+        if f.has(key) && f.flag(key, false) {
+            ignored.insert(key);
+        }
+    }
+    if f.flag("useexports", true) && f.get("export").is_some_and(|v| !export_is_empty(v)) {
+        ignored.insert("export");
+    }
+    let unknown: Vec<&str> = f
+        .keys
+        .iter()
+        .copied()
+        .filter(|k| !MAPPED.contains(k) && !IGNORED_SWITCHES.contains(k) && !INERT.contains(k))
+        .filter(|k| f.get(k).is_some_and(is_meaningful))
+        .collect();
+    ignored.extend(unknown);
+
+    let ignored = f
+        .keys
+        .iter()
+        .filter(|k| ignored.contains(*k))
+        .map(|k| (*k).to_owned())
+        .collect();
+    let name = name.unwrap_or_else(|| {
+        f.notes.push("no name; the profile id is used".into());
+        id.to_owned()
+    });
+    Ok(ImportedProfile {
+        id: id.to_owned(),
+        name,
+        settings: s,
+        ignored,
+        unsupported: (!unsupported.is_empty()).then(|| unsupported.join("; ")),
+        notes: f.notes,
+    })
+}
+
+/// Whether a key x2god does not know is set to something: not empty, not off.
+fn is_meaningful(v: &Value) -> bool {
+    let t = v.text();
+    let t = t.trim();
+    !(t.is_empty() || t == "0" || t.eq_ignore_ascii_case("false"))
+}
+
+/// `export` holds `path:1;path:0;` (x2goclient) or a quoted form of it (python-x2go).
+fn export_is_empty(v: &Value) -> bool {
+    v.text()
+        .split([';', ','])
+        .all(|p| p.trim().trim_matches('"').trim().is_empty())
+}
+
+fn map_proxy(f: &mut Fields<'_>) -> Result<ProxySettings, String> {
+    let hosts = f.get("sshproxyhost").map(Value::items).unwrap_or_default();
+    let Some(first) = hosts.first() else {
+        return Err("usesshproxy is on but sshproxyhost is empty".into());
+    };
+    if hosts.len() > 1 {
+        f.notes.push(format!(
+            "sshproxyhost lists {} hosts; using the first, {first}",
+            hosts.len()
+        ));
+    }
+    let mut p = ProxySettings::new("");
+    if let Some(port) = f.port("sshproxyport")? {
+        p.port = port;
+    }
+    // x2goclient and python-x2go both accept `host:port` here, the port overriding
+    // sshproxyport; a bracketed or bare IPv6 address is kept whole (both would break it).
+    let (host, port) = split_host_port(first);
+    if let Some(port) = port {
+        p.port = port
+            .parse()
+            .ok()
+            .filter(|n| *n != 0)
+            .ok_or_else(|| format!("sshproxyhost has {port:?} where a port belongs"))?;
+    }
+    p.host = host.to_owned();
+    p.user = if f.flag("sshproxysameuser", false) {
+        None
+    } else {
+        f.non_empty("sshproxyuser")
+    };
+    p.key_filename = f
+        .non_empty("sshproxykeyfile")
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    let autologin = f.flag("sshproxyautologin", true);
+    p.allow_agent = autologin;
+    p.look_for_keys = autologin;
+    p.reuse_authinfo = f.flag("sshproxysamepass", false);
+    // Written by python-x2go 0.2.1; later versions write `DEPRECATED…` there.
+    p.tunnel = f
+        .non_empty("sshproxytunnel")
+        .filter(|t| !t.starts_with("DEPRECATED"));
+    Ok(p)
+}
+
+/// Splits `host:port`, `[v6]:port` and `[v6]`; a bare IPv6 address has no port.
+fn split_host_port(s: &str) -> (&str, Option<&str>) {
+    if let Some(rest) = s.strip_prefix('[')
+        && let Some((host, after)) = rest.split_once(']')
+    {
+        return (host, after.strip_prefix(':'));
+    }
+    match s.split_once(':') {
+        Some((host, port)) if !port.contains(':') => (host, Some(port)),
+        _ => (s, None),
+    }
+}
+
+fn map_session(f: &mut Fields<'_>, ignored: &mut HashSet<&str>) -> SessionSettings {
+    let mut ss = SessionSettings::default();
+
+    if f.flag("published", false) {
+        // python-x2go runs `PUBLISHED` for a published-applications profile, whatever the
+        // command says.
+        ss.session_type = Some("published".into());
+        ss.cmd = Some("PUBLISHED".into());
+    } else {
+        let command = f
+            .text("command")
+            .map(|c| if c == "XFCE4" { "XFCE".to_owned() } else { c });
+        match command {
+            Some(c) if FOREIGN_COMMANDS.contains(&c.as_str()) => {
+                ignored.insert("command");
+                f.notes.push(format!(
+                    "x2god cannot start {c} sessions; no session command imported"
+                ));
+            }
+            command => {
+                // Only when the file says so: python-x2go and x2goclient disagree on the
+                // default, and x2god derives the type from the command when unset.
+                if f.has("rootless") {
+                    let rootless = f.flag("rootless", true);
+                    ss.session_type = Some(if rootless { "application" } else { "desktop" }.into());
+                }
+                ss.cmd = command.filter(|c| !c.is_empty());
+            }
+        }
+    }
+
+    if ["fullscreen", "maxdim", "width", "height"]
+        .iter()
+        .any(|k| f.has(k))
+    {
+        ss.geometry = Some(if f.flag("fullscreen", false) {
+            "fullscreen".into()
+        } else if f.flag("maxdim", false) {
+            "maximize".into()
+        } else {
+            let width = f.number("width").unwrap_or(800);
+            let height = f.number("height").unwrap_or(600);
+            format!("{width}x{height}")
+        });
+    }
+
+    // x2goclient writes the index, python-x2go also accepts the name.
+    ss.link = f.non_empty("speed").map(|speed| {
+        match speed.parse::<usize>().ok().and_then(|i| LINKS.get(i)) {
+            Some(link) => (*link).to_owned(),
+            None => speed.to_lowercase(),
+        }
+    });
+
+    let pack = f.non_empty("pack");
+    if pack.is_some() || f.has("quality") {
+        let base = pack.unwrap_or_else(|| "16m-jpeg".into());
+        let quality = f.number("quality").unwrap_or(9);
+        // x2goclient's rule: only methods that take a quality get one. python-x2go appends it to
+        // any method, yielding names like `64k-png-9` that exist nowhere.
+        ss.pack = Some(if PACK_WITH_QUALITY.contains(&base.as_str()) {
+            format!("{base}-{quality}")
+        } else {
+            base
+        });
+    }
+
+    if f.flag("setdpi", false) {
+        let dpi = if f.has("dpi") {
+            f.number("dpi")
+        } else {
+            Some(96)
+        };
+        if let Some(d) = dpi {
+            match u32::try_from(d) {
+                Ok(d) => ss.dpi = Some(d),
+                Err(_) => f.notes.push(format!("dpi {d} is negative; not set")),
+            }
+        }
+    }
+
+    // With usekbd off python-x2go sends `null` for all three, which is x2god's unset.
+    if f.flag("usekbd", true) {
+        map_keyboard(f, &mut ss);
+    }
+
+    ss.clipboard = f.non_empty("clipboard");
+    ss
+}
+
+/// `type` is `auto`, python-x2go's `pc105/de` (with `layout` and `variant` beside it), or
+/// x2goclient's `pc105/de\(nodeadkeys\)`, escaped for the remote shell; x2goclient itself
+/// drops the backslashes when reading it back, and so does this.
+fn map_keyboard(f: &mut Fields<'_>, ss: &mut SessionSettings) {
+    let mut layout = None;
+    let mut variant = None;
+    if let Some(t) = f.non_empty("type") {
+        let t = t.replace('\\', "");
+        if t == "auto" {
+            ss.kbtype = Some(t);
+        } else {
+            let (main, var) = match t.split_once('(') {
+                Some((main, rest)) => (main.to_owned(), Some(rest.trim_end_matches(')'))),
+                None => (t.clone(), None),
+            };
+            variant = var.filter(|v| !v.is_empty()).map(str::to_owned);
+            layout = main
+                .split_once('/')
+                .map(|(_, l)| l.to_owned())
+                .filter(|l| !l.is_empty());
+            ss.kbtype = Some(main);
+        }
+    }
+    // A layout inside `type` is x2goclient's current form; a separate `layout` may be a stale
+    // leftover of an older x2goclient, so it only fills a gap.
+    ss.kblayout = layout.or_else(|| f.non_empty("layout"));
+    ss.kbvariant = variant.or_else(|| f.non_empty("variant"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const SAMPLE: &str = include_str!("testdata/x2goclient-sessions");
+
+    /// What `QSettingsPrivate::iniEscapedString` writes for a string (after `variantToString`
+    /// doubled a leading `@`). Qt 5 without an INI codec, as x2goclient uses it, escapes every
+    /// non-ASCII UTF-16 unit as `\x…`; Qt 6 writes UTF-8.
+    fn qt_escape(s: &str, qt5: bool) -> String {
+        let s = if s.starts_with('@') {
+            format!("@{s}")
+        } else {
+            s.to_owned()
+        };
+        let mut out = String::new();
+        let mut needs_quotes = false;
+        let mut escape_next_if_digit = false;
+        let units: Vec<u16> = s.encode_utf16().collect();
+        for (i, &u) in units.iter().enumerate() {
+            let is_hex = u < 0x80 && (u as u8).is_ascii_hexdigit();
+            if matches!(u, 0x3b | 0x2c | 0x3d) {
+                needs_quotes = true;
+            }
+            if escape_next_if_digit && is_hex {
+                out.push_str(&format!("\\x{u:x}"));
+                continue;
+            }
+            escape_next_if_digit = false;
+            match u {
+                0 => {
+                    out.push_str("\\0");
+                    escape_next_if_digit = true;
+                }
+                0x07 => out.push_str("\\a"),
+                0x08 => out.push_str("\\b"),
+                0x0c => out.push_str("\\f"),
+                0x0a => out.push_str("\\n"),
+                0x0d => out.push_str("\\r"),
+                0x09 => out.push_str("\\t"),
+                0x0b => out.push_str("\\v"),
+                0x22 | 0x5c => {
+                    out.push('\\');
+                    out.push(u as u8 as char);
+                }
+                _ if u <= 0x1f || (qt5 && u >= 0x7f) => {
+                    out.push_str(&format!("\\x{u:x}"));
+                    escape_next_if_digit = true;
+                }
+                _ => {
+                    // A whole character: a surrogate pair only reaches here in Qt 6 mode.
+                    if (0xd800..0xdc00).contains(&u) {
+                        let pair = [u, units[i + 1]];
+                        out.push_str(&String::from_utf16_lossy(&pair));
+                    } else if !(0xdc00..0xe000).contains(&u) {
+                        out.push_str(&String::from_utf16_lossy(&[u]));
+                    }
+                }
+            }
+        }
+        if needs_quotes || out.starts_with(' ') || out.ends_with(' ') {
+            out = format!("\"{out}\"");
+        }
+        out
+    }
+
+    fn profile<'a>(import: &'a Import, id: &str) -> &'a ImportedProfile {
+        import
+            .profiles
+            .iter()
+            .find(|p| p.id == id)
+            .unwrap_or_else(|| panic!("no profile {id} in {import:#?}"))
+    }
+
+    #[test]
+    fn default_path_is_x2goclients() {
+        assert_eq!(
+            default_path(Path::new("/home/anna")),
+            PathBuf::from("/home/anna/.x2goclient/sessions")
+        );
+    }
+
+    #[test]
+    fn sample_file_order_and_skips() {
+        let import = parse(SAMPLE);
+        assert_eq!(import.warnings, Vec::<String>::new());
+        let ids: Vec<&str> = import.profiles.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "20231012093512871",
+                "20231012094010123",
+                "20231013080000001",
+                "20231014120000002",
+                "20231015000000003",
+            ]
+        );
+        assert_eq!(
+            import.skipped,
+            [SkippedProfile {
+                id: "20231016000000004".into(),
+                name: Some("Unfinished".into()),
+                reason: "no host".into(),
+            }]
+        );
+    }
+
+    #[test]
+    fn sample_key_login_desktop() {
+        let import = parse(SAMPLE);
+        let p = profile(&import, "20231012093512871");
+        assert_eq!(p.name, "Office desktop");
+        let mut want = ProfileSettings::new("x2go.example.org");
+        want.port = 2222;
+        want.username = Some("anna".into());
+        want.key_filename = vec![PathBuf::from("~/.ssh/id_ed25519")];
+        want.session = SessionSettings {
+            cmd: Some("XFCE".into()),
+            session_type: Some("desktop".into()),
+            geometry: Some("1280x800".into()),
+            link: Some("lan".into()),
+            pack: Some("16m-jpeg-7".into()),
+            dpi: Some(120),
+            kblayout: Some("de".into()),
+            kbtype: Some("pc105/de".into()),
+            kbvariant: Some("nodeadkeys".into()),
+            clipboard: Some("server".into()),
+            ..SessionSettings::default()
+        };
+        assert_eq!(p.settings, want);
+        assert_eq!(p.ignored, ["export", "print", "sound"]);
+        assert_eq!(p.unsupported, None);
+        assert_eq!(p.notes, Vec::<String>::new());
+    }
+
+    #[test]
+    fn sample_autologin_application_and_odd_name() {
+        let import = parse(SAMPLE);
+        let p = profile(&import, "20231012094010123");
+        assert_eq!(p.name, "Büro, \"Test\" / 2");
+        let mut want = ProfileSettings::new("srv1.example.org");
+        want.username = Some("bob".into());
+        want.allow_agent = true;
+        want.look_for_keys = true;
+        want.forward_sshagent = true;
+        want.session = SessionSettings {
+            cmd: Some("TERMINAL".into()),
+            session_type: Some("application".into()),
+            geometry: Some("fullscreen".into()),
+            link: Some("adsl".into()),
+            pack: Some("16m-png-9".into()),
+            kbtype: Some("auto".into()),
+            clipboard: Some("both".into()),
+            ..SessionSettings::default()
+        };
+        assert_eq!(p.settings, want);
+        assert_eq!(p.ignored, Vec::<String>::new());
+        assert_eq!(p.unsupported, None);
+        assert_eq!(
+            p.notes,
+            ["host lists 2 servers; using the first, srv1.example.org"]
+        );
+    }
+
+    #[test]
+    fn sample_password_login_through_ssh_proxy() {
+        let import = parse(SAMPLE);
+        let p = profile(&import, "20231013080000001");
+        assert_eq!(p.name, "a=b;c#d");
+        let mut want = ProfileSettings::new("10.0.0.5");
+        want.username = Some("carol".into());
+        let mut proxy = ProxySettings::new("jump.example.org");
+        proxy.port = 2222;
+        proxy.reuse_authinfo = true;
+        proxy.tunnel = Some("localhost:44444:10.0.0.5:22".into());
+        want.sshproxy = Some(proxy);
+        want.session = SessionSettings {
+            cmd: Some("PUBLISHED".into()),
+            session_type: Some("published".into()),
+            geometry: Some("maximize".into()),
+            ..SessionSettings::default()
+        };
+        assert_eq!(p.settings, want);
+        assert_eq!(p.ignored, ["krblogin"]);
+        assert_eq!(p.unsupported, None);
+    }
+
+    #[test]
+    fn sample_http_proxy_is_unsupported() {
+        let import = parse(SAMPLE);
+        let p = profile(&import, "20231014120000002");
+        // x2goclient shows names trimmed; the quotes only protected the blanks.
+        assert_eq!(p.name, "Leading spaces");
+        assert!(
+            p.unsupported.as_deref().is_some_and(|u| u.contains("HTTP")),
+            "{p:?}"
+        );
+        assert_eq!(p.settings.sshproxy, None);
+        assert_eq!(p.settings.hostname, "behind-proxy.example.org");
+        assert_eq!(p.settings.session.cmd.as_deref(), Some("MATE"));
+    }
+
+    #[test]
+    fn sample_rdp_command_is_ignored() {
+        let import = parse(SAMPLE);
+        let p = profile(&import, "20231015000000003");
+        assert_eq!(p.name, "Grüße");
+        assert_eq!(p.ignored, ["command"]);
+        assert_eq!(p.settings.session.cmd, None);
+        assert_eq!(p.settings.session.session_type, None);
+        assert_eq!(p.unsupported, None);
+    }
+
+    #[test]
+    fn direct_rdp_is_unsupported_or_skipped() {
+        let import = parse(
+            "[1]\nhost=win.example.org\ncommand=RDP\ndirectrdp=true\n\
+             [2]\nhost=\ncommand=RDP\ndirectrdp=true\nname=Win\n",
+        );
+        assert!(import.profiles[0].unsupported.is_some());
+        assert_eq!(import.skipped[0].id, "2");
+        assert!(import.skipped[0].reason.contains("direct RDP"));
+    }
+
+    #[test]
+    fn empty_file() {
+        assert_eq!(parse(""), Import::default());
+        assert_eq!(parse("\n\n  \r\n; comment\n# comment\n"), Import::default());
+    }
+
+    #[test]
+    fn garbage_lines_cost_only_themselves() {
+        let text = "stray=1\n\
+                    [100]\n\
+                    host=a.example.org\n\
+                    this line is garbage\n\
+                    user=anna\n\
+                    \x20 ; indented comment\n\
+                    =no key\n\
+                    name=\"unbalanced\n\
+                    sshport=2200 ; trailing comment\n\
+                    [200\n\
+                    host=b.example.org\n\
+                    [100]\n\
+                    autologin=false\n";
+        let import = parse(text);
+        assert_eq!(import.profiles.len(), 2, "{import:#?}");
+        let a = &import.profiles[0];
+        assert_eq!(a.id, "100");
+        assert_eq!(a.settings.hostname, "a.example.org");
+        assert_eq!(a.settings.username.as_deref(), Some("anna"));
+        assert_eq!(a.settings.port, 2200);
+        assert_eq!(a.name, "unbalanced");
+        // The repeated section was merged into the first.
+        assert!(!a.settings.allow_agent);
+        let b = &import.profiles[1];
+        assert_eq!(b.id, "200");
+        assert_eq!(b.settings.hostname, "b.example.org");
+        assert_eq!(import.warnings.len(), 5, "{:#?}", import.warnings);
+        assert!(import.warnings[0].starts_with("line 1:"));
+        assert!(import.warnings[1].starts_with("line 4:"));
+        assert!(import.warnings[2].starts_with("line 7:"));
+        assert!(import.warnings[3].starts_with("line 10:"));
+        assert!(import.warnings[4].starts_with("line 12:"));
+    }
+
+    #[test]
+    fn continuation_lines() {
+        // Qt joins a line ending in a backslash with the next, in the key=value scan and in
+        // the value.
+        let import = parse("[1]\nhost=h\nname=first \\\r\n  second\nuser=u\n");
+        assert_eq!(import.warnings, Vec::<String>::new());
+        let p = &import.profiles[0];
+        assert_eq!(p.name, "first   second");
+        assert_eq!(p.settings.username.as_deref(), Some("u"));
+        assert_eq!(decode_value("a\\\n\rb"), Value::Text("ab".into()));
+    }
+
+    #[test]
+    fn warnings_are_capped() {
+        let text = "garbage\n".repeat(100);
+        let w = parse(&text).warnings;
+        assert_eq!(w.len(), MAX_WARNINGS + 1);
+        assert_eq!(w[MAX_WARNINGS], "80 more warnings left out");
+    }
+
+    #[test]
+    fn profile_without_host() {
+        let import = parse("[1]\nname=No host\nuser=x\n[2]\nhost= , \n");
+        assert!(import.profiles.is_empty());
+        assert_eq!(import.skipped.len(), 2);
+        assert_eq!(import.skipped[0].name.as_deref(), Some("No host"));
+        assert_eq!(import.skipped[1].name, None);
+        assert!(import.skipped.iter().all(|s| s.reason == "no host"));
+    }
+
+    #[test]
+    fn python_x2go_file() {
+        // configparser's layout: blanks around `=`, booleans as 1/0, lists joined with ", ".
+        let text = "[20240101120000000000]\n\
+                    name = pyhoca profile\n\
+                    host = a.example.org, b.example.org\n\
+                    user = erik\n\
+                    autologin = 0\n\
+                    usesshproxy = 1\n\
+                    sshproxyhost = [2001:db8::1]:2022\n\
+                    sshproxyuser = jumper\n\
+                    sshproxykeyfile = ~/.ssh/jump\n\
+                    sshproxytunnel = DEPRECATED_CAN_BE_SAFELY_REMOVED\n\
+                    command = XFCE4\n\
+                    rootless = 0\n\
+                    speed = 3\n\
+                    pack = 64k-png\n\
+                    quality = 9\n\
+                    layout = us\n\
+                    type = pc105/us\n\
+                    variant = intl\n\
+                    usekbd = 1\n\
+                    export = \"/home/erik:1;\"\n\
+                    useexports = 0\n\
+                    sound = 0\n\
+                    unknownthing = 1\n\
+                    otherunknown = 0\n";
+        let import = parse(text);
+        assert_eq!(import.warnings, Vec::<String>::new());
+        let p = &import.profiles[0];
+        assert_eq!(p.name, "pyhoca profile");
+        assert_eq!(p.settings.hostname, "a.example.org");
+        assert!(!p.settings.allow_agent && !p.settings.look_for_keys);
+        let proxy = p.settings.sshproxy.as_ref().unwrap();
+        assert_eq!(proxy.host, "2001:db8::1");
+        assert_eq!(proxy.port, 2022);
+        assert_eq!(proxy.user.as_deref(), Some("jumper"));
+        assert_eq!(proxy.key_filename, [PathBuf::from("~/.ssh/jump")]);
+        // python-x2go's default for sshproxyautologin is on.
+        assert!(proxy.allow_agent && proxy.look_for_keys);
+        assert_eq!(proxy.tunnel, None);
+        let ss = &p.settings.session;
+        assert_eq!(ss.cmd.as_deref(), Some("XFCE"));
+        assert_eq!(ss.session_type.as_deref(), Some("desktop"));
+        assert_eq!(ss.link.as_deref(), Some("wan"));
+        assert_eq!(ss.pack.as_deref(), Some("64k-png"));
+        assert_eq!(ss.kbtype.as_deref(), Some("pc105/us"));
+        assert_eq!(ss.kblayout.as_deref(), Some("us"));
+        assert_eq!(ss.kbvariant.as_deref(), Some("intl"));
+        assert_eq!(ss.geometry, None);
+        assert_eq!(p.ignored, ["unknownthing"]);
+    }
+
+    #[test]
+    fn missing_keys_take_python_x2go_defaults() {
+        let p = &parse("[x]\nhost=h\n").profiles[0];
+        assert_eq!(p.name, "x");
+        assert_eq!(p.notes, ["no name; the profile id is used"]);
+        let mut want = ProfileSettings::new("h");
+        want.allow_agent = true;
+        want.look_for_keys = true;
+        assert_eq!(p.settings, want);
+        assert!(p.ignored.is_empty());
+    }
+
+    #[test]
+    fn bad_values() {
+        let text = "[x]\nname=n\nhost=h\nsshport=99999\nautologin=maybe\nwidth=wide\nheight=700\n\
+                    usesshproxy=true\nsshproxyhost=j:port\n";
+        let p = &parse(text).profiles[0];
+        let u = p.unsupported.as_deref().unwrap();
+        assert!(u.contains("sshport 99999"), "{u}");
+        assert!(u.contains("sshproxyhost"), "{u}");
+        assert_eq!(p.settings.port, 22);
+        assert!(p.settings.allow_agent);
+        assert_eq!(p.settings.session.geometry.as_deref(), Some("800x700"));
+        assert_eq!(
+            p.notes,
+            [
+                "autologin is not true or false; taken as true",
+                "width is not a number; left at its default",
+            ]
+        );
+    }
+
+    #[test]
+    fn proxy_without_host_is_unsupported() {
+        let p = &parse("[x]\nhost=h\nusesshproxy=true\nsshproxyhost=\n").profiles[0];
+        assert_eq!(
+            p.unsupported.as_deref(),
+            Some("usesshproxy is on but sshproxyhost is empty")
+        );
+        // Proxy keys of a profile without a proxy are neither mapped nor listed.
+        let p = &parse("[x]\nhost=h\nsshproxyhost=j\nsshproxykrblogin=true\n").profiles[0];
+        assert_eq!(p.settings.sshproxy, None);
+        assert!(p.ignored.is_empty());
+    }
+
+    #[test]
+    fn quality_only_for_methods_that_take_one() {
+        let pack = |extra: &str| {
+            parse(&format!("[x]\nhost=h\n{extra}"))
+                .profiles
+                .remove(0)
+                .settings
+                .session
+                .pack
+        };
+        assert_eq!(
+            pack("pack=16m-jpeg\nquality=0\n").as_deref(),
+            Some("16m-jpeg-0")
+        );
+        assert_eq!(pack("quality=5\n").as_deref(), Some("16m-jpeg-5"));
+        assert_eq!(pack("pack=nopack\nquality=9\n").as_deref(), Some("nopack"));
+        assert_eq!(pack("pack=16m-rgb\n").as_deref(), Some("16m-rgb-9"));
+        assert_eq!(pack(""), None);
+    }
+
+    #[test]
+    fn values_as_qsettings_reads_them() {
+        let t = |s: &str| Value::Text(s.into());
+        let l = |v: &[&str]| Value::List(v.iter().map(|s| (*s).to_owned()).collect());
+        assert_eq!(decode_value("  plain value  "), t("plain value"));
+        assert_eq!(decode_value("\"  quoted  \"  "), t("  quoted  "));
+        assert_eq!(decode_value("\"a,b\""), t("a,b"));
+        assert_eq!(decode_value("a , b,c"), l(&["a", "b", "c"]));
+        assert_eq!(decode_value("\"x, y\", z"), l(&["x, y", "z"]));
+        assert_eq!(decode_value("a,"), l(&["a", ""]));
+        assert_eq!(decode_value("B\\xfcro"), t("Büro"));
+        assert_eq!(decode_value("Gr\\xfc\\xdf\\x65"), t("Grüße"));
+        assert_eq!(decode_value("\\xd83d\\xde00!"), t("😀!"));
+        assert_eq!(
+            decode_value("tab\\there\\\\ \\\"q\\\""),
+            t("tab\there\\ \"q\"")
+        );
+        assert_eq!(decode_value("\\101\\0"), t("A\0"));
+        assert_eq!(decode_value("a\\zb"), t("ab"));
+        assert_eq!(decode_value("esc\\t "), t("esc\t"));
+        assert_eq!(decode_value("@Invalid()"), Value::Invalid);
+        assert_eq!(decode_value("@@Invalid()"), t("@Invalid()"));
+        assert_eq!(decode_value("@ByteArray(raw)"), t("raw"));
+        assert_eq!(decode_value("@Variant(\\0\\0\\0\\x7f)"), Value::Invalid);
+        assert_eq!(decode_value("@other"), t("@other"));
+        assert_eq!(decode_value("@@a, @@b"), l(&["@a", "@b"]));
+        assert_eq!(decode_value(""), t(""));
+        assert_eq!(decode_value("trailing\\"), t("trailing"));
+        assert_eq!(decode_value("\\x"), t(""));
+    }
+
+    #[test]
+    fn section_and_key_escapes() {
+        assert_eq!(unescape_key("a%20b%U00fc\\c"), "a bü/c");
+        assert_eq!(unescape_key("50%"), "50%");
+        assert_eq!(unescape_key("%zz%U12"), "%zz%U12");
+        assert_eq!(unescape_key("%+f"), "%+f");
+        let import = parse("[General]\nhost=x\n[%General]\nhost=g\n[a%20b]\nhost=h\n");
+        let ids: Vec<&str> = import.profiles.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["General", "a b"]);
+        let import = parse("[embedded]\nhost=x\n[none]\nhost=y\n");
+        assert!(import.profiles.is_empty());
+        assert_eq!(import.skipped.len(), 2);
+    }
+
+    #[test]
+    fn odd_names_as_x2goclient_writes_them() {
+        for name in [
+            "Büro, \"Test\" / 2",
+            "a=b;c#d",
+            "Ordner/Unterordner/Server",
+            "back\\slash",
+            "@home",
+            "tab\tand 😀",
+            "#not a comment",
+            ";not a comment either",
+            "[not a section]",
+        ] {
+            for qt5 in [true, false] {
+                let line = qt_escape(name, qt5);
+                let import = parse(&format!("[1]\nname={line}\nhost=h\n"));
+                assert_eq!(import.profiles[0].name, name, "Qt 5: {qt5}, written {line}");
+            }
+        }
+        assert_eq!(
+            qt_escape("Büro, \"Test\" / 2", true),
+            r#""B\xfcro, \"Test\" / 2""#
+        );
+        assert_eq!(qt_escape("Grüße", true), r"Gr\xfc\xdf\x65");
+        assert_eq!(qt_escape("a=b;c#d", false), "\"a=b;c#d\"");
+        assert_eq!(qt_escape("  lead", false), "\"  lead\"");
+    }
+
+    fn structured_line() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            "\\[[0-9a-z% \\]\\\\]{0,12}\\]?",
+            "[a-z ]{0,10}=[\\PC\"\\\\,;=@ ]{0,24}",
+            "(host|name|sshport|usesshproxy|sshproxyhost|type|pack|quality|speed|export)=[\\PC\"\\\\,;:@ ]{0,16}",
+            "[;#\"\\\\ ]{0,3}\\PC{0,12}",
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_on_arbitrary_text(s in "\\PC{0,600}") {
+            let _ = parse(&s);
+        }
+
+        #[test]
+        fn never_panics_on_arbitrary_chars(
+            chars in proptest::collection::vec(any::<char>(), 0..400),
+        ) {
+            let s: String = chars.into_iter().collect();
+            let import = parse(&s);
+            prop_assert!(import.warnings.len() <= MAX_WARNINGS + 1);
+        }
+
+        #[test]
+        fn never_panics_on_structured_text(
+            lines in proptest::collection::vec(structured_line(), 0..40),
+            crlf in any::<bool>(),
+        ) {
+            let text = lines.join(if crlf { "\r\n" } else { "\n" });
+            let import = parse(&text);
+            for p in &import.profiles {
+                prop_assert!(!p.settings.hostname.is_empty());
+                prop_assert!(!p.name.is_empty());
+            }
+        }
+
+        #[test]
+        fn any_string_round_trips(
+            chars in proptest::collection::vec(any::<char>().prop_filter("no NUL", |c| *c != '\0'), 0..40),
+            qt5 in any::<bool>(),
+        ) {
+            // Qt writes a string holding NUL as binary `@String(…)`, which no profile needs.
+            let s: String = chars.into_iter().collect();
+            let written = qt_escape(&s, qt5);
+            prop_assert_eq!(decode_value(&written), Value::Text(s.clone()));
+            let import = parse(&format!("[1]\nname={written}\nhost=h\n"));
+            prop_assert_eq!(import.warnings.len(), 0);
+            let want = if s.trim().is_empty() { "1" } else { s.trim() };
+            prop_assert_eq!(&import.profiles[0].name, want);
+        }
+    }
+}
