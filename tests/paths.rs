@@ -336,3 +336,148 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// An x2goclient sessions file as x2goclient (Qt QSettings) writes it: a key login to the
+/// lab, a password login through the lab's jump host, an HTTP-proxy profile x2god cannot
+/// connect, and names with characters that need quoting and escaping.
+fn x2goclient_file(lab: &Lab) -> String {
+    format!(
+        r#"[20261125093512871]
+autologin=false
+clipboard=both
+command=XFCE
+fullscreen=false
+height=600
+host=127.0.0.1
+key={key}
+name="B\xfcro, \"Lab\" / 1"
+pack=16m-jpeg
+quality=9
+rootless=false
+sound=true
+speed=4
+sshport={port}
+usesshproxy=false
+user={user}
+width=800
+
+[20261125093600002]
+autologin=false
+command=TERMINAL
+host={target}
+key={key}
+name="a=b;c#d jump"
+rootless=true
+sshport={target_port}
+sshproxyautologin=false
+sshproxyhost={jump}:{jump_port}
+sshproxykeyfile={key}
+sshproxysamepass=false
+sshproxysameuser=true
+sshproxytype=SSH
+usesshproxy=true
+user={user}
+
+[20261125093700003]
+host=intranet.invalid
+name=Via HTTP
+sshproxyhost=proxy.invalid
+sshproxyport=3128
+sshproxytype=HTTP
+usesshproxy=true
+user={user}
+
+[20261125093800004]
+host=
+name=Unfinished
+"#,
+        key = lab.var("SSH_KEY"),
+        port = lab.var("SSH_PORT"),
+        user = lab.var("SSH_USER"),
+        target = lab.var("TARGET_HOST"),
+        target_port = lab.var("TARGET_PORT"),
+        jump = lab.var("JUMP_HOST"),
+        jump_port = lab.var("JUMP_PORT"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x2goclient_sessions_file_is_listed_and_connects() {
+    let Some(lab) = Lab::get() else { return };
+    bounded(async {
+        let text = x2goclient_file(&lab);
+        let d = Daemon::start_prepared(Vec::new(), |home| {
+            std::fs::create_dir_all(home.join(".x2goclient")).unwrap();
+            std::fs::write(home.join(".x2goclient/sessions"), &text).unwrap();
+        })
+        .await;
+        lab.trust_in_home(d.home.path());
+        let c = d.client().await;
+        let mut names = Vec::new();
+        for p in c.profiles().await.unwrap() {
+            names.push(p.proxy().name().await.unwrap());
+        }
+        names.sort();
+        assert_eq!(
+            names,
+            vec!["Büro, \"Lab\" / 1", "Via HTTP", "a=b;c#d jump"],
+            "the host-less profile is skipped"
+        );
+
+        let plain = c.profile("Büro, \"Lab\" / 1").await.unwrap();
+        let px = plain.proxy();
+        assert_eq!(px.source().await.unwrap(), "x2goclient");
+        let s = px.get_settings().await.unwrap();
+        let get = |k: &str| s.get(k).map(|v| format!("{:?}", &**v)).unwrap_or_default();
+        assert!(get("hostname").contains("127.0.0.1"), "{s:?}");
+        assert!(get("port").contains(&lab.var("SSH_PORT")), "{s:?}");
+        assert!(get("key_filename").contains(&lab.var("SSH_KEY")), "{s:?}");
+        assert!(get("geometry").contains("800x600"), "{s:?}");
+        assert!(get("link").contains("lan"), "{s:?}");
+        assert!(get("pack").contains("16m-jpeg-9"), "{s:?}");
+        assert!(get("use_sshproxy").contains("false"), "{s:?}");
+        plain.connect(Options::new()).await.unwrap();
+        plain.list_sessions().await.unwrap();
+        plain.disconnect().await.unwrap();
+        // Read-only: x2god never rewrites another program's file.
+        expect_err(
+            px.update(Options::new().set("port", 22u32).as_call_arg())
+                .await,
+            "NotSupported",
+        );
+        expect_err(c.remove_profile("Via HTTP").await, "NotSupported");
+        assert_eq!(
+            std::fs::read_to_string(d.home.path().join(".x2goclient/sessions")).unwrap(),
+            text
+        );
+
+        // Through the jump host, with the same user on both hops.
+        let jump = c.profile("a=b;c#d jump").await.unwrap();
+        let s = jump.proxy().get_settings().await.unwrap();
+        assert!(format!("{s:?}").contains(&lab.var("JUMP_HOST")), "{s:?}");
+        assert_eq!(
+            jump.proxy().sshproxy().await.unwrap(),
+            format!("{}:{}", lab.var("JUMP_HOST"), lab.var("JUMP_PORT"))
+        );
+        let _agent = TestAgent::register(
+            &d,
+            Box::new(|q| matches!(q, AgentQuestion::HostKey { .. }).then(|| "yes".into())),
+        )
+        .await;
+        jump.connect(Options::new()).await.unwrap();
+        jump.list_sessions().await.unwrap();
+        jump.disconnect().await.unwrap();
+
+        let http = c.profile("Via HTTP").await.unwrap();
+        let msg = expect_err(http.connect(Options::new()).await, "NotSupported");
+        assert!(msg.contains("HTTP"), "{msg}");
+
+        // Profiles created by x2god still go to its own file only.
+        c.create_profile("own", lab.profile_settings("x2gotest"))
+            .await
+            .unwrap();
+        let own = std::fs::read_to_string(d.config_dir().join("profiles.toml")).unwrap();
+        assert!(own.contains("own") && !own.contains("Lab"), "{own}");
+    })
+    .await;
+}

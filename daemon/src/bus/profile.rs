@@ -72,11 +72,11 @@ impl ProfileObject {
     ) -> Result<(), Error> {
         let secret = crate::ssh::Secret::new(secret);
         keyring::store(&self.ctl.name(), &kind, secret).await?;
-        let mut s = self.ctl.settings();
-        if !s.keyring.contains(&kind) {
-            s.keyring.push(kind);
-            s.keyring.sort();
-            self.registry.update(&self.ctl, s).await?;
+        let mut kinds = self.ctl.settings().keyring;
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+            kinds.sort();
+            self.registry.set_keyring_kinds(&self.ctl, kinds).await?;
             self.stored_secrets_changed(&em).await?;
         }
         Ok(())
@@ -95,11 +95,11 @@ impl ProfileObject {
         #[zbus(signal_emitter)] em: SignalEmitter<'_>,
     ) -> Result<(), Error> {
         let existed = keyring::forget(&self.ctl.name(), &kind).await?;
-        let mut s = self.ctl.settings();
-        let listed = s.keyring.contains(&kind);
+        let mut kinds = self.ctl.settings().keyring;
+        let listed = kinds.contains(&kind);
         if listed {
-            s.keyring.retain(|k| k != &kind);
-            self.registry.update(&self.ctl, s).await?;
+            kinds.retain(|k| k != &kind);
+            self.registry.set_keyring_kinds(&self.ctl, kinds).await?;
             self.stored_secrets_changed(&em).await?;
         }
         if !existed && !listed {
@@ -462,6 +462,14 @@ impl ProfileObject {
     #[zbus(property)]
     fn stored_secrets(&self) -> Vec<String> {
         self.ctl.settings().keyring
+    }
+
+    /// `x2god` for profiles in x2god's own file, `x2goclient` for profiles read from
+    /// `~/.x2goclient/sessions` (read-only: `Update`, `SetProfileName` and `RemoveProfile`
+    /// are `NotSupported`; connect and sessions work as for any profile).
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn source(&self) -> String {
+        self.ctl.source().as_str().to_owned()
     }
 
     /// The jump host as `host:port`, empty when the server is reached directly.

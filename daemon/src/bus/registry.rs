@@ -12,8 +12,10 @@ use zbus::OwnedObjectPath;
 use super::profile::ProfileObject;
 use super::session::SessionObject;
 use crate::config::Paths;
-use crate::control::{EventMessage, ProfileController};
-use crate::profiles::{ProfileSettings, ProfileStore, StoreError, validate_profile_name};
+use crate::control::{EventMessage, ProfileController, ProfileSource};
+use crate::profiles::{
+    ProfileSettings, ProfileStore, StoreError, validate_profile_name, x2goclient,
+};
 
 /// All profiles of the user, their objects on the bus and their file.
 pub struct Registry {
@@ -23,6 +25,8 @@ pub struct Registry {
     conn: OnceLock<zbus::Connection>,
     /// Applets registered to answer prompts.
     pub agents: Arc<super::agents::Agents>,
+    /// Profiles read from `~/.x2goclient/sessions`, put on the bus by `attach`.
+    imported: std::sync::Mutex<Vec<x2goclient::ImportedProfile>>,
 }
 
 fn failed(e: impl std::fmt::Display) -> Error {
@@ -41,9 +45,10 @@ impl Registry {
             Arc::new(Registry {
                 profiles: Mutex::new(BTreeMap::new()),
                 store,
-                paths,
+                paths: paths.clone(),
                 conn: OnceLock::new(),
                 agents: Arc::default(),
+                imported: std::sync::Mutex::new(read_x2goclient(&paths)),
             }),
             stored,
         ))
@@ -60,7 +65,7 @@ impl Registry {
         let mut profiles = self.profiles.lock().await;
         for (name, settings) in stored {
             let autoconnect = settings.autoconnect;
-            let ctl = self.new_controller(name.clone(), settings);
+            let ctl = self.new_controller(name.clone(), settings, ProfileSource::Own);
             self.export(&ctl).await?;
             if autoconnect {
                 let ctl = ctl.clone();
@@ -71,6 +76,29 @@ impl Registry {
                     }
                 });
             }
+            profiles.insert(name, ctl);
+        }
+        let imported =
+            std::mem::take(&mut *self.imported.lock().unwrap_or_else(|p| p.into_inner()));
+        for p in imported {
+            let mut name = p.name.clone();
+            if profiles.contains_key(&name) || validate_profile_name(&name).is_err() {
+                // The profile id keeps x2goclient profiles apart from ours and each other.
+                name = format!("{} [{}]", p.name, p.id);
+            }
+            if profiles.contains_key(&name) || validate_profile_name(&name).is_err() {
+                warn!(id = %p.id, "x2goclient profile skipped: its name is taken or unusable");
+                continue;
+            }
+            if !p.ignored.is_empty() {
+                info!(profile = %name, ignored = %p.ignored.join(","), "x2goclient profile: settings x2god does not act on");
+            }
+            let source = ProfileSource::X2goClient {
+                id: p.id,
+                unsupported: p.unsupported,
+            };
+            let ctl = self.new_controller(name.clone(), p.settings, source);
+            self.export(&ctl).await?;
             profiles.insert(name, ctl);
         }
         info!(count = profiles.len(), file = %self.store.path().display(), "profiles loaded");
@@ -87,9 +115,10 @@ impl Registry {
         self: &Arc<Self>,
         name: String,
         settings: ProfileSettings,
+        source: ProfileSource,
     ) -> Arc<ProfileController> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let ctl = ProfileController::new(name, settings, self.paths.clone(), tx);
+        let ctl = ProfileController::new(name, settings, source, self.paths.clone(), tx);
         if let Some(conn) = self.conn.get() {
             tokio::spawn(forward_events(conn.clone(), Arc::downgrade(&ctl), rx));
         }
@@ -130,6 +159,7 @@ impl Registry {
     fn save(&self, profiles: &BTreeMap<String, Arc<ProfileController>>) -> Result<(), Error> {
         let map = profiles
             .iter()
+            .filter(|(_, c)| !c.read_only())
             .map(|(k, c)| (k.clone(), c.settings()))
             .collect();
         self.store.save(&map).map_err(failed)
@@ -168,7 +198,7 @@ impl Registry {
                 "a profile named {name:?} exists already"
             )));
         }
-        let ctl = self.new_controller(name.to_owned(), settings);
+        let ctl = self.new_controller(name.to_owned(), settings, ProfileSource::Own);
         profiles.insert(name.to_owned(), ctl.clone());
         if let Err(e) = self.save(&profiles) {
             profiles.remove(name);
@@ -182,6 +212,9 @@ impl Registry {
     /// Disconnects and removes a profile, and saves the file.
     pub async fn remove(&self, name: &str) -> Result<(), Error> {
         let mut profiles = self.profiles.lock().await;
+        if let Some(c) = profiles.get(name) {
+            refuse_read_only(c)?;
+        }
         let ctl = profiles.remove(name).ok_or_else(|| not_found(name))?;
         if let Err(e) = self.save(&profiles) {
             profiles.insert(name.to_owned(), ctl);
@@ -207,6 +240,9 @@ impl Registry {
                 "a profile named {new:?} exists already"
             )));
         }
+        if let Some(c) = profiles.get(old) {
+            refuse_read_only(c)?;
+        }
         let ctl = profiles.remove(old).ok_or_else(|| not_found(old))?;
         profiles.insert(new.to_owned(), ctl.clone());
         if let Err(e) = self.save(&profiles) {
@@ -228,6 +264,7 @@ impl Registry {
         ctl: &ProfileController,
         settings: ProfileSettings,
     ) -> Result<(), Error> {
+        refuse_read_only(ctl)?;
         check_settings(&settings)?;
         let profiles = self.profiles.lock().await;
         let old = ctl.settings();
@@ -246,6 +283,59 @@ impl Registry {
             ctl.disconnect().await;
         }
     }
+
+    /// Records which secret kinds the keyring holds for `ctl`; saved for x2god's own
+    /// profiles, kept in memory for read-only ones.
+    pub async fn set_keyring_kinds(
+        &self,
+        ctl: &ProfileController,
+        kinds: Vec<String>,
+    ) -> Result<(), Error> {
+        let mut s = ctl.settings();
+        s.keyring = kinds;
+        if ctl.read_only() {
+            ctl.set_settings(s);
+            return Ok(());
+        }
+        self.update(ctl, s).await
+    }
+}
+
+/// Reads the x2goclient sessions file, if any. Problems are logged, never fatal: the file
+/// belongs to another program.
+fn read_x2goclient(paths: &Paths) -> Vec<x2goclient::ImportedProfile> {
+    let Some(home) = paths.user_ssh_dir.parent() else {
+        return Vec::new();
+    };
+    let file = x2goclient::default_path(home);
+    let text = match std::fs::read(&file) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) => {
+            warn!(file = %file.display(), error = %e, "cannot read the x2goclient sessions file");
+            return Vec::new();
+        }
+    };
+    let import = x2goclient::parse(&text);
+    for w in &import.warnings {
+        warn!(file = %file.display(), "{w}");
+    }
+    for s in &import.skipped {
+        info!(file = %file.display(), id = %s.id, reason = %s.reason, "x2goclient profile skipped");
+    }
+    info!(file = %file.display(), count = import.profiles.len(), "x2goclient profiles read");
+    import.profiles
+}
+
+/// Refuses to change a profile that comes from another program's file.
+fn refuse_read_only(ctl: &ProfileController) -> Result<(), Error> {
+    if ctl.read_only() {
+        return Err(Error::NotSupported(format!(
+            "profile {:?} comes from ~/.x2goclient/sessions, which x2god only reads; change it in x2goclient, or copy its GetSettings into CreateProfile",
+            ctl.name()
+        )));
+    }
+    Ok(())
 }
 
 fn not_found(name: &str) -> Error {

@@ -150,9 +150,34 @@ struct Live {
     reconnect: Option<ProfileSettings>,
 }
 
+/// Where a profile's settings come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProfileSource {
+    /// x2god's own `profiles.toml`: read and written by x2god.
+    Own,
+    /// A section of an x2goclient / python-x2go sessions file, which x2god only reads.
+    X2goClient {
+        /// The section (profile id) in the file.
+        id: String,
+        /// Why x2god cannot connect this profile (e.g. an HTTP proxy), if it cannot.
+        unsupported: Option<String>,
+    },
+}
+
+impl ProfileSource {
+    /// The `Source` property's value.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ProfileSource::Own => "x2god",
+            ProfileSource::X2goClient { .. } => "x2goclient",
+        }
+    }
+}
+
 /// Owns one profile's settings and connection.
 pub struct ProfileController {
     name: Mutex<String>,
+    source: ProfileSource,
     settings: Mutex<ProfileSettings>,
     paths: Arc<Paths>,
     live: Mutex<Live>,
@@ -183,11 +208,13 @@ impl ProfileController {
     pub fn new(
         name: String,
         settings: ProfileSettings,
+        source: ProfileSource,
         paths: Arc<Paths>,
         events: mpsc::UnboundedSender<EventMessage>,
     ) -> Arc<ProfileController> {
         Arc::new(ProfileController {
             name: Mutex::new(name),
+            source,
             settings: Mutex::new(settings),
             paths,
             live: Mutex::new(Live {
@@ -218,6 +245,16 @@ impl ProfileController {
     /// Renames the profile (the registry moves the object and saves the file).
     pub fn set_name(&self, name: String) {
         *lock(&self.name) = name;
+    }
+
+    /// Where the settings come from.
+    pub fn source(&self) -> &ProfileSource {
+        &self.source
+    }
+
+    /// Whether the settings belong to another program's file, which x2god never writes.
+    pub fn read_only(&self) -> bool {
+        self.source != ProfileSource::Own
     }
 
     /// A copy of the stored settings.
@@ -476,7 +513,13 @@ impl ProfileController {
     /// an AuthFailed naming what was tried) follows.
     async fn fill_from_keyring(&self, req: &mut ConnectRequest) {
         use x2god_proto::names::secret_kind as kind;
-        let stored = req.settings.keyring.clone();
+        // Profiles read from another program's file have no record of what is stored: try
+        // every kind.
+        let stored: Vec<String> = if self.read_only() {
+            kind::STORABLE.iter().map(|k| (*k).to_owned()).collect()
+        } else {
+            req.settings.keyring.clone()
+        };
         let name = self.name();
         for k in stored {
             let slot = match k.as_str() {
@@ -511,6 +554,16 @@ impl ProfileController {
         mut req: ConnectRequest,
         failed_state: ConnectionState,
     ) -> Result<(), Error> {
+        if let ProfileSource::X2goClient {
+            unsupported: Some(why),
+            ..
+        } = &self.source
+        {
+            return Err(Error::NotSupported(format!(
+                "profile {:?} cannot be connected by x2god: {why}",
+                self.name()
+            )));
+        }
         let _guard = self.connect_lock.lock().await;
         let settings = req.settings.clone();
         if self.state() != ConnectionState::Connected || self.connection_closed() {
