@@ -220,13 +220,13 @@ def ppath(name):
 class Daemon:
     """A real x2god with a fresh HOME (lab host keys trusted) on `bus`."""
 
-    def __init__(self, bus, xvfb=None, rust_log="x2god=info", tag="d"):
+    def __init__(self, bus, xvfb=None, rust_log="x2god=info", tag="d", kh=KH):
         # A bus of its own, always: two daemons on one bus would fight over the name.
         bus = Bus()
         self.bus = bus
         self.home = tempfile.mkdtemp(prefix="home-", dir=WORK)
         os.makedirs(os.path.join(self.home, ".ssh"))
-        shutil.copy(KH, os.path.join(self.home, ".ssh", "known_hosts"))
+        shutil.copy(kh, os.path.join(self.home, ".ssh", "known_hosts"))
         self.log = os.path.join(WORK, "x2god-%s-%d.log" % (tag, len(CLEANUPS)))
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": self.home,
                "XDG_CONFIG_HOME": os.path.join(self.home, ".config"), "USER": "x2god-bench",
@@ -248,9 +248,9 @@ class Daemon:
         wait_for("x2god's bus name", owned, 20, 0.01)
         return self
 
-    def profile(self, name, connect=True):
+    def profile(self, name, connect=True, host="127.0.0.1", port=PORT):
         busctl(self.bus.address, "/org/x2go/Control1", "Manager", "CreateProfile", "sa{sv}", name, "6",
-               "hostname", "s", "127.0.0.1", "port", "q", PORT, "username", "s", USER, "key_filename", "s", KEY,
+               "hostname", "s", host, "port", "q", port, "username", "s", USER, "key_filename", "s", KEY,
                "look_for_keys", "b", "false", "allow_agent", "b", "false")
         if connect:
             busctl(self.bus.address, ppath(name), "Profile", "Connect", "a{sv}", "0")
@@ -308,17 +308,18 @@ def cpu_delta(a, b, match=None):
 
 
 class Pyhoca:
-    def __init__(self, xvfb):
+    def __init__(self, xvfb, host="127.0.0.1", port=PORT, kh=KH):
+        self.host, self.port = host, port
         self.home = tempfile.mkdtemp(prefix="pyhoca-", dir=WORK)
         os.makedirs(os.path.join(self.home, ".ssh"))
         shutil.copy(KEY, os.path.join(self.home, ".ssh", "id_ed25519"))  # it ignores -i (recipe §10)
-        shutil.copy(KH, os.path.join(self.home, ".ssh", "known_hosts"))
+        shutil.copy(kh, os.path.join(self.home, ".ssh", "known_hosts"))
         self.env = dict({"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": self.home}, **xvfb.env())
         self.bg = []
         CLEANUPS.append(self.stop)
 
     def cmd(self, *args):
-        return ["/usr/bin/pyhoca-cli", "--server", "127.0.0.1", "-p", PORT, "-l", USER, "--sound", "none"] + list(args)
+        return ["/usr/bin/pyhoca-cli", "--server", self.host, "-p", self.port, "-l", USER, "--sound", "none"] + list(args)
 
     def run(self, *args):
         dt, r = timed(self.cmd(*args), check=False, env=self.env, cwd=self.home, stdin=subprocess.DEVNULL)
@@ -458,62 +459,94 @@ def raw_start(xvfb):
     return sid, cookie, disp, fwd, nx
 
 
-def bench_lifecycle(bus, xvfb):
-    log("3. lifecycle")
-    runs = 2 if QUICK else 3
-    res = {k: {"new": [], "suspend": [], "resume": [], "terminate": []} for k in ("x2god", "pyhoca", "raw")}
-    if xvfb.xterms():
-        raise RuntimeError("private Xvfb already shows an xterm")
-    # x2god
-    d = Daemon(bus, xvfb, rust_log="x2god=debug", tag="life").wait_name()
-    path = d.profile("life")
-    a = d.bus.address
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        _, r = busctl(a, path, "Profile", "Start", "a{sv}", "3", "cmd", "s", "xterm", "session_type", "s",
-                      "application", "geometry", "s", "800x600")
-        name = r.stdout.split('"')[1]
-        MY_SESSIONS.add(name)
-        wait_window(xvfb, True)
-        res["x2god"]["new"].append(time.perf_counter() - t0)
-        res["x2god"]["suspend"].append(busctl(a, path, "Profile", "Suspend", "s", name)[0])
-        wait_window(xvfb, False)
-        t0 = time.perf_counter()
-        busctl(a, path, "Profile", "Resume", "sa{sv}", name, "0")
-        wait_window(xvfb, True)
-        res["x2god"]["resume"].append(time.perf_counter() - t0)
-        res["x2god"]["terminate"].append(busctl(a, path, "Profile", "Terminate", "sa{sv}", name, "0")[0])
-        MY_SESSIONS.discard(name)
-        wait_window(xvfb, False)
-    shutil.copy(d.log, os.path.join(RESULTS, "x2god-lifecycle-debug.log"))
-    d.stop()
-    # pyhoca-cli
-    py = Pyhoca(xvfb)
+def lifecycle_x2god(xvfb, runs, res, debug_log, host="127.0.0.1", port=PORT, kh=KH, far=None, counts=None):
+    """x2god: Start → window, Suspend, Resume → window, Terminate (busctl), `runs` times; times appended
+    to res[op]. With `far`, the far sshd's channel counts of each step are appended to counts[op]."""
+    d = Daemon(None, xvfb, rust_log="x2god=debug", tag="life", kh=kh).wait_name()
+    try:
+        path = d.profile("life", host=host, port=port)
+        a = d.bus.address
+        mark = lambda: far.mark() if far else None
+        count = lambda op, m: far and counts[op].append(far.count(m))
+        time.sleep(1.0)  # the connect's own follow-ups (feature probe, watcher) out of the first step
+        for _ in range(runs):
+            m = mark()
+            t0 = time.perf_counter()
+            _, r = busctl(a, path, "Profile", "Start", "a{sv}", "3", "cmd", "s", "xterm", "session_type", "s",
+                          "application", "geometry", "s", "800x600")
+            name = r.stdout.split('"')[1]
+            MY_SESSIONS.add(name)
+            wait_window(xvfb, True)
+            res["new"].append(time.perf_counter() - t0)
+            count("new", m)
+            m = mark()
+            res["suspend"].append(busctl(a, path, "Profile", "Suspend", "s", name)[0])
+            count("suspend", m)
+            wait_window(xvfb, False)
+            m = mark()
+            t0 = time.perf_counter()
+            busctl(a, path, "Profile", "Resume", "sa{sv}", name, "0")
+            wait_window(xvfb, True)
+            res["resume"].append(time.perf_counter() - t0)
+            count("resume", m)
+            m = mark()
+            res["terminate"].append(busctl(a, path, "Profile", "Terminate", "sa{sv}", name, "0")[0])
+            count("terminate", m)
+            MY_SESSIONS.discard(name)
+            wait_window(xvfb, False)
+    finally:
+        shutil.copy(d.log, debug_log)
+        d.stop()
+
+
+def lifecycle_pyhoca(xvfb, runs, res, host="127.0.0.1", port=PORT, kh=KH, far=None, counts=None):
+    """pyhoca-cli: -N → window, -S, -R → window, -T, `runs` times (as lifecycle_x2god)."""
+    py = Pyhoca(xvfb, host, port, kh)
+    mark = lambda: far.mark() if far else None
+    count = lambda op, m: far and counts[op].append(far.count(m))
     for _ in range(runs):
         before = server_sessions()
+        m = mark()
         t0 = time.perf_counter()
         pn = py.spawn("-N", "-c", "xterm", "-g", "800x600")
         wait_window(xvfb, True)
-        res["pyhoca"]["new"].append(time.perf_counter() - t0)
+        res["new"].append(time.perf_counter() - t0)
+        count("new", m)
         name = new_session(before)
         MY_SESSIONS.add(name)
-        res["pyhoca"]["suspend"].append(py.run("-S", name)[0])
+        m = mark()
+        res["suspend"].append(py.run("-S", name)[0])
+        count("suspend", m)
         wait_window(xvfb, False)
         try:
             pn.wait(20)
         except subprocess.TimeoutExpired:
             os.killpg(pn.pid, signal.SIGKILL)
+        m = mark()
         t0 = time.perf_counter()
         pr = py.spawn("-R", name, "-g", "800x600")
         wait_window(xvfb, True)
-        res["pyhoca"]["resume"].append(time.perf_counter() - t0)
-        res["pyhoca"]["terminate"].append(py.run("-T", name)[0])
+        res["resume"].append(time.perf_counter() - t0)
+        count("resume", m)
+        m = mark()
+        res["terminate"].append(py.run("-T", name)[0])
+        count("terminate", m)
         MY_SESSIONS.discard(name)
         wait_window(xvfb, False)
         try:
             pr.wait(20)
         except subprocess.TimeoutExpired:
             os.killpg(pr.pid, signal.SIGKILL)
+
+
+def bench_lifecycle(bus, xvfb):
+    log("3. lifecycle")
+    runs = 2 if QUICK else 3
+    res = {k: {"new": [], "suspend": [], "resume": [], "terminate": []} for k in ("x2god", "pyhoca", "raw")}
+    if xvfb.xterms():
+        raise RuntimeError("private Xvfb already shows an xterm")
+    lifecycle_x2god(xvfb, runs, res["x2god"], os.path.join(RESULTS, "x2god-lifecycle-debug.log"))
+    lifecycle_pyhoca(xvfb, runs, res["pyhoca"])
     R["lifecycle"] = {k: {op: stats(v) for op, v in ops.items()} for k, ops in res.items()}
     os.makedirs(RAW_DIR, exist_ok=True)
     raw_failures = []

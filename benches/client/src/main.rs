@@ -9,6 +9,8 @@
 //! x2god-bench connect ADDR PREFIX FROM TO PORT USER KEY  # create + connect profiles FROM..TO at once
 //! x2god-bench calls   ADDR PREFIX N CALLS  # CALLS concurrent IsAlive over profiles 0..N
 //! ```
+//!
+//! The profiles' host is 127.0.0.1, or `$X2GOD_BENCH_HOST` (the `rtt` part's far namespace).
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -28,7 +30,10 @@ async fn bus(addr: &str) -> R<zbus::Connection> {
 
 fn settings(port: &str, user: &str, key: &str) -> R<Options> {
     Ok(Options::new()
-        .set("hostname", "127.0.0.1")
+        .set(
+            "hostname",
+            std::env::var("X2GOD_BENCH_HOST").unwrap_or_else(|_| "127.0.0.1".to_owned()),
+        )
         .set("port", port.parse::<u32>()?)
         .set("username", user.to_owned())
         .set("key_filename", key.to_owned())

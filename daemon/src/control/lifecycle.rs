@@ -193,7 +193,17 @@ impl ProfileController {
             return Err(e);
         }
         lock(&self.viewing).remove(name.as_str());
-        self.detach(name.as_str()).await;
+        // The server has ended the view: nxproxy is leaving by itself, which takes most of a
+        // second; nobody needs to wait for that.
+        let local = lock(&self.local).remove(name.as_str());
+        if let Some(local) = local {
+            local.release().await;
+            self.emit(ProfileEvent::Local {
+                name: name.as_str().to_owned(),
+                attached: false,
+            })
+            .await;
+        }
         self.list_sessions().await?;
         Ok(())
     }

@@ -195,6 +195,21 @@ impl LocalSession {
     }
 }
 
+impl LocalSession {
+    /// Ends the local side without waiting for nxproxy: for suspend and terminate, after
+    /// which nxproxy exits by itself as soon as the agent is gone (its own task reaps it, or
+    /// kills it after the grace period). The forward is closed first, so nothing can reach
+    /// the session through it once this returns.
+    pub async fn release(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(f) = self.forward.take() {
+            f.close().await;
+        }
+    }
+}
+
 impl Drop for LocalSession {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
