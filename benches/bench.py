@@ -737,6 +737,280 @@ def bench_growth(bus, d, path):
     R["growth"] = res
 
 
+# ---------------------------------------------------------------------------- rtt: a far server
+
+FAR_NS = "x2god-far"  # namespace of the far sshd
+FAR_TUN_ROOT, FAR_TUN_NS = "x2god-fr", "x2god-ff"  # TUN devices: root namespace end, far end
+FAR_ROOT_ADDR, FAR_ADDR = "10.231.5.1", "10.231.5.2"  # inside the lab's guarded range, not 10.231.2/3
+NET_RANGE = LAB.get("NET_RANGE", "10.231.0.0/16")
+
+
+def sh(*cmd, check=True):
+    return subprocess.run(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=check)
+
+
+class Far:
+    """The lab server's x2goserver behind a delay line: namespace x2god-far joined to the root
+    namespace by two TUN devices and benches/tundelay.py (test-infra §4; the kernel has no netem),
+    with its own sshd (configured like the lab's target sshd, LogLevel DEBUG1 to count channels).
+    The guard route `unreachable NET_RANGE` must exist (the lab adds it) and stays; the /32 peer
+    route on the TUN device is more specific. Everything is removed by down() (also on failure)."""
+
+    def __init__(self):
+        if not sh("ip", "-4", "route", "show", "type", "unreachable", NET_RANGE).stdout.strip():
+            raise RuntimeError("guard route `unreachable %s` missing in the root namespace: refusing to add "
+                               "addresses of that range (the lab's setup.sh adds it)" % NET_RANGE)
+        self.dir = os.path.join(WORK, "far")
+        os.makedirs(self.dir)
+        self.delayline = None
+        self.down()  # leftovers of an interrupted run of ours (our names only)
+        CLEANUPS.append(self.down)
+        sh("ip", "netns", "add", FAR_NS)
+        sh("ip", "-n", FAR_NS, "link", "set", "lo", "up")
+        sh("ip", "netns", "exec", FAR_NS, "sysctl", "-qw", "net.ipv4.ip_forward=0")
+        sh("ip", "tuntap", "add", "dev", FAR_TUN_ROOT, "mode", "tun")
+        sh("ip", "-n", FAR_NS, "tuntap", "add", "dev", FAR_TUN_NS, "mode", "tun")
+        sh("ip", "addr", "add", FAR_ROOT_ADDR, "peer", FAR_ADDR, "dev", FAR_TUN_ROOT)
+        sh("ip", "-n", FAR_NS, "addr", "add", FAR_ADDR, "peer", FAR_ROOT_ADDR, "dev", FAR_TUN_NS)
+        sh("ip", "link", "set", FAR_TUN_ROOT, "up")
+        sh("ip", "-n", FAR_NS, "link", "set", FAR_TUN_NS, "up")
+        self.control = os.path.join(self.dir, "delay_ms")
+        open(self.control, "w").write("0\n")
+        self.delayline = subprocess.Popen(["/usr/bin/python3", os.path.join(BENCH, "tundelay.py"), "-", FAR_TUN_ROOT,
+                                           FAR_NS, FAR_TUN_NS, "0", self.control], stdout=subprocess.PIPE, text=True)
+        if self.delayline.stdout.readline().strip() != "ready":
+            raise RuntimeError("tundelay.py did not start")
+        # sshd: like the lab's target sshd (same users and keys), its own host key
+        hk = os.path.join(self.dir, "ssh_host_ed25519_key")
+        sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "x2god-far", "-f", hk)
+        self.kh = os.path.join(self.dir, "known_hosts")
+        pub = open(hk + ".pub").read().split()
+        open(self.kh, "w").write(open(KH).read().rstrip("\n") + "\n%s %s %s\n" % (FAR_ADDR, pub[0], pub[1]))
+        os.chmod(self.kh, 0o644)
+        self.pidfile = os.path.join(self.dir, "sshd.pid")
+        self.log = os.path.join(self.dir, "sshd.log")
+        conf = os.path.join(self.dir, "sshd_config")
+        open(conf, "w").write("""# x2god bench far sshd (benches/bench.py, part rtt): as the lab's target sshd
+ListenAddress %s
+Port 22
+AddressFamily inet
+HostKey %s
+PidFile %s
+AllowUsers x2gotest x2gotest2
+PermitRootLogin no
+UsePAM yes
+AllowTcpForwarding yes
+AllowAgentForwarding yes
+X11Forwarding no
+UseDNS no
+# DEBUG1: one line per channel open (ctype session / direct-tcpip) and per channel request (exec, subsystem)
+LogLevel DEBUG1
+Subsystem sftp /usr/lib/openssh/sftp-server
+PubkeyAuthentication yes
+PasswordAuthentication yes
+KbdInteractiveAuthentication no
+""" % (FAR_ADDR, hk, self.pidfile))
+        sh("/usr/sbin/sshd", "-t", "-f", conf)
+        sh("ip", "netns", "exec", FAR_NS, "/usr/sbin/sshd", "-f", conf, "-E", self.log)
+        wait_for("far sshd", lambda: sh("ip", "netns", "exec", FAR_NS, "ss", "-ltnH", "sport = :22").stdout.strip(),
+                 10, 0.05)
+        self.ssh_base = ["ssh", "-F", "/dev/null", "-i", KEY, "-p", "22", "-o", "IdentitiesOnly=yes", "-o",
+                         "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=" + self.kh,
+                         "-o", "GlobalKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10"]
+        self.cm = None
+
+    def set_delay(self, ms):
+        open(self.control, "w").write("%s\n" % ms)
+        self.delayline.send_signal(signal.SIGHUP)
+        time.sleep(0.3)  # packets queued at the old delay drain
+
+    def ping(self, n=20):
+        """RTT as the time of a TCP connect to the far sshd (SYN → SYN-ACK: one round trip). The
+        machine has no ping binary (iputils-ping is not installed); this needs nothing else."""
+        import socket
+        out = []
+        for _ in range(n):
+            c = socket.socket()
+            t = time.perf_counter()
+            c.connect((FAR_ADDR, 22))
+            out.append(time.perf_counter() - t)
+            c.close()
+            time.sleep(0.1)
+        return stats(out)
+
+    def ssh(self, cmd, fresh=True, check=True):
+        args = self.ssh_base + ([] if fresh else ["-S", self.cm, "-o", "ControlMaster=no"]) + \
+            [USER + "@" + FAR_ADDR, cmd]
+        return timed(args, check=check)
+
+    def master(self, tag):
+        self.cm = os.path.join(self.dir, "cm-%s.sock" % tag)
+        subprocess.run(self.ssh_base + ["-M", "-S", self.cm, "-o", "ControlPersist=no", "-N", "-f",
+                                        USER + "@" + FAR_ADDR], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        cm = self.cm
+        stop = lambda: subprocess.run(self.ssh_base + ["-S", cm, "-O", "exit", USER + "@" + FAR_ADDR],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        CLEANUPS.append(stop)
+        return stop
+
+    def mark(self):
+        return os.path.getsize(self.log)
+
+    def count(self, since):
+        """What the far sshd logged since `since`: TCP connections, session channels, exec and
+        subsystem (sftp) requests, direct-tcpip (port-forward) channels."""
+        time.sleep(0.05)
+        with open(self.log, "rb") as f:
+            f.seek(since)
+            t = f.read().decode(errors="replace")
+        return {"conn": t.count("Connection from "), "session": t.count("ctype session "),
+                "exec": t.count(" req exec"), "sftp": t.count(" req subsystem"),
+                "fwd": t.count("ctype direct-tcpip ")}
+
+    def down(self):
+        if self.delayline and self.delayline.poll() is None:
+            self.delayline.kill()
+            self.delayline.wait()
+        try:
+            pid = int(open(os.path.join(self.dir, "sshd.pid")).read())
+            os.kill(pid, signal.SIGTERM)
+        except (OSError, ValueError):
+            pass
+        if os.path.exists("/run/netns/" + FAR_NS):
+            # what is left inside: sshd children, agents of sessions started through it (terminated before)
+            for _ in range(40):
+                pids = [int(x) for x in sh("ip", "netns", "pids", FAR_NS, check=False).stdout.split()]
+                if not pids:
+                    break
+                for pid in pids:
+                    try:
+                        os.kill(pid, signal.SIGTERM if _ < 30 else signal.SIGKILL)
+                    except OSError:
+                        pass
+                time.sleep(0.05)
+        sh("ip", "link", "del", FAR_TUN_ROOT, check=False)
+        if os.path.exists("/run/netns/" + FAR_NS):
+            sh("ip", "-n", FAR_NS, "link", "del", FAR_TUN_NS, check=False)
+            sh("ip", "netns", "del", FAR_NS, check=False)
+
+
+def per_op(counts, n):
+    """Mean per operation of the count dicts (summed over n operations)."""
+    if isinstance(counts, list):
+        tot = {}
+        for c in counts:
+            for k, v in c.items():
+                tot[k] = tot.get(k, 0) + v
+        n = len(counts) or 1
+        counts = tot
+    return {k: v / n for k, v in counts.items()}
+
+
+def bench_rtt(xvfb):
+    log("5. rtt: the server behind a delay line")
+    far = Far()
+    try:
+        out = {"far": "%s (ns %s) via %s, %s" % (FAR_ADDR, FAR_NS, FAR_TUN_ROOT, NET_RANGE)}
+        lifecycle = os.environ.get("BENCH_RTT_LIFECYCLE", "1") == "1"
+        for ms in (0, 25):
+            out[str(ms)] = rtt_phase(far, xvfb, ms, lifecycle)
+            R["rtt"] = out
+            json.dump(R, open(os.path.join(RESULTS, "results.json"), "w"), indent=1)
+        shutil.copy(far.log, os.path.join(RESULTS, "far-sshd.log"))
+    finally:
+        far.down()
+        CLEANUPS.remove(far.down)
+    left = [x for x in (sh("ip", "netns", "list").stdout + sh("ip", "link").stdout).split() if "x2god-f" in x]
+    if left:
+        raise RuntimeError("far namespace/TUN still present after teardown: %s" % left)
+
+
+def rtt_phase(far, xvfb, ms, lifecycle):
+    log("5. rtt: delay %d ms each way" % ms)
+    n, k = (8, 3) if QUICK else (15, 5)
+    far.set_delay(ms)
+    o = {"ping": far.ping()}
+    log("   ping median %.1f ms" % (o["ping"]["median"] * 1000))
+    env_far = dict(os.environ, X2GOD_BENCH_HOST=FAR_ADDR)
+    # floor, server side only (never crosses the link)
+    timed(floor_env())
+    o["floor"] = stats([timed(floor_env())[0] for _ in range(n)])
+    o["floor_both"] = stats([timed(floor_env(True))[0] for _ in range(n)])  # what x2god runs when listing
+    # OpenSSH: one command over an existing ControlMaster; a whole fresh connection
+    stop = far.master("d%d" % ms)
+    far.ssh("x2golistsessions", fresh=False)
+    m = far.mark()
+    o["ssh_cm"] = stats([far.ssh("x2golistsessions", fresh=False)[0] for _ in range(n)])
+    o["ssh_cm_counts"] = per_op(far.count(m), n)
+    stop()
+    m = far.mark()
+    o["ssh_fresh"] = stats([far.ssh("x2golistsessions")[0] for _ in range(k)])
+    o["ssh_fresh_counts"] = per_op(far.count(m), k)
+    o["ssh_true"] = stats([far.ssh("true")[0] for _ in range(k)])
+    # x2god warm
+    d = Daemon(None, tag="rtt-warm-%d" % ms, kh=far.kh).wait_name()
+    try:
+        path = d.profile("far", host=FAR_ADDR, port="22")
+        time.sleep(2.0)  # the feature probe and the watcher's first listing
+        busctl(d.bus.address, path, "Profile", "ListSessions")
+        m = far.mark()
+        o["x2god_warm_busctl"] = stats([busctl(d.bus.address, path, "Profile", "ListSessions")[0]
+                                        for _ in range(n)])
+        o["x2god_warm_counts"] = per_op(far.count(m), n)
+        _, r = client("list", d.bus.address, path, str(n))
+        o["x2god_warm_rust"] = stats([float(x) for x in r.stdout.split()])
+    finally:
+        d.stop()
+    # x2god cold: spawn → CreateProfile → Connect → ListSessions
+    runs, parts, counts = [], [], []
+    for i in range(k):
+        d = Daemon(None, tag="rtt-cold-%d" % ms, kh=far.kh)
+        try:
+            m = far.mark()
+            _, r = client("cold", d.bus.address, "cold%d" % i, "22", USER, KEY, env=env_far)
+            runs.append(time.perf_counter() - d.t_spawn)
+            counts.append(far.count(m))
+            parts.append(dict(kv.split("=") for kv in r.stdout.split()))
+        finally:
+            d.stop()
+    o["x2god_cold"] = stats(runs)
+    o["x2god_cold_counts"] = per_op(counts, k)
+    o["x2god_cold_parts"] = {key: stats([float(p[key]) - (float(p[prev]) if prev else 0) for p in parts])
+                             for key, prev in [("name", None), ("create", "name"), ("connect", "create"),
+                                               ("list", "connect")]}
+    # pyhoca-cli -L (always cold)
+    py = Pyhoca(xvfb, FAR_ADDR, "22", far.kh)
+    pr, counts = [], []
+    for _ in range(3):
+        m = far.mark()
+        dt, outp = py.run("-L")
+        if "Session" not in outp:
+            raise RuntimeError("pyhoca-cli -L printed no listing: " + outp[-1500:])
+        pr.append(dt)
+        counts.append(far.count(m))
+    o["pyhoca_L"] = stats(pr)
+    o["pyhoca_L_counts"] = per_op(counts, 3)
+    if lifecycle:
+        runs = 2
+        ops = ("new", "suspend", "resume", "terminate")
+        for who, f in (("x2god", lifecycle_x2god), ("pyhoca", lifecycle_pyhoca)):
+            res, cnt = {op: [] for op in ops}, {op: [] for op in ops}
+            try:
+                if who == "x2god":
+                    f(xvfb, runs, res, os.path.join(RESULTS, "x2god-rtt%d-lifecycle-debug.log" % ms), FAR_ADDR,
+                      "22", far.kh, far, cnt)
+                else:
+                    f(xvfb, runs, res, FAR_ADDR, "22", far.kh, far, cnt)
+            except Exception as e:
+                o["lifecycle_%s_error" % who] = str(e)[:300]
+                log("rtt lifecycle %s failed: %s" % (who, e))
+                terminate_sessions(sorted(MY_SESSIONS))
+            o["lifecycle_" + who] = {op: stats(v) for op, v in res.items()}
+            o["lifecycle_%s_counts" % who] = {op: per_op(v, 0) for op, v in cnt.items()}
+    return o
+
+
 GROWTH_PY = None
 
 
@@ -777,6 +1051,7 @@ def main():
     part("lifecycle", bench_lifecycle, bus, xvfb)
     part("signal", bench_signal, bus, xvfb, d, path)
     part("scale", bench_scale, bus)
+    part("rtt", bench_rtt, xvfb)
     GROWTH_PY = Pyhoca(xvfb)
     part("growth", bench_growth, bus, d, path)
     R["wall_s"] = time.perf_counter() - t_all
@@ -874,12 +1149,75 @@ def render():
             w("| 7 | warm ListSessions with %s session(s) (%d listed) | %s | floor %s; pyhoca-cli -L %s | %.2f× floor, %.0f× faster than pyhoca | (info) | |"
               % (k, g["listed"], fmt_s(g["x2god"], "ms"), fmt_s(g["floor"], "ms"), fmt_s(g["pyhoca"]), x / f, p / x))
     w("")
+    if "rtt" in R:
+        L.extend(render_rtt())
     for k, e in R.get("errors", {}).items():
         w("**%s failed**: %s  " % (k, e))
     if R.get("raw_failures"):
         w("Raw OpenSSH+nxproxy lifecycle runs that failed (left out of its figures): %s  " % "; ".join(R["raw_failures"]))
     w("Run wall time: %.0f s." % R.get("wall_s", 0))
     return "\n".join(L)
+
+
+def render_rtt():
+    """Part 5: times at 0 and 25 ms each way, the round trips they imply, and the far sshd's counts."""
+    rt = R["rtt"]
+    a, b = rt.get("0"), rt.get("25")
+    if not a or not b:
+        return ["**rtt incomplete**: phases %s" % sorted(k for k in rt if k.isdigit()), ""]
+    L = []
+    w = L.append
+    rtt = med(b["ping"]) - med(a["ping"])
+    w("Part 5, server behind a delay line (%s): ping %s at 0 ms, %s at 25 ms each way; "
+      "RTT added = %.1f ms." % (rt["far"], fmt_s(a["ping"], "ms"), fmt_s(b["ping"], "ms"), rtt * 1000))
+    w("")
+    w("| # | measurement | 0 ms delay | 25 ms each way | Δ | Δ / RTT | far sshd per operation (25 ms run): TCP conn / session ch. / exec / sftp / fwd |")
+    w("|---|---|---|---|---|---|---|")
+
+    def cnt(c):
+        if not c:
+            return ""
+        return " / ".join(("%.1f" % c.get(k, 0)).rstrip("0").rstrip(".") for k in ("conn", "session", "exec", "sftp", "fwd"))
+
+    def row(label, key, counts=None, sub=None):
+        x, y = (a.get(key), b.get(key)) if sub is None else (a.get(key, {}).get(sub), b.get(key, {}).get(sub))
+        if not x or not y or not x.get("n") or not y.get("n"):
+            return
+        dl = med(y) - med(x)
+        unit = "ms" if med(y) < 1 else "s"
+        w("| 5 | %s | %s | %s | %+.0f ms | %.1f | %s |" % (label, fmt_s(x, unit), fmt_s(y, unit), dl * 1000, dl / rtt,
+                                                        cnt(counts)))
+
+    row("floor: `x2golistsessions` via runuser (no network)", "floor")
+    row("(info) `x2golistsessions && x2golistshadowsessions` via runuser (x2god's listing command)", "floor_both")
+    row("OpenSSH: `ssh -S cm host x2golistsessions` (existing ControlMaster)", "ssh_cm", b.get("ssh_cm_counts"))
+    row("x2god warm `ListSessions`, busctl (whole process)", "x2god_warm_busctl", b.get("x2god_warm_counts"))
+    row("x2god warm `ListSessions`, Rust client in-process", "x2god_warm_rust", b.get("x2god_warm_counts"))
+    row("OpenSSH cold: `ssh host x2golistsessions` (fresh connection)", "ssh_fresh", b.get("ssh_fresh_counts"))
+    row("OpenSSH cold: `ssh host true` (the connection alone)", "ssh_true")
+    row("x2god cold: spawn → CreateProfile → Connect → ListSessions", "x2god_cold", b.get("x2god_cold_counts"))
+    for part, lab in (("connect", "`Connect` call"), ("list", "first `ListSessions` after it")):
+        row("… x2god cold, %s" % lab, "x2god_cold_parts", sub=part)
+    row("`pyhoca-cli -L` (always cold)", "pyhoca_L", b.get("pyhoca_L_counts"))
+    what = {"new": "new → xterm window", "suspend": "suspend (call / `-S` process)",
+            "resume": "resume → window", "terminate": "terminate (call / `-T` process)"}
+    for op in ("new", "suspend", "resume", "terminate"):
+        for who, lab in (("x2god", "x2god"), ("pyhoca", "pyhoca-cli")):
+            key = "lifecycle_" + who
+            if key in a and key in b:
+                row("lifecycle, %s: %s" % (lab, what[op]), key, b.get(key + "_counts", {}).get(op), sub=op)
+    for ph in (a, b):
+        for who in ("x2god", "pyhoca"):
+            if ph.get("lifecycle_%s_error" % who):
+                w("|   | lifecycle %s failed | %s | | | | |" % (who, ph["lifecycle_%s_error" % who].replace("|", "/")))
+    w("")
+    fl = med(b["floor"])
+    for key, lab in (("x2god_warm_rust", "Rust in-process"), ("x2god_warm_busctl", "busctl")):
+        x = med(b[key])
+        w("Goal warm list ≤ floor + 1 RTT (%s): %.1f ms vs %.1f + %.1f = %.1f ms: %s (%.2f RTT above the floor).  "
+          % (lab, x * 1000, fl * 1000, rtt * 1000, (fl + rtt) * 1000, verdict(x <= fl + rtt), (x - fl) / rtt))
+    w("")
+    return L
 
 
 def cleanup():

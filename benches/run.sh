@@ -5,7 +5,12 @@
 #                                  # first-time release build of x2god and the bench client)
 #
 # Environment knobs (all optional):
-#   BENCH_ONLY=warm,cold,lifecycle,signal,scale,growth   run only these parts
+#   BENCH_ONLY=warm,cold,lifecycle,signal,scale,growth,rtt   run only these parts
+#                                  rtt: the server behind a 50 ms RTT delay line (namespace
+#                                  x2god-far, TUN devices x2god-fr/x2god-ff, 10.231.5.1 <-> 10.231.5.2,
+#                                  benches/tundelay.py, its own sshd); needs the lab's guard route
+#                                  `unreachable 10.231.0.0/16`; all of it is removed at the end
+#   BENCH_RTT_LIFECYCLE=0          rtt without the lifecycle runs (lists only)
 #   BENCH_QUICK=1                  fewer repetitions (a smoke run)
 #   BENCH_SETUP_LAB=auto|1|0       auto (default): run tests/lab/setup.sh only when the lab is not
 #                                  up; 1: always (it rebuilds a running lab); 0: never

@@ -121,13 +121,20 @@ impl ProfileController {
         if self.is_local(name.as_str()) {
             return Ok(());
         }
-        let sessions = self.list_sessions().await?;
-        let info = sessions
-            .into_iter()
-            .find(|s| s.name == name)
-            .ok_or_else(|| {
-                Error::NotFound(format!("no session {:?} on the server", name.as_str()))
-            })?;
+        // The watcher keeps the table current within a tick, and a session's cookie and
+        // display never change: a fresh listing is needed only for a session not seen yet.
+        // (Should the table be stale, x2goresume-session itself refuses.)
+        let info = match self.session_info(name.as_str()) {
+            Some(info) => info,
+            None => self
+                .list_sessions()
+                .await?
+                .into_iter()
+                .find(|s| s.name == name)
+                .ok_or_else(|| {
+                    Error::NotFound(format!("no session {:?} on the server", name.as_str()))
+                })?,
+        };
         // A leftover local side (nxproxy already gone) is replaced.
         self.detach(name.as_str()).await;
         lock(&self.table).expect(name.as_str(), Expect::Running);

@@ -79,8 +79,9 @@ pub struct SessionTable {
     /// must not undo what a newer one showed.
     applied: u64,
     issued: u64,
-    /// A start of ours is under way until then: a session that appears meanwhile is ours.
-    starting_until: Option<Instant>,
+    /// Starts of ours under way, each until its deadline: a session that appears meanwhile
+    /// is held back until a start names it (or the starts are over).
+    starting_until: Vec<Instant>,
 }
 
 fn same_fields(a: &SessionInfo, b: &SessionInfo) -> bool {
@@ -110,12 +111,15 @@ impl SessionTable {
 
     /// Records that a start of ours is under way; its session's name is not known yet.
     pub fn expect_new(&mut self) {
-        self.starting_until = Some(Instant::now() + EXPECTATION_TTL);
+        self.starting_until.push(Instant::now() + EXPECTATION_TTL);
     }
 
     /// The start is over (its session was listed, or it failed).
     pub fn start_done(&mut self) {
-        self.starting_until = None;
+        // Starts overlap: each ends its own window (the oldest, which expires first).
+        if !self.starting_until.is_empty() {
+            self.starting_until.remove(0);
+        }
     }
 
     /// Forgets an expectation (the operation failed).
@@ -127,13 +131,6 @@ impl SessionTable {
         match self.expected.get(name) {
             Some((want, at)) if *want == reached && at.elapsed() < EXPECTATION_TTL => {
                 self.expected.remove(name);
-                Cause::Daemon
-            }
-            _ if reached == Expect::Running
-                && self.starting_until.is_some_and(|t| Instant::now() < t)
-                && !self.seen.contains(name) =>
-            {
-                self.starting_until = None;
                 Cause::Daemon
             }
             _ => Cause::Other,
@@ -149,8 +146,18 @@ impl SessionTable {
         self.applied = ticket;
         let mut changes = Vec::new();
         let mut now: BTreeMap<String, SessionInfo> = BTreeMap::new();
+        // While a start of ours runs, a session nobody expected by name may be ours (its
+        // name is not known until x2gostartagent answers) or another client's: it is held
+        // back until the start knows its name, so the cause is never guessed.
+        let now_t = Instant::now();
+        self.starting_until.retain(|t| now_t < *t);
+        let starting = !self.starting_until.is_empty();
         for info in sessions {
-            now.insert(info.name.as_str().to_owned(), info);
+            let name = info.name.as_str();
+            if starting && !self.known.contains_key(name) && !self.expected.contains_key(name) {
+                continue;
+            }
+            now.insert(name.to_owned(), info);
         }
         for (name, old) in &self.known {
             if !now.contains_key(name) {
@@ -305,6 +312,30 @@ mod tests {
         );
         assert!(t.was_seen(B));
         assert!(t.get(B).is_none());
+    }
+
+    #[test]
+    fn sessions_appearing_during_a_start_wait_for_its_name() {
+        let mut t = SessionTable::default();
+        t.expect_new();
+        // Another client's session and ours show up before x2gostartagent has answered.
+        let k = t.ticket();
+        assert!(
+            t.apply(k, listing(&[row(A, 'R', 30000), row(B, 'R', 31000)]))
+                .is_empty()
+        );
+        t.expect(B, Expect::Running);
+        let k = t.ticket();
+        assert_eq!(
+            kinds(&t.apply(k, listing(&[row(A, 'R', 30000), row(B, 'R', 31000)]))),
+            ["added alice-51-1700000000_stDXFCE_dp24 by self"]
+        );
+        t.start_done();
+        let k = t.ticket();
+        assert_eq!(
+            kinds(&t.apply(k, listing(&[row(A, 'R', 30000), row(B, 'R', 31000)]))),
+            ["added alice-50-1700000000_stRxterm_dp24 by other"]
+        );
     }
 
     #[test]
