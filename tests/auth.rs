@@ -168,7 +168,7 @@ async fn password_login_and_wrong_password_leaks_nothing() {
         );
         for secret in [wrong.to_owned(), lab.var("SSH_PASSWORD")] {
             assert!(!log.contains(&secret), "a password reached the log");
-            for f in walk(d.home.path()) {
+            for f in x2god_tests::files_under(d.home.path()) {
                 let text = std::fs::read(&f).unwrap_or_default();
                 assert!(
                     !String::from_utf8_lossy(&text).contains(&secret),
@@ -179,17 +179,4 @@ async fn password_login_and_wrong_password_leaks_nothing() {
         }
     })
     .await;
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }

@@ -388,84 +388,31 @@ fn systemd_analyze_verify_accepts_the_installed_user_unit() {
 
 /// A `dbus-daemon` for the activation test: its environment (which activated services
 /// inherit) is built from scratch, so the daemon it starts sees only a temporary HOME.
-struct ActivationBus {
-    child: Child,
-    address: String,
+fn activation_bus(dir: &Path, services: &Path, home: &Path) -> Bus {
+    let config = home.join(".config");
+    let vars: [(&str, &std::ffi::OsStr); 4] = [
+        ("HOME", home.as_os_str()),
+        ("XDG_CONFIG_HOME", config.as_os_str()),
+        ("USER", "x2god-test-local".as_ref()),
+        ("RUST_LOG", "x2god=debug".as_ref()),
+    ];
+    Bus::start_activating(Some(services), Some((&vars, dir)))
 }
 
-impl ActivationBus {
-    fn start(dir: &Path, services: &Path, home: &Path) -> ActivationBus {
-        let conf = dir.join("bus.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path={}</listen>
-  <auth>EXTERNAL</auth>
-  <servicedir>{}</servicedir>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>"#,
-                dir.join("bus").display(),
-                services.display()
-            ),
-        )
-        .unwrap();
-        let log = std::fs::File::create(dir.join("bus.log")).unwrap();
-        let mut child = Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", conf.display()))
-            .args(["--nofork", "--print-address=1"])
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", home)
-            .env("XDG_CONFIG_HOME", home.join(".config"))
-            .env("USER", "x2god-test-local")
-            .env("RUST_LOG", "x2god=debug")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("start dbus-daemon (apt-get install dbus-daemon)");
-        let mut line = String::new();
-        {
-            use std::io::BufRead;
-            let out = child.stdout.as_mut().unwrap();
-            std::io::BufReader::new(out).read_line(&mut line).unwrap();
-        }
-        ActivationBus {
-            child,
-            address: line.trim().to_owned(),
-        }
-    }
-
-    /// `busctl call` on this bus, as the README shows it; returns stdout.
-    fn busctl(&self, args: &[&str]) -> String {
-        let out = Command::new("busctl")
-            .arg(format!("--address={}", self.address))
-            .arg("call")
-            .args(args)
-            .output()
-            .expect("busctl");
-        assert!(
-            out.status.success(),
-            "busctl call {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    }
-}
-
-impl Drop for ActivationBus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `busctl call` on `bus`, as the README shows it; returns stdout.
+fn busctl(bus: &Bus, args: &[&str]) -> String {
+    let out = Command::new("busctl")
+        .arg(format!("--address={}", bus.address))
+        .arg("call")
+        .args(args)
+        .output()
+        .expect("busctl");
+    assert!(
+        out.status.success(),
+        "busctl call {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// Kills the activated daemons (children of dbus-daemon, not ours, so no `Child` to kill)
@@ -529,7 +476,7 @@ async fn first_call_starts_the_installed_daemon_by_bus_activation() {
             &[],
         );
         let installed = prefix.join("bin/x2god").canonicalize().unwrap();
-        let bus = ActivationBus::start(tmp.path(), &prefix.join("share/dbus-1/services"), &home);
+        let bus = activation_bus(tmp.path(), &prefix.join("share/dbus-1/services"), &home);
         let mut activated = Activated {
             exe: installed.clone(),
             pids: Vec::new(),
@@ -549,12 +496,15 @@ async fn first_call_starts_the_installed_daemon_by_bus_activation() {
 
         // The README's first command: it starts x2god and gets the answer.
         let t = Instant::now();
-        let reply = bus.busctl(&[
-            BUS_NAME,
-            "/org/x2go/Control1",
-            "org.x2go.Control1.Manager",
-            "ListProfiles",
-        ]);
+        let reply = busctl(
+            &bus,
+            &[
+                BUS_NAME,
+                "/org/x2go/Control1",
+                "org.x2go.Control1.Manager",
+                "ListProfiles",
+            ],
+        );
         eprintln!("first ListProfiles (with activation): {:?}", t.elapsed());
         assert_eq!(reply, "ao 0");
         let pid = owner_pid(&dbus).await.expect("x2god owns its name");
@@ -568,21 +518,24 @@ async fn first_call_starts_the_installed_daemon_by_bus_activation() {
         assert!(env.contains(&format!("HOME={}", home.display())), "{env:?}");
 
         // It works in that HOME: a profile lands in its XDG config directory.
-        let created = bus.busctl(&[
-            BUS_NAME,
-            "/org/x2go/Control1",
-            "org.x2go.Control1.Manager",
-            "CreateProfile",
-            "sa{sv}",
-            "office",
-            "2",
-            "hostname",
-            "s",
-            "x2go.example.invalid",
-            "port",
-            "q",
-            "2222",
-        ]);
+        let created = busctl(
+            &bus,
+            &[
+                BUS_NAME,
+                "/org/x2go/Control1",
+                "org.x2go.Control1.Manager",
+                "CreateProfile",
+                "sa{sv}",
+                "office",
+                "2",
+                "hostname",
+                "s",
+                "x2go.example.invalid",
+                "port",
+                "q",
+                "2222",
+            ],
+        );
         assert_eq!(created, "o \"/org/x2go/Control1/profile/office\"");
         let profiles = std::fs::read_to_string(home.join(".config/x2god/profiles.toml")).unwrap();
         assert!(profiles.contains("x2go.example.invalid"), "{profiles}");
@@ -596,12 +549,15 @@ async fn first_call_starts_the_installed_daemon_by_bus_activation() {
             assert!(Instant::now() < deadline, "x2god did not exit on SIGTERM");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let reply = bus.busctl(&[
-            BUS_NAME,
-            "/org/x2go/Control1",
-            "org.x2go.Control1.Manager",
-            "ListProfiles",
-        ]);
+        let reply = busctl(
+            &bus,
+            &[
+                BUS_NAME,
+                "/org/x2go/Control1",
+                "org.x2go.Control1.Manager",
+                "ListProfiles",
+            ],
+        );
         assert_eq!(reply, "ao 1 \"/org/x2go/Control1/profile/office\"");
         let again = owner_pid(&dbus).await.expect("x2god owns its name again");
         activated.pids.push(again);

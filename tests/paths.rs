@@ -290,7 +290,7 @@ async fn keyring_store_connect_forget() {
             .output()
             .unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), password);
-        for f in walk(d.home.path()) {
+        for f in x2god_tests::files_under(d.home.path()) {
             if f.to_string_lossy().contains("keyrings") {
                 continue; // gnome-keyring's own encrypted store
             }
@@ -322,19 +322,6 @@ async fn keyring_store_connect_forget() {
         assert!(!agent.asked().is_empty());
     })
     .await;
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 /// An x2goclient sessions file as x2goclient (Qt QSettings) writes it: a key login to the

@@ -11,46 +11,7 @@ use zbus::{ObjectPath, OwnedObjectPath, OwnedVariant};
 
 use crate::{Error, Options};
 
-/// The state of a remote session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SessionState {
-    /// Running (`R` in listings).
-    Running,
-    /// Suspended (`S`): no client shows it; it can be resumed.
-    Suspended,
-    /// Seen by this daemon and gone now (only `Profile.SessionState` says so).
-    Terminated,
-    /// Never seen, or a state this library does not know.
-    Unknown,
-}
-
-impl SessionState {
-    /// The string used on the bus.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SessionState::Running => "running",
-            SessionState::Suspended => "suspended",
-            SessionState::Terminated => "terminated",
-            SessionState::Unknown => "unknown",
-        }
-    }
-
-    /// Reads a bus string (`running`, `suspended`, …); anything else is `Unknown`.
-    pub fn parse(s: &str) -> SessionState {
-        match s {
-            "running" => SessionState::Running,
-            "suspended" => SessionState::Suspended,
-            "terminated" => SessionState::Terminated,
-            _ => SessionState::Unknown,
-        }
-    }
-}
-
-impl fmt::Display for SessionState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use x2god_proto::types::SessionState;
 
 /// Which session an event is about: its object path and name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -35,6 +35,47 @@ impl std::fmt::Display for ConnectionState {
     }
 }
 
+/// The state of a remote session, as `Profile.SessionState` and the session signals say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SessionState {
+    /// Running (`R` in listings).
+    Running,
+    /// Suspended (`S`): no client shows it; it can be resumed.
+    Suspended,
+    /// Seen by the daemon and gone now (only `Profile.SessionState` says so).
+    Terminated,
+    /// Never seen, or a state this version does not know.
+    Unknown,
+}
+
+impl SessionState {
+    /// The string used on the bus.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionState::Running => "running",
+            SessionState::Suspended => "suspended",
+            SessionState::Terminated => "terminated",
+            SessionState::Unknown => "unknown",
+        }
+    }
+
+    /// Reads a bus string (`running`, `suspended`, …); anything else is `Unknown`.
+    pub fn parse(s: &str) -> SessionState {
+        match s {
+            "running" => SessionState::Running,
+            "suspended" => SessionState::Suspended,
+            "terminated" => SessionState::Terminated,
+            _ => SessionState::Unknown,
+        }
+    }
+}
+
+impl std::fmt::Display for SessionState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Keys of the `settings` dictionary of `CreateProfile`, kept by the profile store.
 /// They are python-x2go's `connect()` parameter names.
 pub mod setting {

@@ -158,6 +158,16 @@ impl Bus {
 
     /// Starts a bus whose activation directory is `services`.
     pub fn start_with_services(services: Option<&Path>) -> Bus {
+        Bus::start_activating(services, None)
+    }
+
+    /// Starts a bus whose activation directory is `services`; with `env`, the bus (and so
+    /// every service it activates) runs with exactly that environment plus `PATH`, and its
+    /// stderr, where activated services log, goes to `bus.log` in `log_dir`.
+    pub fn start_activating(
+        services: Option<&Path>,
+        env: Option<(&[(&str, &std::ffi::OsStr)], &Path)>,
+    ) -> Bus {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("bus");
         let servicedir = services
@@ -181,11 +191,19 @@ impl Bus {
         );
         let conf = dir.path().join("bus.conf");
         std::fs::write(&conf, config).unwrap();
-        let mut child = Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", conf.display()))
+        let mut cmd = Command::new("dbus-daemon");
+        cmd.arg(format!("--config-file={}", conf.display()))
             .args(["--nofork", "--print-address=1"])
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some((vars, log_dir)) = env {
+            cmd.env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .envs(vars.iter().copied())
+                .stderr(std::fs::File::create(log_dir.join("bus.log")).unwrap());
+        }
+        let mut child = cmd
             .spawn()
             .expect("start dbus-daemon (apt-get install dbus-daemon)");
         let mut line = String::new();
@@ -276,18 +294,7 @@ impl Daemon {
 
     /// Starts x2god with extra environment variables (e.g. `SSH_AUTH_SOCK`).
     pub async fn start_with_env(env: Vec<(String, String)>) -> Daemon {
-        let bus = Bus::start();
-        let home = tempfile::tempdir().unwrap();
-        let log = home.path().join("x2god.log");
-        let mut d = Daemon {
-            child: None,
-            bus,
-            home,
-            log,
-            env,
-        };
-        d.spawn().await;
-        d
+        Daemon::start_prepared(env, |_| {}).await
     }
 
     /// `$XDG_CONFIG_HOME/x2god`.
@@ -1175,4 +1182,18 @@ pub fn totp(secret: &str) -> String {
         .output()
         .expect("oathtool (apt-get install oathtool)");
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Every file below `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

@@ -23,6 +23,13 @@ impl Manager {
     }
 }
 
+/// The unique name that sent a call.
+fn sender<'a>(hdr: &zbus::message::Header<'a>) -> Result<zbus::names::UniqueName<'a>, Error> {
+    hdr.sender()
+        .cloned()
+        .ok_or_else(|| Error::InvalidArgument("the call has no sender".into()))
+}
+
 #[interface(name = "org.x2go.Control1.Manager")]
 impl Manager {
     /// Creates a profile from `settings` (python-x2go `connect()` names: `hostname` (required),
@@ -72,10 +79,7 @@ impl Manager {
         agent: OwnedObjectPath,
         #[zbus(header)] hdr: zbus::message::Header<'_>,
     ) -> Result<(), Error> {
-        let sender = hdr
-            .sender()
-            .ok_or_else(|| Error::InvalidArgument("the call has no sender".into()))?;
-        self.registry.agents.register(sender.clone(), agent).await
+        self.registry.agents.register(sender(&hdr)?, agent).await
     }
 
     /// Ends the caller's agent registration at `agent`.
@@ -84,10 +88,7 @@ impl Manager {
         agent: OwnedObjectPath,
         #[zbus(header)] hdr: zbus::message::Header<'_>,
     ) -> Result<(), Error> {
-        let sender = hdr
-            .sender()
-            .ok_or_else(|| Error::InvalidArgument("the call has no sender".into()))?;
-        self.registry.agents.unregister(sender.clone(), &agent)
+        self.registry.agents.unregister(sender(&hdr)?, &agent)
     }
 
     /// A profile was added.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use x2god_proto::Error;
 use x2god_proto::path::profile_path;
+use x2god_proto::types::SessionState;
 use zbus::object_server::SignalEmitter;
 use zbus::{OwnedObjectPath, interface};
 
@@ -13,8 +14,8 @@ use super::registry::Registry;
 use super::session::SessionObject;
 use super::sessions::session_dict;
 use crate::control::{
-    Change, ConnectRequest, ProfileController, ProfileEvent, ResumePlan, SessionState, StartPlan,
-    keyring, status_str,
+    Change, ConnectRequest, ProfileController, ProfileEvent, ResumePlan, StartPlan, keyring,
+    status_str,
 };
 use x2god_proto::path::session_path;
 

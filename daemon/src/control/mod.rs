@@ -17,8 +17,7 @@ pub use error::Error;
 pub use local::{LocalSpec, reap_orphans};
 pub use plan::{ResumePlan, StartPlan};
 pub use profile::{
-    ConnectRequest, EventMessage, ProfileController, ProfileEvent, ProfileSource, SessionState,
-    validate_hostname,
+    ConnectRequest, EventMessage, ProfileController, ProfileEvent, ProfileSource, validate_hostname,
 };
 pub use server::DEFAULT_MAXWAIT;
 pub use table::{Cause, Change, status_str};

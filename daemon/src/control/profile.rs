@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc, oneshot};
 use tracing::{debug, info, warn};
-use x2god_proto::types::ConnectionState;
+use x2god_proto::types::{ConnectionState, SessionState};
 
 use super::Error;
 use super::local::LocalSession;
@@ -102,31 +102,6 @@ impl ConnectRequest {
             proxy_password: None,
             proxy_passphrase: None,
             prompter: None,
-        }
-    }
-}
-
-/// A session's state as `SessionState` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionState {
-    /// Listed with status R.
-    Running,
-    /// Listed with status S.
-    Suspended,
-    /// Seen before on this connection, no longer listed.
-    Terminated,
-    /// Never seen by this daemon.
-    Unknown,
-}
-
-impl SessionState {
-    /// The string used on the bus.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SessionState::Running => "running",
-            SessionState::Suspended => "suspended",
-            SessionState::Terminated => "terminated",
-            SessionState::Unknown => "unknown",
         }
     }
 }
