@@ -110,7 +110,29 @@ impl ConnectRequest {
 struct ServerCache {
     features: Option<Vec<String>>,
     versions: Option<BTreeMap<String, String>>,
+    /// When shadow sessions were last listed on this connection.
+    full_listing: Option<std::time::Instant>,
 }
+
+/// Counts one `ShareDesktop` in progress for as long as it lives.
+pub(super) struct SharingGuard<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> SharingGuard<'a> {
+    pub(super) fn new(count: &'a std::sync::atomic::AtomicUsize) -> Self {
+        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        SharingGuard(count)
+    }
+}
+
+impl Drop for SharingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// How long a listing may leave out shadow sessions (see `listing_text`); the watcher's
+/// periodic listing comes as often.
+const SHADOW_LISTING_EVERY: Duration = Duration::from_secs(120);
 
 struct Live {
     state: ConnectionState,
@@ -171,6 +193,8 @@ pub struct ProfileController {
     pub(super) viewing: Mutex<HashMap<String, super::ResumePlan>>,
     /// One lock per session name: lifecycle operations on one session never overlap.
     op_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// `ShareDesktop` calls in progress: their listings must include shadow sessions.
+    pub(super) sharing: std::sync::atomic::AtomicUsize,
 }
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -209,6 +233,7 @@ impl ProfileController {
             apps: Mutex::new(None),
             viewing: Mutex::new(HashMap::new()),
             op_locks: Mutex::new(HashMap::new()),
+            sharing: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -854,15 +879,28 @@ impl ProfileController {
         Ok(self.exec_enveloped(cmd, timeout).await?.1.exit_status)
     }
 
+    /// The listing's text. Listing shadow sessions is a second Perl start on the server,
+    /// which doubles a warm `ListSessions`; it is done on a connection's first listing, at
+    /// least every [`SHADOW_LISTING_EVERY`], and always while a shadow session is known or
+    /// being started here. So a shadow session another client starts shows within that time,
+    /// every other change at once.
     async fn listing_text(&self) -> Result<String, Error> {
-        let shadow = self
-            .server_features(false)
-            .await?
-            .iter()
-            .any(|f| f == server_info::FEATURE_LIST_SHADOWSESSIONS);
+        let has_shadow = lock(&self.table)
+            .all()
+            .any(|s| s.name.kind() == crate::x2go::validate::SessionKind::Shadow);
+        let full = has_shadow
+            || self.sharing.load(std::sync::atomic::Ordering::Relaxed) > 0
+            || lock(&self.live)
+                .cache
+                .full_listing
+                .is_none_or(|t| t.elapsed() >= SHADOW_LISTING_EVERY);
+        let started = std::time::Instant::now();
         let out = self
-            .run(&RemoteCommand::list_sessions(shadow), COMMAND_TIMEOUT)
+            .run(&RemoteCommand::list_sessions(full), COMMAND_TIMEOUT)
             .await?;
+        if full {
+            lock(&self.live).cache.full_listing = Some(started);
+        }
         Ok(String::from_utf8_lossy(&out).into_owned())
     }
 

@@ -122,13 +122,18 @@ pub struct RemoteCommand {
 
 impl RemoteCommand {
     /// List the caller's sessions; with `include_shadow`, append the shadow-session listing in
-    /// the same exec (only when the server has `X2GO_LIST_SHADOWSESSIONS`, doc §2.4).
+    /// the same exec when the server has `x2golistshadowsessions` (python-x2go asks
+    /// `x2gofeaturelist` for `X2GO_LIST_SHADOWSESSIONS` first: the script's presence is the
+    /// same fact without a round trip, doc §2.4).
     pub fn list_sessions(include_shadow: bool) -> Self {
         if include_shadow {
             // One after the other: run side by side they contend for the session database
-            // (x2golistsessions also writes its repairs there). `&&` so a failing first
-            // listing fails the command instead of being masked by the second's status.
-            shell_script("x2golistsessions && x2golistshadowsessions")
+            // (x2golistsessions also writes its repairs there). A failing first listing fails
+            // the command instead of being masked by the second's status.
+            shell_script(
+                "x2golistsessions || exit; \
+                 if command -v x2golistshadowsessions >/dev/null 2>&1; then x2golistshadowsessions; fi",
+            )
         } else {
             Builder::program("x2golistsessions").build()
         }
@@ -481,10 +486,12 @@ mod tests {
     #[test]
     fn scripts_are_single_quoted_words() {
         let cmd = RemoteCommand::list_sessions(true);
-        assert_eq!(
-            cmd.to_shell(),
-            "sh -c 'x2golistsessions && x2golistshadowsessions'"
+        assert!(
+            cmd.to_shell()
+                .starts_with("sh -c 'x2golistsessions || exit; ")
         );
+        assert!(cmd.to_shell().ends_with("then x2golistshadowsessions; fi'"));
+        assert_eq!(split(&cmd), expected_words(&cmd));
         let cmd = RemoteCommand::home_exists();
         assert_eq!(split(&cmd), expected_words(&cmd));
         assert!(cmd.argv()[2].contains(HOME_EXISTS_YES));
