@@ -4,6 +4,8 @@
 Measures x2god next to the reference clients in one run and prints a results table:
   1 warm list   2 cold list   3 lifecycle   4 change->signal + watcher CPU
   6 scale (1/10/100 profiles, 1000 calls, python-x2go)   7 growth (1/10/50 sessions)
+  5 rtt (BENCH_ONLY=rtt): lists and lifecycle with the server behind a 0 / 50 ms RTT delay line
+    (namespace x2god-far, benches/tundelay.py), with the far sshd's channel counts per operation
 Everything runs as the lab's SECOND user (x2gotest2) so tests using x2gotest are not disturbed,
 on a private dbus-daemon and a private Xvfb; every session started here is terminated here.
 """
@@ -926,6 +928,11 @@ def bench_rtt(xvfb):
         raise RuntimeError("far namespace/TUN still present after teardown: %s" % left)
 
 
+ENVELOPE_LIST = ("echo X2GODATABEGIN:0123456789abcdef; /bin/sh -c 'PATH=/usr/local/bin:/usr/bin:/bin; export PATH; "
+                 "sh -c '\\''x2golistsessions && x2golistshadowsessions'\\''; exit $?'; x2god_rc=$?; "
+                 "echo X2GODATAEND:0123456789abcdef; exit $x2god_rc")
+
+
 def rtt_phase(far, xvfb, ms, lifecycle):
     log("5. rtt: delay %d ms each way" % ms)
     n, k = (8, 3) if QUICK else (15, 5)
@@ -943,13 +950,18 @@ def rtt_phase(far, xvfb, ms, lifecycle):
     m = far.mark()
     o["ssh_cm"] = stats([far.ssh("x2golistsessions", fresh=False)[0] for _ in range(n)])
     o["ssh_cm_counts"] = per_op(far.count(m), n)
+    # the command x2god's ListSessions runs, bare and inside x2god's exec envelope (marker lines
+    # around an inner /bin/sh, daemon/src/x2go/envelope.rs), over the same ControlMaster
+    o["ssh_cm_both"] = stats([far.ssh("x2golistsessions && x2golistshadowsessions", fresh=False)[0]
+                              for _ in range(n)])
+    o["ssh_cm_envelope"] = stats([far.ssh(ENVELOPE_LIST, fresh=False)[0] for _ in range(n)])
     stop()
     m = far.mark()
     o["ssh_fresh"] = stats([far.ssh("x2golistsessions")[0] for _ in range(k)])
     o["ssh_fresh_counts"] = per_op(far.count(m), k)
     o["ssh_true"] = stats([far.ssh("true")[0] for _ in range(k)])
     # x2god warm
-    d = Daemon(None, tag="rtt-warm-%d" % ms, kh=far.kh).wait_name()
+    d = Daemon(None, tag="rtt-warm-%d" % ms, kh=far.kh, rust_log="x2god=debug").wait_name()
     try:
         path = d.profile("far", host=FAR_ADDR, port="22")
         time.sleep(2.0)  # the feature probe and the watcher's first listing
@@ -962,10 +974,11 @@ def rtt_phase(far, xvfb, ms, lifecycle):
         o["x2god_warm_rust"] = stats([float(x) for x in r.stdout.split()])
     finally:
         d.stop()
+        shutil.copy(d.log, os.path.join(RESULTS, "x2god-rtt%d-warm-debug.log" % ms))
     # x2god cold: spawn → CreateProfile → Connect → ListSessions
     runs, parts, counts = [], [], []
     for i in range(k):
-        d = Daemon(None, tag="rtt-cold-%d" % ms, kh=far.kh)
+        d = Daemon(None, tag="rtt-cold-%d" % ms, kh=far.kh, rust_log="x2god=debug")
         try:
             m = far.mark()
             _, r = client("cold", d.bus.address, "cold%d" % i, "22", USER, KEY, env=env_far)
@@ -974,6 +987,8 @@ def rtt_phase(far, xvfb, ms, lifecycle):
             parts.append(dict(kv.split("=") for kv in r.stdout.split()))
         finally:
             d.stop()
+            if i == 0:
+                shutil.copy(d.log, os.path.join(RESULTS, "x2god-rtt%d-cold-debug.log" % ms))
     o["x2god_cold"] = stats(runs)
     o["x2god_cold_counts"] = per_op(counts, k)
     o["x2god_cold_parts"] = {key: stats([float(p[key]) - (float(p[prev]) if prev else 0) for p in parts])
@@ -985,12 +1000,14 @@ def rtt_phase(far, xvfb, ms, lifecycle):
     for _ in range(3):
         m = far.mark()
         dt, outp = py.run("-L")
-        if "Session" not in outp:
+        if "ession" not in outp:
             raise RuntimeError("pyhoca-cli -L printed no listing: " + outp[-1500:])
         pr.append(dt)
         counts.append(far.count(m))
     o["pyhoca_L"] = stats(pr)
     o["pyhoca_L_counts"] = per_op(counts, 3)
+    if ms:  # one more, untimed, with python-x2go's debug output: the commands it runs
+        open(os.path.join(RESULTS, "pyhoca-rtt-L-libdebug.log"), "w").write(py.run("-L", "--libdebug")[1])
     if lifecycle:
         runs = 2
         ops = ("new", "suspend", "resume", "terminate")
@@ -1191,6 +1208,10 @@ def render_rtt():
     row("floor: `x2golistsessions` via runuser (no network)", "floor")
     row("(info) `x2golistsessions && x2golistshadowsessions` via runuser (x2god's listing command)", "floor_both")
     row("OpenSSH: `ssh -S cm host x2golistsessions` (existing ControlMaster)", "ssh_cm", b.get("ssh_cm_counts"))
+    row("OpenSSH: the same over the ControlMaster, `x2golistsessions && x2golistshadowsessions` (x2god's command)",
+        "ssh_cm_both")
+    row("OpenSSH: x2god's whole exec line (envelope: marker echos around `/bin/sh -c '…both…'`) over the ControlMaster",
+        "ssh_cm_envelope")
     row("x2god warm `ListSessions`, busctl (whole process)", "x2god_warm_busctl", b.get("x2god_warm_counts"))
     row("x2god warm `ListSessions`, Rust client in-process", "x2god_warm_rust", b.get("x2god_warm_counts"))
     row("OpenSSH cold: `ssh host x2golistsessions` (fresh connection)", "ssh_fresh", b.get("ssh_fresh_counts"))

@@ -2,7 +2,7 @@
 //! local side (forward + nxproxy) brought up and torn down around the server commands.
 
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tracing::{info, warn};
 
@@ -20,8 +20,6 @@ use crate::x2go::validate::SessionName;
 const START_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long the agent may take to see our nxproxy connect.
 const ATTACH_TIMEOUT: Duration = Duration::from_secs(30);
-/// Pause between agent-state checks while nxproxy connects.
-const ATTACH_POLL: Duration = Duration::from_millis(100);
 
 impl ProfileController {
     /// Starts a new session and displays it locally; returns its name once it runs.
@@ -290,44 +288,43 @@ impl ProfileController {
         )
         .await
         .map_err(|e| e.at("nxproxy"))?;
-        let started = Instant::now();
-        loop {
-            if !local.is_running() {
+        // One server-side wait (checks every 50 ms) instead of a round trip per check; the
+        // local nxproxy failing ends it at once.
+        let polls = u32::try_from(ATTACH_TIMEOUT.as_millis() / 50).unwrap_or(600);
+        let await_state = RemoteCommand::await_agent_state(name, polls);
+        let wait = self.run(&await_state, ATTACH_TIMEOUT + Duration::from_secs(5));
+        let out = tokio::select! {
+            out = wait => out.map_err(|e| e.at("x2gogetagentstate")),
+            () = local.exited() => {
                 let tail = local.log_tail();
                 local.close().await;
                 return Err(
                     Error::Local(format!("nxproxy exited: {tail}")).at("connecting the display")
                 );
             }
-            let out = self
-                .run(&RemoteCommand::agent_state(name), COMMAND_TIMEOUT)
-                .await
-                .map_err(|e| e.at("x2gogetagentstate"));
-            match out.map(|o| parse_agent_state(&String::from_utf8_lossy(&o))) {
-                Ok(AgentState::Running) => break,
-                Ok(AgentState::Terminating | AgentState::Terminated) => {
-                    local.close().await;
-                    return Err(Error::Server {
-                        command: "x2goagent".into(),
-                        status: None,
-                        stderr: "the session ended while the display was connecting".into(),
-                    }
-                    .at("connecting the display"));
+        };
+        match out.map(|o| parse_agent_state(&String::from_utf8_lossy(&o))) {
+            Ok(AgentState::Running) => {}
+            Ok(AgentState::Terminating | AgentState::Terminated) => {
+                local.close().await;
+                return Err(Error::Server {
+                    command: "x2goagent".into(),
+                    status: None,
+                    stderr: "the session ended while the display was connecting".into(),
                 }
-                Ok(_) => {}
-                Err(e) => {
-                    local.close().await;
-                    return Err(e);
-                }
+                .at("connecting the display"));
             }
-            if started.elapsed() > ATTACH_TIMEOUT {
+            Ok(_) => {
                 local.close().await;
                 return Err(Error::Ssh(crate::ssh::Error::Timeout(
                     "the agent did not see nxproxy connect".into(),
                 ))
                 .at("connecting the display"));
             }
-            tokio::time::sleep(ATTACH_POLL).await;
+            Err(e) => {
+                local.close().await;
+                return Err(e);
+            }
         }
         lock(&self.local).insert(name.as_str().to_owned(), local);
         self.emit(ProfileEvent::Local {

@@ -175,6 +175,12 @@ impl LocalSession {
         self.exited.borrow().is_none()
     }
 
+    /// Returns once nxproxy has exited.
+    pub async fn exited(&self) {
+        let mut rx = self.exited.clone();
+        let _ = rx.wait_for(Option::is_some).await;
+    }
+
     /// The last lines nxproxy wrote, for error messages.
     pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(self.dir.join("session.log")).unwrap_or_default();

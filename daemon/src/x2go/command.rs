@@ -285,6 +285,25 @@ impl RemoteCommand {
             .build()
     }
 
+    /// Waits on the server, checking every 50 ms at most `polls` times, until the agent of
+    /// `name` is `RUNNING` (or ending), and prints the last state: one channel instead of a
+    /// round trip per check while nxproxy and the agent shake hands. The name and the count
+    /// are positional parameters of a fixed script, as for [`RemoteCommand::agent_state`].
+    pub fn await_agent_state(name: &SessionName, polls: u32) -> Self {
+        Builder::script(
+            "sh",
+            "lib=$(x2gopath libexec) || exit 1; n=0; \
+             while :; do s=$(\"$lib/x2gogetagentstate\" \"$1\"); \
+             case $s in RUNNING|TERMINATING|TERMINATED) break ;; esac; \
+             n=$((n+1)); [ \"$n\" -ge \"$2\" ] && break; sleep 0.05; done; \
+             echo \"$s\"",
+            "x2gogetagentstate",
+        )
+        .arg(name.as_str())
+        .arg(&polls.to_string())
+        .build()
+    }
+
     /// Print the agent state word of a session (parse with
     /// [`super::start::parse_agent_state`]). `x2gogetagentstate` lives in the libexec directory
     /// only `x2gopath` knows; it finds the state file itself (including the shadowed user's for
