@@ -1124,7 +1124,7 @@ def render():
               % (fmt_s(R["cold_x2god"]), fmt_s(R["pyhoca_L"]), x / med(R["pyhoca_L"])))
     if "lifecycle" in R:
         lc = R["lifecycle"]
-        goals = {"new": 0.75, "suspend": 0.55, "resume": 0.3, "terminate": 0.3}
+        goals = {"new": 0.75, "resume": 0.55, "suspend": 0.3, "terminate": 0.3}  # issue 8: new, resume, suspend, terminate
         what = {"new": "new → xterm window", "suspend": "suspend (call / pyhoca -S process)",
                 "resume": "resume → window", "terminate": "terminate (call / pyhoca -T process)"}
         for op, g in goals.items():

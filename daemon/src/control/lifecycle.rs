@@ -209,7 +209,23 @@ impl ProfileController {
             })
             .await;
         }
-        self.list_sessions().await?;
+        // The command succeeded, so the server's state is known: publish it now and let the
+        // watcher's listing (the session directory just changed) confirm it.
+        let change = lock(&self.table).assume(name.as_str(), expect);
+        match change {
+            Some((change, cause)) => {
+                self.emit(ProfileEvent::Session {
+                    change: Box::new(change),
+                    cause,
+                })
+                .await;
+                self.kick.notify_one();
+            }
+            // Not in the table (never listed): a listing says what became of it.
+            None => {
+                self.list_sessions().await?;
+            }
+        }
         Ok(())
     }
 

@@ -122,6 +122,33 @@ impl SessionTable {
         }
     }
 
+    /// Applies the result of an operation of ours that the server has confirmed (its
+    /// command succeeded) without waiting for a listing: `name` is now suspended or gone.
+    /// Listings requested before this are ignored when they finish, so they cannot undo it;
+    /// the next listing confirms it (and reports any field that changed as an update).
+    pub fn assume(&mut self, name: &str, reached: Expect) -> Option<(Change, Cause)> {
+        self.expected.remove(name);
+        self.issued += 1;
+        self.applied = self.issued;
+        let change = match reached {
+            Expect::Gone => Change::Removed(self.known.remove(name)?),
+            Expect::Suspended => {
+                let row = self.known.get_mut(name)?;
+                if row.status == SessionStatus::Suspended {
+                    return None;
+                }
+                let old = row.status;
+                row.status = SessionStatus::Suspended;
+                Change::StateChanged {
+                    info: row.clone(),
+                    old,
+                }
+            }
+            Expect::Running => return None,
+        };
+        Some((change, Cause::Daemon))
+    }
+
     /// Forgets an expectation (the operation failed).
     pub fn unexpect(&mut self, name: &str) {
         self.expected.remove(name);
@@ -336,6 +363,40 @@ mod tests {
             kinds(&t.apply(k, listing(&[row(A, 'R', 30000), row(B, 'R', 31000)]))),
             ["added alice-50-1700000000_stRxterm_dp24 by other"]
         );
+    }
+
+    #[test]
+    fn confirmed_operations_apply_at_once_and_older_listings_cannot_undo_them() {
+        let mut t = SessionTable::default();
+        let k = t.ticket();
+        t.apply(k, listing(&[row(A, 'R', 30000), row(B, 'R', 31000)]));
+        let in_flight = t.ticket();
+        t.expect(A, Expect::Suspended);
+        let (change, cause) = t.assume(A, Expect::Suspended).unwrap();
+        assert_eq!(
+            kinds(&[(change, cause)]),
+            ["alice-50-1700000000_stRxterm_dp24 running->suspended by self"]
+        );
+        // The listing requested before the suspend finishes late: ignored.
+        assert!(
+            t.apply(
+                in_flight,
+                listing(&[row(A, 'R', 30000), row(B, 'R', 31000)])
+            )
+            .is_empty()
+        );
+        assert_eq!(t.get(A).unwrap().status, SessionStatus::Suspended);
+        // The next listing confirms it: nothing to report.
+        let k = t.ticket();
+        assert!(
+            t.apply(k, listing(&[row(A, 'S', 30000), row(B, 'R', 31000)]))
+                .is_empty()
+        );
+        let (change, _) = t.assume(B, Expect::Gone).unwrap();
+        assert!(matches!(change, Change::Removed(_)));
+        assert!(t.assume(B, Expect::Gone).is_none());
+        let k = t.ticket();
+        assert!(t.apply(k, listing(&[row(A, 'S', 30000)])).is_empty());
     }
 
     #[test]
