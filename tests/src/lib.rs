@@ -17,6 +17,12 @@ pub struct Lab {
     vars: HashMap<String, String>,
 }
 
+/// Whether this is a CI run (`CI` set and not `false`), where a missing prerequisite fails a
+/// test instead of skipping it.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false")
+}
+
 impl Lab {
     /// The lab, or `None` outside CI when it is not set up. In CI a missing lab is a failure.
     pub fn get() -> Option<Lab> {
@@ -27,7 +33,7 @@ impl Lab {
                 vars: parse_env(&text),
             }),
             Err(e) => {
-                if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false") {
+                if in_ci() {
                     panic!("the lab is missing ({file}: {e}); CI must run tests/run");
                 }
                 eprintln!("SKIPPED: no lab at {file} ({e}); run `sudo tests/run`");

@@ -355,7 +355,7 @@ impl ProfileController {
             .clone()
     }
 
-    fn host_key_policy(&self, add_unknown: bool, trusted: Option<String>) -> HostKeyPolicy {
+    fn host_key_policy(&self, add_unknown: bool, prompter: Option<PromptHandle>) -> HostKeyPolicy {
         HostKeyPolicy {
             read_files: vec![
                 self.paths.user_ssh_dir.join("known_hosts"),
@@ -363,8 +363,8 @@ impl ProfileController {
             ],
             own_file: self.paths.known_hosts.clone(),
             add_unknown,
-            trusted_fingerprint: trusted,
-            prompter: None,
+            trusted_fingerprint: None,
+            prompter,
         }
     }
 
@@ -423,8 +423,7 @@ impl ProfileController {
             agent_socket: Self::agent_socket(),
             prompter: req.prompter.clone(),
         };
-        let mut host_keys = self.host_key_policy(s.add_to_known_hosts, None);
-        host_keys.prompter = req.prompter.clone();
+        let host_keys = self.host_key_policy(s.add_to_known_hosts, req.prompter.clone());
         // Through a jump host the target is reached at the tunnel's remote address.
         let (target_host, target_port, proxy) = match &s.sshproxy {
             None => (host, s.port, None),
@@ -457,8 +456,7 @@ impl ProfileController {
                     agent_socket: Self::agent_socket(),
                     prompter: req.prompter.clone(),
                 };
-                let mut proxy_keys = self.host_key_policy(s.add_to_known_hosts, None);
-                proxy_keys.prompter = req.prompter.clone();
+                let proxy_keys = self.host_key_policy(s.add_to_known_hosts, req.prompter.clone());
                 let proxy = ssh::ProxyParams {
                     host: proxy_host,
                     port: p.port,
@@ -538,7 +536,12 @@ impl ProfileController {
                     *slot = Some(secret);
                 }
                 Ok(None) => debug!(profile = %name, kind = %k, "listed secret not in the keyring"),
-                Err(e) => warn!(profile = %name, kind = %k, error = %e, "keyring lookup failed"),
+                Err(e) => {
+                    // An unreachable or locked keyring fails every kind alike, each after its
+                    // timeout: one failure is enough to go on without it.
+                    warn!(profile = %name, kind = %k, error = %e, "keyring lookup failed");
+                    break;
+                }
             }
         }
     }
@@ -749,13 +752,12 @@ impl ProfileController {
             self.fill_from_keyring(&mut req).await;
         }
         let mut params = self.connect_params(req)?;
-        params.host_keys.add_unknown = false;
-        params.host_keys.prompter = None;
-        params.host_keys.trusted_fingerprint = trusted.clone();
-        if let Some(p) = params.proxy.as_mut() {
-            p.host_keys.add_unknown = false;
-            p.host_keys.prompter = None;
-            p.host_keys.trusted_fingerprint = trusted;
+        let hops = std::iter::once(&mut params.host_keys)
+            .chain(params.proxy.as_deref_mut().map(|p| &mut p.host_keys));
+        for keys in hops {
+            keys.add_unknown = false;
+            keys.prompter = None;
+            keys.trusted_fingerprint.clone_from(&trusted);
         }
         Ok(params)
     }
@@ -790,28 +792,19 @@ impl ProfileController {
         let params = self
             .probe_params(Some(fingerprint.to_owned()), prompter)
             .await?;
-        let mut host = params.host.clone();
         // The jump host first, on its own: when it presents this fingerprint, trusting it is
         // all that was asked (the server behind it may still be unknown).
-        let jump_has_it = match params.proxy.as_deref() {
-            Some(p) => {
-                let timeout = params.timeout;
-                let info = Connection::probe_host_key(&p.host, p.port, &p.host_keys, timeout)
-                    .await
-                    .map_err(|e| ssh::Error::Proxy {
-                        host: p.host.clone(),
-                        port: p.port,
-                        source: Box::new(e),
-                    })?;
-                host.clone_from(&p.host);
-                info.fingerprint == fingerprint
+        if let Some(p) = params.proxy.as_deref() {
+            let info = Connection::probe_host_key(&p.host, p.port, &p.host_keys, params.timeout)
+                .await
+                .map_err(|e| e.via_proxy(&p.host, p.port))?;
+            if info.fingerprint == fingerprint {
+                info!(profile = %self.name(), host = %p.host, %fingerprint, "jump host key trusted");
+                return Ok(());
             }
-            None => false,
-        };
-        if !jump_has_it {
-            host = params.host.clone();
-            Connection::probe_host_key_for(&params).await?;
         }
+        let host = params.host.clone();
+        Connection::probe_host_key_for(&params).await?;
         info!(profile = %self.name(), %host, %fingerprint, "host key trusted");
         Ok(())
     }

@@ -20,13 +20,18 @@ struct Lab {
     tmp: tempfile::TempDir,
 }
 
+/// A CI run (`CI` set and not `false`): a missing lab fails instead of skipping.
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false")
+}
+
 impl Lab {
     fn load() -> Option<Self> {
         let path =
             std::env::var("X2GOD_LAB_ENV").unwrap_or_else(|_| "/tmp/x2god-lab/lab.env".into());
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
-            Err(e) if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false") => {
+            Err(e) if in_ci() => {
                 panic!("the lab is missing ({path}: {e}); CI must run tests/run")
             }
             Err(e) => {
@@ -1041,7 +1046,7 @@ impl Lab {
         if missing.is_empty() {
             return true;
         }
-        if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false") {
+        if in_ci() {
             panic!("lab.env lacks {missing:?}; CI must run a current tests/run");
         }
         eprintln!("SKIPPED: lab.env lacks {missing:?}; rerun `sudo tests/run`");
