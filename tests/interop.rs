@@ -99,13 +99,24 @@ async fn x2god_resumes_a_session_pyhoca_started() {
         )
         .await;
         // x2god takes it over: the server suspends pyhoca's side, ours draws the window.
+        let t = Instant::now();
         p.proxy().resume(&name, HashMap::new()).await.unwrap();
+        eprintln!("taken over from pyhoca-cli in {:?}", t.elapsed());
         assert_eq!(d.children("nxproxy").len(), 1);
         assert_eq!(server_status(&lab, &name).as_deref(), Some("R"));
         wait_until("x2god's window", Duration::from_secs(30), || {
             !lab.visible_windows(XTERM).is_empty()
         })
         .await;
+        // pyhoca-cli sees its display gone elsewhere and leaves by itself, the session ours.
+        assert!(py.wait_exit(Duration::from_secs(30)), "{}", py.logs());
+        assert!(
+            py.logs().contains("has been moved to a different screen"),
+            "{}",
+            py.logs()
+        );
+        assert_eq!(server_status(&lab, &name).as_deref(), Some("R"));
+        assert_eq!(d.children("nxproxy").len(), 1);
         p.proxy().terminate(&name, HashMap::new()).await.unwrap();
         wait_until("the window to go", Duration::from_secs(20), || {
             lab.visible_windows(XTERM).is_empty()

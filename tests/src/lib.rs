@@ -772,6 +772,26 @@ impl Pyhoca {
         self.children.push(child);
     }
 
+    /// Waits up to `within` for every background run to exit by itself; whether they all did.
+    pub fn wait_exit(&mut self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        loop {
+            let mut running = 0;
+            for c in &mut self.children {
+                if matches!(c.try_wait(), Ok(None)) {
+                    running += 1;
+                }
+            }
+            if running == 0 {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Everything the background runs printed.
     pub fn logs(&self) -> String {
         (0..self.children.len())
@@ -895,6 +915,20 @@ impl PrivateSshd {
             if cmd.starts_with("sshd:") && Some(p) != self.master_pid() {
                 pids.push(p);
             }
+        }
+        // And everything below them: `ss` may list only some of the processes sharing the
+        // socket (seen: the monitor without the unprivileged child that answers keepalives).
+        let all = all_pids();
+        loop {
+            let more: Vec<u32> = all
+                .iter()
+                .copied()
+                .filter(|p| !pids.contains(p) && ppid(*p).is_some_and(|pp| pids.contains(&pp)))
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            pids.extend(more);
         }
         pids.sort_unstable();
         pids.dedup();

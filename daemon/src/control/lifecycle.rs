@@ -12,7 +12,7 @@ use super::plan::{ResumePlan, StartPlan};
 use super::profile::{COMMAND_TIMEOUT, ProfileController, ProfileEvent, lock};
 use super::table::Expect;
 use crate::x2go::command::RemoteCommand;
-use crate::x2go::list::XCookie;
+use crate::x2go::list::{SessionStatus, XCookie};
 use crate::x2go::start::{AgentState, parse_agent_state, parse_resume, parse_start_agent};
 use crate::x2go::validate::SessionName;
 
@@ -20,6 +20,8 @@ use crate::x2go::validate::SessionName;
 const START_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long the agent may take to see our nxproxy connect.
 const ATTACH_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a session shown elsewhere may take to suspend (`x2goresume-session` allows 45 s).
+const TAKE_OVER_TIMEOUT: Duration = Duration::from_secs(45);
 
 impl ProfileController {
     /// Starts a new session and displays it locally; returns its name once it runs.
@@ -138,6 +140,9 @@ impl ProfileController {
         lock(&self.table).expect(name.as_str(), Expect::Running);
         lock(&self.viewing).insert(name.as_str().to_owned(), plan.clone());
         let result = async {
+            if info.status == SessionStatus::Running {
+                self.take_over(&name).await?;
+            }
             let out = self
                 .run(&RemoteCommand::resume(&name, &plan.args), START_TIMEOUT)
                 .await
@@ -167,6 +172,31 @@ impl ProfileController {
         }
         self.list_sessions().await?;
         Ok(())
+    }
+
+    /// Suspends a session another client shows and waits until its agent has let go, so that
+    /// `x2goresume-session` finds it suspended (see [`RemoteCommand::suspend_and_await`]).
+    async fn take_over(&self, name: &SessionName) -> Result<(), Error> {
+        let polls = u32::try_from(TAKE_OVER_TIMEOUT.as_millis() / 50).unwrap_or(900);
+        let out = self
+            .run(
+                &RemoteCommand::suspend_and_await(name, polls),
+                TAKE_OVER_TIMEOUT + Duration::from_secs(5),
+            )
+            .await
+            .map_err(|e| e.at("x2gosuspend-session"))?;
+        match parse_agent_state(&String::from_utf8_lossy(&out)) {
+            AgentState::Suspended => Ok(()),
+            AgentState::Terminating | AgentState::Terminated => Err(Error::NotFound(format!(
+                "session {:?} ended while being taken over",
+                name.as_str()
+            ))),
+            other => Err(Error::Ssh(crate::ssh::Error::Timeout(format!(
+                "session {:?} is still {} after being suspended for the other client",
+                name.as_str(),
+                other.as_str()
+            )))),
+        }
     }
 
     /// Suspends a session on the server; its local side ends.

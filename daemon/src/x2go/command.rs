@@ -13,6 +13,20 @@ use super::session_options::{
 use super::validate::{Display, InvalidArgument, SessionName, Username};
 use super::watch::{HEARTBEAT_SECS, WATCH_SCRIPT};
 
+/// The shell loop shared by the agent waits: `x2gogetagentstate "$1"` every 50 ms, at most
+/// `"$2"` times, until the state matches the `case` pattern given; prints the last state.
+/// `$lib` must hold the libexec directory.
+macro_rules! await_agent_loop {
+    ($states:literal) => {
+        concat!(
+            "n=0; while :; do s=$(\"$lib/x2gogetagentstate\" \"$1\"); case $s in ",
+            $states,
+            ") break ;; esac; n=$((n+1)); [ \"$n\" -ge \"$2\" ] && break; sleep 0.05; done; ",
+            "echo \"$s\""
+        )
+    };
+}
+
 /// The name of an environment variable set on a remote command.
 ///
 /// Only constructible in `const` context inside this module, so a malformed name is a compile
@@ -292,12 +306,33 @@ impl RemoteCommand {
     pub fn await_agent_state(name: &SessionName, polls: u32) -> Self {
         Builder::script(
             "sh",
-            "lib=$(x2gopath libexec) || exit 1; n=0; \
-             while :; do s=$(\"$lib/x2gogetagentstate\" \"$1\"); \
-             case $s in RUNNING|TERMINATING|TERMINATED) break ;; esac; \
-             n=$((n+1)); [ \"$n\" -ge \"$2\" ] && break; sleep 0.05; done; \
-             echo \"$s\"",
+            concat!(
+                "lib=$(x2gopath libexec) || exit 1; ",
+                await_agent_loop!("RUNNING|TERMINATING|TERMINATED")
+            ),
             "x2gogetagentstate",
+        )
+        .arg(name.as_str())
+        .arg(&polls.to_string())
+        .build()
+    }
+
+    /// Suspends `name` and waits on the server (as [`RemoteCommand::await_agent_state`]) until
+    /// its agent is `SUSPENDED` (or ending), printing the last state. Taking over a session
+    /// another client shows needs this before [`RemoteCommand::resume`]: the agent handles
+    /// the suspend signal in its own time, and `x2goresume-session` only waits 2 s for it; if
+    /// the agent still says `RUNNING` then, the resume signal suspends it instead while the
+    /// database says running (and `x2gocleansessions` then marks it suspended under the new
+    /// client).
+    pub fn suspend_and_await(name: &SessionName, polls: u32) -> Self {
+        Builder::script(
+            "sh",
+            concat!(
+                "lib=$(x2gopath libexec) || exit 1; ",
+                "x2gosuspend-session \"$1\" >/dev/null || exit; ",
+                await_agent_loop!("SUSPENDED|TERMINATING|TERMINATED")
+            ),
+            "x2gosuspend-session",
         )
         .arg(name.as_str())
         .arg(&polls.to_string())
@@ -555,6 +590,8 @@ mod tests {
             RemoteCommand::echo(),
             RemoteCommand::resume(&name(), &ResumeArgs::default()),
             RemoteCommand::agent_state(&name()),
+            RemoteCommand::await_agent_state(&name(), 3),
+            RemoteCommand::suspend_and_await(&name(), 3),
             RemoteCommand::watch_changes(Duration::from_secs(1)),
         ];
         for cmd in all {
@@ -740,6 +777,88 @@ mod tests {
             String::from_utf8(out.stdout).unwrap(),
             format!("RUNNING 1 {}", name().as_str())
         );
+    }
+
+    /// Runs `cmd` with fake server scripts in a fresh directory first on `PATH` (and named by
+    /// the fake `x2gopath`); returns the exit status, stdout and the file `calls` the fakes
+    /// append to.
+    fn run_with_fakes(cmd: &RemoteCommand, fakes: &[(&str, &str)]) -> (i32, String, String) {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let write = |n: &str, body: &str| {
+            let p = dir.path().join(n);
+            std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        };
+        write("x2gopath", &format!("echo '{}'", dir.path().display()));
+        for (n, body) in fakes {
+            write(n, body);
+        }
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(cmd.to_shell())
+            .current_dir(dir.path())
+            .env("PATH", format!("{}:/usr/bin:/bin", dir.path().display()))
+            .output()
+            .unwrap();
+        let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap_or_default();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8(out.stdout).unwrap(),
+            calls,
+        )
+    }
+
+    /// The agent answers `RUNNING` twice (it has not handled the signal yet), then
+    /// `SUSPENDED`: the wait outlasts the stale answer and prints the final one.
+    #[test]
+    fn suspend_and_await_waits_for_the_agent() {
+        let cmd = RemoteCommand::suspend_and_await(&name(), 100);
+        assert_eq!(cmd.name(), "x2gosuspend-session");
+        assert!(!cmd.argv()[2].contains(name().as_str()));
+        let state = "echo state \"$1\" >>calls; n=$(grep -c state calls); \
+                     if [ \"$n\" -le 2 ]; then echo RUNNING; else echo SUSPENDED; fi";
+        let (code, out, calls) = run_with_fakes(
+            &cmd,
+            &[
+                ("x2gosuspend-session", "echo suspend \"$#\" \"$1\" >>calls"),
+                ("x2gogetagentstate", state),
+            ],
+        );
+        assert_eq!(code, 0);
+        assert_eq!(out.trim(), "SUSPENDED");
+        let n = name();
+        let want = format!(
+            "suspend 1 {n}\nstate {n}\nstate {n}\nstate {n}\n",
+            n = n.as_str()
+        );
+        assert_eq!(calls, want);
+    }
+
+    /// A failing suspend ends the script with its status, and nothing is polled.
+    #[test]
+    fn suspend_and_await_stops_when_the_suspend_fails() {
+        let cmd = RemoteCommand::suspend_and_await(&name(), 100);
+        let (code, out, calls) = run_with_fakes(
+            &cmd,
+            &[
+                ("x2gosuspend-session", "exit 3"),
+                ("x2gogetagentstate", "echo state >>calls; echo SUSPENDED"),
+            ],
+        );
+        assert_eq!((code, out.as_str(), calls.as_str()), (3, "", ""));
+    }
+
+    /// The attach wait gives up after `polls` checks and prints the last state.
+    #[test]
+    fn await_agent_state_gives_up_after_the_polls() {
+        let cmd = RemoteCommand::await_agent_state(&name(), 3);
+        let (code, out, calls) = run_with_fakes(
+            &cmd,
+            &[("x2gogetagentstate", "echo state >>calls; echo RESUMING")],
+        );
+        assert_eq!((code, out.trim()), (0, "RESUMING"));
+        assert_eq!(calls.lines().count(), 3);
     }
 
     #[test]
