@@ -9,15 +9,20 @@
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use tracing::{debug, info, warn};
 
-use super::profile::ProfileController;
+use super::profile::{ProfileController, lock};
 use crate::ssh::{Connection, LineStream};
 use crate::x2go::command::RemoteCommand;
 use crate::x2go::envelope::Envelope;
 use crate::x2go::start::{WatchEvent, parse_watch_line};
+use crate::x2go::validate::SessionName;
+use crate::x2go::watch_line;
 
-/// A listing at least this often, even when the watcher reports nothing: `x2golistsessions`
+/// A listing at least this often, even when the watcher reports nothing (its heartbeats do not
+/// count): `x2golistsessions`
 /// also repairs server state, and the server's own `x2gocleansessions` does the same every 2 s,
 /// so this is a safety net, kept rare because each listing costs the server ~0.1 s of CPU.
 const FULL_LISTING: Duration = Duration::from_secs(120);
@@ -64,28 +69,26 @@ async fn next_line(stream: &mut Option<LineStream>) -> Option<String> {
 }
 
 async fn run(weak: Weak<ProfileController>, conn: Connection, generation: u64) {
-    let mut stream = {
+    let (mut stream, mut listed_at) = {
         let Some(ctl) = weak.upgrade() else { return };
         refresh(&ctl).await;
-        open_stream(&ctl, &conn).await
+        (open_stream(&ctl, &conn).await, Instant::now())
     };
+    let mut told: Option<Vec<String>> = None;
     loop {
         let Some(ctl) = weak.upgrade() else { return };
         if ctl.generation() != generation || conn.is_closed() {
             return;
         }
+        tell_sessions(&ctl, stream.as_ref(), &mut told).await;
         let wait = if stream.is_some() {
             FULL_LISTING
         } else {
             ctl.poll_interval()
         };
-        tokio::select! {
+        let list = tokio::select! {
             line = next_line(&mut stream) => match line {
-                Some(line) => {
-                    if parse_watch_line(&line) == Some(WatchEvent::Changed) {
-                        refresh(&ctl).await;
-                    }
-                }
+                Some(line) => parse_watch_line(&line) == Some(WatchEvent::Changed),
                 None => {
                     if let Some(s) = stream.take() {
                         s.close().await;
@@ -93,11 +96,37 @@ async fn run(weak: Weak<ProfileController>, conn: Connection, generation: u64) {
                     if !conn.is_closed() {
                         warn!(profile = %ctl.name(), "the session watcher ended; polling instead");
                     }
+                    false
                 }
             },
-            _ = ctl.kick.notified() => refresh(&ctl).await,
-            _ = tokio::time::sleep(wait) => refresh(&ctl).await,
+            _ = ctl.kick.notified() => true,
+            // Heartbeats do not postpone the periodic listing.
+            _ = tokio::time::sleep_until(listed_at + wait) => true,
             _ = conn.closed() => return,
+        };
+        if list {
+            refresh(&ctl).await;
+            listed_at = Instant::now();
         }
+    }
+}
+
+/// Tells the server-side script which sessions' state files to look at: the ones listed
+/// (see `x2go::watch::WATCH_SCRIPT`), whenever that set has changed since it was last told.
+async fn tell_sessions(
+    ctl: &ProfileController,
+    stream: Option<&LineStream>,
+    told: &mut Option<Vec<String>>,
+) {
+    let Some(stream) = stream else { return };
+    let mut names: Vec<SessionName> = lock(&ctl.table).all().map(|s| s.name.clone()).collect();
+    names.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    let now: Vec<String> = names.iter().map(|n| n.as_str().to_owned()).collect();
+    if told.as_ref() == Some(&now) {
+        return;
+    }
+    match stream.send(watch_line(&names).as_bytes()).await {
+        Ok(()) => *told = Some(now),
+        Err(e) => debug!(profile = %ctl.name(), error = %e, "cannot update the session watcher"),
     }
 }

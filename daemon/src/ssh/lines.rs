@@ -145,6 +145,14 @@ impl LineStream {
         self.exit_status
     }
 
+    /// Writes `data` to the command's standard input (which stays open for more).
+    pub async fn send(&self, data: &[u8]) -> Result<(), Error> {
+        let Some(ch) = self.channel.as_ref() else {
+            return Err(Error::Disconnected);
+        };
+        ch.data(data).await.map_err(|_| Error::Disconnected)
+    }
+
     /// The signal that ended the command (e.g. `TERM`), if the server reported one.
     pub fn exit_signal(&self) -> Option<&str> {
         self.exit_signal.as_deref()

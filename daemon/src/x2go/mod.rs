@@ -30,4 +30,4 @@ pub use validate::{
     Clipboard, Display, Dpi, Geometry, InvalidArgument, KeyboardSetting, Link, SessionKind,
     SessionName, ShadowTarget, Username,
 };
-pub use watch::{WatchEvent, parse_watch_line};
+pub use watch::{WatchEvent, parse_watch_line, watch_line};

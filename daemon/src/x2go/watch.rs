@@ -16,6 +16,8 @@
 //! (≤ 30 s) once stdout is gone (SIGPIPE or a failed write). The daemon must therefore keep the
 //! channel's stdin open and send nothing on it.
 
+use super::validate::SessionName;
+
 /// Printed when the session set or an agent state may have changed.
 pub const WATCH_CHANGED: &str = "X2GOD-CHANGED";
 /// Printed once at start (after the first reference point is taken, so every later change is
@@ -26,6 +28,15 @@ pub const WATCH_ALIVE: &str = "X2GOD-ALIVE";
 pub(super) const HEARTBEAT_SECS: u64 = 30;
 
 /// The watcher, run as `bash -c WATCH_SCRIPT x2god-watch <poll seconds> <heartbeat polls> [dir]`.
+///
+/// Which state files it looks at on each poll: all of them (`C-*/state`) until the daemon
+/// writes a line `X2GOD-WATCH <session> …` ([`watch_line`]) on its standard input, then only
+/// those sessions' — a server keeps the directories of ended sessions (hundreds on a busy
+/// account), and one look at each every poll was most of the watcher's cost. A session must
+/// be listed before it can change in a way a listing shows: `x2gostartagent` adds the
+/// database row before it creates the directory, whose change is seen on every poll. As a
+/// safety net all state files are still compared, against the previous heartbeat, once per
+/// heartbeat interval.
 ///
 /// bash rather than POSIX sh because dash has no `read -t`, the only builtin way to sleep; every
 /// X2Go server has bash (its scripts need it). `[ a -nt b ]` in bash compares nanoseconds, but
@@ -45,27 +56,47 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/x2god-watch.XXXXXXXX") || exit 1
 trap 'rm -rf -- "$tmp"' EXIT
 trap 'exit 0' HUP INT TERM PIPE
-old=$tmp/a new=$tmp/b n=0 had=
+old=$tmp/a new=$tmp/b slow=$tmp/c slownew=$tmp/d n=0 had= all=1
+watch=()
 [ -e "$dir" ] && had=1
-: > "$old" || exit 1
+: > "$old" && : > "$slow" || exit 1
 echo X2GOD-ALIVE || exit 0
 while :; do
-  read -r -t "$poll" _
+  words=()
+  read -r -t "$poll" -a words
   rc=$?
   if [ "$rc" -ne 0 ] && [ "$rc" -le 128 ]; then exit 0; fi
+  if [ "${words[0]:-}" = X2GOD-WATCH ]; then
+    watch=("${words[@]}")
+    unset 'watch[0]'
+    all=
+  fi
   : > "$new" || exit 1
   changed= now=
+  n=$((n + 1))
   [ -e "$dir" ] && now=1
   if [ "$now" != "$had" ]; then
     changed=1
   elif [ -n "$now" ] && ! [ "$old" -nt "$dir" ]; then
     changed=1
-  else
+  elif [ -n "$all" ]; then
     for f in "$dir"/C-*/state; do
       if [ -e "$f" ] && ! [ "$old" -nt "$f" ]; then changed=1; break; fi
     done
+  else
+    for s in ${watch[@]+"${watch[@]}"}; do
+      f=$dir/C-$s/state
+      if [ -e "$f" ] && ! [ "$old" -nt "$f" ]; then changed=1; break; fi
+    done
+    if [ -z "$changed" ] && [ -n "$now" ] && [ "$n" -ge "$beat" ]; then
+      : > "$slownew" || exit 1
+      for f in "$dir"/C-*/state; do
+        if [ -e "$f" ] && ! [ "$slow" -nt "$f" ]; then changed=1; break; fi
+      done
+      t=$slow slow=$slownew slownew=$t
+    fi
   fi
-  had=$now t=$old old=$new new=$t n=$((n + 1))
+  had=$now t=$old old=$new new=$t
   if [ -n "$changed" ]; then
     echo X2GOD-CHANGED || exit 0
     n=0
@@ -75,6 +106,22 @@ while :; do
   fi
 done
 "#;
+
+/// The line that tells a running watcher which sessions' state files to look at (see
+/// [`WATCH_SCRIPT`]); names are validated session names, so they hold no blank or glob
+/// character.
+pub fn watch_line<'a>(sessions: impl IntoIterator<Item = &'a SessionName>) -> String {
+    let mut line = String::from(WATCH_SESSIONS);
+    for s in sessions {
+        line.push(' ');
+        line.push_str(s.as_str());
+    }
+    line.push('\n');
+    line
+}
+
+/// First word of a [`watch_line`].
+const WATCH_SESSIONS: &str = "X2GOD-WATCH";
 
 /// One line of watcher output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -178,6 +225,18 @@ mod tests {
             };
             assert_eq!(w.next(Duration::from_secs(5)).as_deref(), Some(WATCH_ALIVE));
             w
+        }
+
+        /// Writes a [`watch_line`] naming `sessions` to the script's stdin.
+        fn tell(&mut self, sessions: &[&str]) {
+            use std::io::Write;
+            let names: Vec<SessionName> = sessions
+                .iter()
+                .map(|s| SessionName::parse(s).unwrap())
+                .collect();
+            let stdin = self.stdin.as_mut().unwrap();
+            stdin.write_all(watch_line(&names).as_bytes()).unwrap();
+            stdin.flush().unwrap();
         }
 
         fn next(&self, timeout: Duration) -> Option<String> {
@@ -330,6 +389,117 @@ mod tests {
             drop(w);
             let _ = std::fs::remove_dir_all(&root);
         }
+    }
+
+    const A: &str = "u-50-1700000000_stDXFCE_dp24";
+    const B: &str = "u-51-1700000100_stRxterm_dp24";
+
+    /// A directory with sessions [`A`] and [`B`], each with a state file.
+    fn two_sessions(name: &str) -> (PathBuf, PathBuf) {
+        let root = scratch(name);
+        let dir = root.join(".x2go-u");
+        for s in [A, B] {
+            std::fs::create_dir_all(dir.join(format!("C-{s}"))).unwrap();
+            std::fs::write(dir.join(format!("C-{s}/state")), "RUNNING").unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        (root, dir)
+    }
+
+    #[test]
+    fn watch_line_names_the_sessions() {
+        let a = SessionName::parse(A).unwrap();
+        let b = SessionName::parse(B).unwrap();
+        assert_eq!(watch_line([&a, &b]), format!("X2GOD-WATCH {A} {B}\n"));
+        assert_eq!(watch_line([]), "X2GOD-WATCH\n");
+    }
+
+    /// Once told which sessions to watch, a poll looks only at their state files; the others
+    /// are still compared once per heartbeat interval, so their changes come late, not never.
+    #[test]
+    fn watcher_told_the_sessions_looks_only_at_theirs_between_heartbeats() {
+        if !Path::new("/bin/bash").exists() {
+            return;
+        }
+        let (root, dir) = two_sessions("told");
+        let mut w = Watcher::start("/bin/bash", &dir, 1000);
+        w.tell(&[A]);
+        assert_eq!(
+            w.quiet_for(Duration::from_millis(600)),
+            Vec::<String>::new()
+        );
+        std::fs::write(dir.join(format!("C-{B}/state")), "SUSPENDED").unwrap();
+        assert_eq!(
+            w.quiet_for(Duration::from_millis(1000)),
+            Vec::<String>::new(),
+            "a session not named is not looked at on every poll"
+        );
+        std::fs::write(dir.join(format!("C-{A}/state")), "SUSPENDED").unwrap();
+        w.expect_changed_within(Duration::from_secs(1));
+        // A new session directory is seen at once whatever the names.
+        let _ = w.quiet_for(Duration::from_millis(500));
+        std::fs::create_dir(dir.join("C-u-52-1700000200_stRxterm_dp24")).unwrap();
+        w.expect_changed_within(Duration::from_secs(1));
+        // An empty set: nothing is looked at but the directory.
+        w.tell(&[]);
+        let _ = w.quiet_for(Duration::from_millis(500));
+        std::fs::write(dir.join(format!("C-{A}/state")), "RUNNING").unwrap();
+        assert_eq!(
+            w.quiet_for(Duration::from_millis(1000)),
+            Vec::<String>::new()
+        );
+        drop(w);
+
+        // Heartbeat every 5 polls (1 s): a change to a session not named is reported then.
+        let mut w = Watcher::start("/bin/bash", &dir, 5);
+        w.tell(&[A]);
+        let _ = w.quiet_for(Duration::from_millis(300));
+        std::fs::write(dir.join(format!("C-{B}/state")), "RUNNING").unwrap();
+        let t = Instant::now();
+        loop {
+            let line = w.next(Duration::from_secs(3));
+            match line.as_deref() {
+                Some(WATCH_CHANGED) => break,
+                Some(WATCH_ALIVE) => {
+                    assert!(t.elapsed() < Duration::from_millis(2500), "only heartbeats")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        // And only once: the next heartbeat is a plain one.
+        assert_eq!(w.next(Duration::from_secs(3)).as_deref(), Some(WATCH_ALIVE));
+        drop(w);
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// The cost that naming the sessions removes: with 1000 directories of ended sessions, a
+    /// watcher told its one live session uses a fraction of the CPU of one looking at all.
+    #[test]
+    fn watcher_told_the_sessions_ignores_ended_ones() {
+        if !Path::new("/bin/bash").exists() || !Path::new("/proc/self/stat").exists() {
+            return;
+        }
+        let (root, dir) = two_sessions("ended");
+        for i in 0..1000 {
+            let s = dir.join(format!("C-u-{}-1600000000_stRxterm_dp24", 100 + i));
+            std::fs::create_dir(&s).unwrap();
+            std::fs::write(s.join("state"), "TERMINATED").unwrap();
+        }
+        let measure = |tell: bool| {
+            let mut w = Watcher::start("/bin/bash", &dir, 1000);
+            if tell {
+                w.tell(&[A]);
+            }
+            std::thread::sleep(Duration::from_millis(300));
+            let before = cpu_ticks(w.pid());
+            std::thread::sleep(Duration::from_secs(3));
+            cpu_ticks(w.pid()) - before
+        };
+        let all = measure(false);
+        let told = measure(true);
+        eprintln!("watcher CPU over 3 s, 1000 ended sessions: all {all} ticks, told {told} ticks");
+        assert!(told * 3 < all.max(1), "told {told} vs all {all} ticks");
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]
