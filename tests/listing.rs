@@ -162,7 +162,6 @@ async fn twenty_concurrent_calls_share_one_connection() {
     bounded(async {
         let d = Daemon::start().await;
         let p = connected(&d, &lab, "many").await;
-        // Warm the feature cache so every call below is exactly one channel.
         p.list_sessions().await.unwrap();
         let conns = d.tcp_connections_to(lab.port());
         assert_eq!(
@@ -171,10 +170,13 @@ async fn twenty_concurrent_calls_share_one_connection() {
             "expected one TCP connection, found {conns:?}"
         );
         let local = conns[0];
+
+        // Twenty commands at once, each its own channel: twice sshd's limit of 10 sessions
+        // per connection, and every call succeeds.
         let before = lab.channels_from(local);
         let calls = (0..20).map(|_| {
             let p = p.clone();
-            tokio::spawn(async move { p.list_sessions().await })
+            tokio::spawn(async move { p.server_features(true).await })
         });
         for r in futures_util::future::join_all(calls).await {
             r.unwrap()
@@ -186,8 +188,21 @@ async fn twenty_concurrent_calls_share_one_connection() {
             || lab.channels_from(local) >= before + 20,
         )
         .await;
-        // The wait above proves our 20 listings ran as channels; the watcher may add listings
-        // of its own when the server's cleaner touches the user's session files meanwhile.
+
+        // Twenty listings at once share runs: the first caller's, and one for all who asked
+        // while it ran (a listing that started before a caller asked may predate what it
+        // wants to see). The watcher may add one when the server's cleaner touches files.
+        let before = lab.channels_from(local);
+        let calls = (0..20).map(|_| {
+            let p = p.clone();
+            tokio::spawn(async move { p.list_sessions().await })
+        });
+        for r in futures_util::future::join_all(calls).await {
+            r.unwrap().expect("every listing succeeds");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let runs = lab.channels_from(local) - before;
+        assert!((1..=3).contains(&runs), "{runs} channels for 20 listings");
         assert_eq!(
             d.tcp_connections_to(lab.port()),
             vec![local],

@@ -220,6 +220,16 @@ async fn hundred_profiles_and_a_thousand_calls() {
             "the calls shared the hundred connections"
         );
 
+        // Profiles of one account share listings: two accounts, two hundred listings asked
+        // for (a hundred watchers starting, a hundred calls), far fewer run.
+        let listings = d
+            .log_text()
+            .lines()
+            .filter(|l| l.contains("running server command") && l.contains("x2golistsessions"))
+            .count();
+        eprintln!("load: {listings} x2golistsessions runs for 2 × {PROFILES} listings asked for");
+        assert!(listings <= 60, "{listings} listings run");
+
         // Everything down.
         let t2 = Instant::now();
         join_all(profiles.iter().map(|p| {

@@ -12,7 +12,7 @@ use zbus::OwnedObjectPath;
 use super::profile::ProfileObject;
 use super::session::SessionObject;
 use crate::config::Paths;
-use crate::control::{EventMessage, ProfileController, ProfileSource};
+use crate::control::{EventMessage, ProfileController, ProfileSource, SharedListings};
 use crate::profiles::{
     ProfileSettings, ProfileStore, StoreError, validate_profile_name, x2goclient,
 };
@@ -22,6 +22,8 @@ pub struct Registry {
     profiles: Mutex<BTreeMap<String, Arc<ProfileController>>>,
     store: ProfileStore,
     paths: Arc<Paths>,
+    /// Listings shared by profiles of one account.
+    listings: Arc<SharedListings>,
     conn: OnceLock<zbus::Connection>,
     /// Applets registered to answer prompts.
     pub agents: Arc<super::agents::Agents>,
@@ -46,6 +48,7 @@ impl Registry {
                 profiles: Mutex::new(BTreeMap::new()),
                 store,
                 paths: paths.clone(),
+                listings: Arc::default(),
                 conn: OnceLock::new(),
                 agents: Arc::default(),
                 imported: std::sync::Mutex::new(read_x2goclient(&paths)),
@@ -118,7 +121,14 @@ impl Registry {
         source: ProfileSource,
     ) -> Arc<ProfileController> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let ctl = ProfileController::new(name, settings, source, self.paths.clone(), tx);
+        let ctl = ProfileController::new(
+            name,
+            settings,
+            source,
+            self.paths.clone(),
+            self.listings.clone(),
+            tx,
+        );
         if let Some(conn) = self.conn.get() {
             tokio::spawn(forward_events(conn.clone(), Arc::downgrade(&ctl), rx));
         }

@@ -9,6 +9,7 @@ mod local;
 mod plan;
 mod profile;
 mod server;
+mod shared;
 mod table;
 mod watcher;
 
@@ -20,4 +21,5 @@ pub use profile::{
     ConnectRequest, EventMessage, ProfileController, ProfileEvent, ProfileSource, validate_hostname,
 };
 pub use server::DEFAULT_MAXWAIT;
+pub use shared::SharedListings;
 pub use table::{Cause, Change, status_str};

@@ -11,6 +11,7 @@ use x2god_proto::types::{ConnectionState, SessionState};
 
 use super::Error;
 use super::local::LocalSession;
+use super::shared::{ListingKey, SharedListings};
 use super::table::{Cause, Change, SessionTable};
 use crate::config::{Paths, local_username};
 use crate::profiles::ProfileSettings;
@@ -137,6 +138,8 @@ const SHADOW_LISTING_EVERY: Duration = Duration::from_secs(120);
 struct Live {
     state: ConnectionState,
     connection: Option<Connection>,
+    /// Who the connection is logged in as, where (see [`account_of`]).
+    account: Option<String>,
     /// Bumped on every connect/disconnect so a stale watcher cannot mark a newer connection lost.
     generation: u64,
     last_error: String,
@@ -171,12 +174,28 @@ impl ProfileSource {
     }
 }
 
+/// The account a connection logs in to, as a key for [`SharedListings`]: equal for profiles
+/// that get the same answers from the server (the jump host is part of it, since a name may
+/// mean another machine behind it).
+fn account_of(params: &ConnectParams) -> String {
+    let mut account = format!("{}@[{}]:{}", params.auth.username, params.host, params.port);
+    if let Some(proxy) = &params.proxy {
+        account.push_str(&format!(
+            " via {}@[{}]:{}",
+            proxy.auth.username, proxy.host, proxy.port
+        ));
+    }
+    account
+}
+
 /// Owns one profile's settings and connection.
 pub struct ProfileController {
     name: Mutex<String>,
     source: ProfileSource,
     settings: Mutex<ProfileSettings>,
     paths: Arc<Paths>,
+    /// Listings shared with the daemon's other profiles of the same account.
+    listings: Arc<SharedListings>,
     live: Mutex<Live>,
     /// Serialises Connect/Disconnect so two callers never build two connections.
     connect_lock: tokio::sync::Mutex<()>,
@@ -209,6 +228,7 @@ impl ProfileController {
         settings: ProfileSettings,
         source: ProfileSource,
         paths: Arc<Paths>,
+        listings: Arc<SharedListings>,
         events: mpsc::UnboundedSender<EventMessage>,
     ) -> Arc<ProfileController> {
         Arc::new(ProfileController {
@@ -216,9 +236,11 @@ impl ProfileController {
             source,
             settings: Mutex::new(settings),
             paths,
+            listings,
             live: Mutex::new(Live {
                 state: ConnectionState::Disconnected,
                 connection: None,
+                account: None,
                 generation: 0,
                 last_error: String::new(),
                 died: false,
@@ -587,12 +609,14 @@ impl ProfileController {
             .await;
         let host = params.host.clone();
         let port = params.port;
+        let account = account_of(&params);
         match Connection::connect(params).await {
             Ok(conn) => {
                 let generation = {
                     let mut live = lock(&self.live);
                     live.generation += 1;
                     live.connection = Some(conn.clone());
+                    live.account = Some(account);
                     live.last_error.clear();
                     live.died = false;
                     live.cache = ServerCache::default();
@@ -887,13 +911,47 @@ impl ProfileController {
                 .cache
                 .full_listing
                 .is_none_or(|t| t.elapsed() >= SHADOW_LISTING_EVERY);
+        // Not connected: an error, even though another profile could answer.
+        self.connection()?;
         let started = std::time::Instant::now();
-        let out = self
-            .run(&RemoteCommand::list_sessions(full), COMMAND_TIMEOUT)
-            .await?;
+        let command = RemoteCommand::list_sessions(full);
+        let account = lock(&self.live).account.clone();
+        let text = match account {
+            Some(account) => {
+                let key = ListingKey {
+                    account,
+                    with_shadow: full,
+                };
+                let mut own_error = None;
+                let shared = self
+                    .listings
+                    .get(key, || async {
+                        match self.run(&command, COMMAND_TIMEOUT).await {
+                            Ok(out) => Some(String::from_utf8_lossy(&out).into_owned()),
+                            Err(e) => {
+                                own_error = Some(e);
+                                None
+                            }
+                        }
+                    })
+                    .await;
+                match (shared, own_error) {
+                    (Some(text), _) => text.to_string(),
+                    (None, Some(e)) => return Err(e),
+                    // Another profile's run failed: its connection, not necessarily ours.
+                    (None, None) => self.run_text(&command).await?,
+                }
+            }
+            None => self.run_text(&command).await?,
+        };
         if full {
             lock(&self.live).cache.full_listing = Some(started);
         }
+        Ok(text)
+    }
+
+    async fn run_text(&self, command: &RemoteCommand) -> Result<String, Error> {
+        let out = self.run(command, COMMAND_TIMEOUT).await?;
         Ok(String::from_utf8_lossy(&out).into_owned())
     }
 
