@@ -1,13 +1,14 @@
 //! Reliability: a lost or hung server is noticed within the keepalive window, x2god
 //! reconnects by itself (and resumes what it showed), survives sshd restarts without leaking,
-//! and a restarted daemon finds its sessions and leaves no orphan behind. Each test has its own
-//! sshd (same users, keys and x2goserver as the lab) so that killing it disturbs no other test.
+//! and a restarted daemon finds its sessions and leaves no orphan behind. Tests that kill the
+//! server have their own sshd (same users, keys and x2goserver as the lab) so that killing it
+//! disturbs no other test; the hung server is a relay to the lab's sshd that stops moving bytes.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use x2god_client::{ConnectionState, Options, Profile};
-use x2god_tests::{Daemon, Lab, PrivateSshd, SignalLog, nxproxies_mentioning, wait_until};
+use x2god_tests::{Daemon, Lab, PrivateSshd, Relay, SignalLog, nxproxies_mentioning, wait_until};
 
 use crate::{GRAPHICAL, bounded};
 
@@ -41,12 +42,6 @@ async fn wait_state(p: &Profile, want: ConnectionState, within: Duration) -> Dur
         assert!(start.elapsed() < within, "not {want:?} within {within:?}");
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-}
-
-fn local_port(d: &Daemon, sshd: &PrivateSshd) -> u16 {
-    let c = d.tcp_connections_to(sshd.port);
-    assert_eq!(c.len(), 1, "{c:?}");
-    c[0]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,35 +109,47 @@ async fn killed_sshd_is_lost_then_reconnected_and_the_session_resumed() {
 async fn a_hung_server_is_detected_within_the_keepalive_window() {
     let Some(lab) = Lab::get() else { return };
     bounded(async {
-        let sshd = PrivateSshd::start(&lab);
+        // The connection goes through a relay that can freeze it: the server (or the
+        // network) stops answering while the TCP connection stays up.
+        let relay = Relay::start(lab.port()).await;
         let d = Daemon::start().await;
-        let p = profile(&d, &lab, &sshd, Options::new()).await;
-        let log = d.bus.connect().await;
+        lab.trust_port_in_home(d.home.path(), relay.port);
+        let settings = Options::new()
+            .set("hostname", "127.0.0.1")
+            .set("port", u32::from(relay.port))
+            .set("username", lab.var("SSH_USER"))
+            .set("key_filename", lab.var("SSH_KEY"))
+            .set("keepalive_interval", INTERVAL)
+            .set("keepalive_count", COUNT);
+        let p = d
+            .client()
+            .await
+            .create_profile("hung", settings)
+            .await
+            .unwrap();
+        p.connect(Options::new()).await.unwrap();
         let lost_signal = {
             let px = p.proxy().clone();
+            let mut s = px.receive_connection_lost().await.unwrap();
             tokio::spawn(async move {
                 use futures_util::StreamExt;
-                let mut s = px.receive_connection_lost().await.unwrap();
                 s.next()
                     .await
                     .map(|m| m.args().unwrap().reason().to_owned())
             })
         };
-        drop(log);
-        let pids = sshd.connection_pids(local_port(&d, &sshd));
-        assert!(!pids.is_empty());
-        PrivateSshd::signal(&pids, "STOP");
+        relay.freeze(true);
         let lost = wait_state(&p, ConnectionState::Lost, Duration::from_secs(10)).await;
         let window =
             Duration::from_secs_f64(INTERVAL * f64::from(COUNT + 1)) + Duration::from_secs(2);
-        eprintln!("SIGSTOP → lost after {lost:?} (keepalive {INTERVAL} s × {COUNT})");
+        eprintln!("frozen → lost after {lost:?} (keepalive {INTERVAL} s × {COUNT})");
         assert!(lost <= window, "{lost:?} > {window:?}");
         let reason = tokio::time::timeout(Duration::from_secs(5), lost_signal)
             .await
             .unwrap()
             .unwrap();
         assert!(reason.is_some(), "ConnectionLost signal");
-        PrivateSshd::signal(&pids, "CONT");
+        relay.freeze(false);
         wait_state(&p, ConnectionState::Connected, Duration::from_secs(30)).await;
         p.proxy().list_sessions_raw().await.unwrap();
         assert!(p.proxy().is_alive().await.unwrap());

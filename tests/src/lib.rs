@@ -124,6 +124,24 @@ impl Lab {
         std::fs::create_dir_all(&ssh).unwrap();
         std::fs::copy(self.var("KNOWN_HOSTS"), ssh.join("known_hosts")).unwrap();
     }
+
+    /// Known-hosts lines for the lab's host keys at 127.0.0.1:`port` (a private sshd or a
+    /// relay), as a daemon's HOME's only ones.
+    pub fn trust_port_in_home(&self, home: &Path, port: u16) {
+        let ssh = home.join(".ssh");
+        std::fs::create_dir_all(&ssh).unwrap();
+        let mut lines = String::new();
+        for k in ["HOSTKEY_ED25519_PUB", "HOSTKEY_RSA_PUB"] {
+            let key = std::fs::read_to_string(self.var(k)).unwrap();
+            let mut f = key.split_whitespace();
+            lines += &format!(
+                "[127.0.0.1]:{port} {} {}\n",
+                f.next().unwrap(),
+                f.next().unwrap()
+            );
+        }
+        std::fs::write(ssh.join("known_hosts"), lines).unwrap();
+    }
 }
 
 fn parse_env(text: &str) -> HashMap<String, String> {
@@ -813,6 +831,74 @@ impl Drop for Pyhoca {
     }
 }
 
+/// A TCP relay on 127.0.0.1 in front of a server port, which a test can freeze: it then
+/// moves no byte either way while both connections stay open — a hung server or network as
+/// the client sees it, without having to find (and stop) the right server processes.
+pub struct Relay {
+    /// Where clients connect.
+    pub port: u16,
+    frozen: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Relay {
+    /// Relays every connection to 127.0.0.1:`target`.
+    pub async fn start(target: u16) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (frozen, watch) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await else {
+                    continue;
+                };
+                let (cr, cw) = client.into_split();
+                let (sr, sw) = server.into_split();
+                tokio::spawn(Relay::pump(cr, sw, watch.clone()));
+                tokio::spawn(Relay::pump(sr, cw, watch.clone()));
+            }
+        });
+        Relay { port, frozen, task }
+    }
+
+    async fn pump(
+        mut from: tokio::net::tcp::OwnedReadHalf,
+        mut to: tokio::net::tcp::OwnedWriteHalf,
+        mut frozen: tokio::sync::watch::Receiver<bool>,
+    ) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            if frozen.wait_for(|f| !*f).await.is_err() {
+                return;
+            }
+            let n = tokio::select! {
+                n = from.read(&mut buf) => match n {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                },
+                // Frozen while waiting: stop reading at once.
+                _ = frozen.wait_for(|f| *f) => continue,
+            };
+            // Bytes read just before a freeze are held until the thaw.
+            if frozen.wait_for(|f| !*f).await.is_err() || to.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Stops (`true`) or resumes (`false`) moving bytes.
+    pub fn freeze(&self, on: bool) {
+        self.frozen.send_replace(on);
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// A second sshd like the lab's, on its own port, that a test may kill, stop and restart
 /// without disturbing the other tests.
 pub struct PrivateSshd {
@@ -887,54 +973,6 @@ impl PrivateSshd {
             .ok()
     }
 
-    /// Pids of the sshd processes serving the connection from local port `client_port`.
-    pub fn connection_pids(&self, client_port: u16) -> Vec<u32> {
-        let out = Command::new("ss")
-            .args(["-tnpH", "state", "established"])
-            .output()
-            .unwrap();
-        let me = format!("127.0.0.1:{}", self.port);
-        let peer = format!("127.0.0.1:{client_port}");
-        let mut pids: Vec<u32> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| {
-                let c: Vec<&str> = l.split_whitespace().collect();
-                c.get(2) == Some(&me.as_str()) && c.get(3) == Some(&peer.as_str())
-            })
-            .flat_map(|l| {
-                l.split("pid=")
-                    .skip(1)
-                    .filter_map(|p| p.split(',').next()?.parse().ok())
-                    .collect::<Vec<u32>>()
-            })
-            .collect();
-        // The privileged parent of each session process too.
-        let parents: Vec<u32> = pids.iter().filter_map(|p| ppid(*p)).collect();
-        for p in parents {
-            let cmd = std::fs::read_to_string(format!("/proc/{p}/cmdline")).unwrap_or_default();
-            if cmd.starts_with("sshd:") && Some(p) != self.master_pid() {
-                pids.push(p);
-            }
-        }
-        // And everything below them: `ss` may list only some of the processes sharing the
-        // socket (seen: the monitor without the unprivileged child that answers keepalives).
-        let all = all_pids();
-        loop {
-            let more: Vec<u32> = all
-                .iter()
-                .copied()
-                .filter(|p| !pids.contains(p) && ppid(*p).is_some_and(|pp| pids.contains(&pp)))
-                .collect();
-            if more.is_empty() {
-                break;
-            }
-            pids.extend(more);
-        }
-        pids.sort_unstable();
-        pids.dedup();
-        pids
-    }
-
     /// Sends `signal` (e.g. `KILL`, `STOP`, `CONT`) to `pids`.
     pub fn signal(pids: &[u32], signal: &str) {
         for p in pids {
@@ -967,20 +1005,7 @@ impl PrivateSshd {
 
     /// Known-hosts lines for this sshd, for a daemon's HOME.
     pub fn trust_in_home(&self, home: &Path) {
-        let ssh = home.join(".ssh");
-        std::fs::create_dir_all(&ssh).unwrap();
-        let mut lines = String::new();
-        for k in ["HOSTKEY_ED25519_PUB", "HOSTKEY_RSA_PUB"] {
-            let key = std::fs::read_to_string(self.lab.var(k)).unwrap();
-            let mut f = key.split_whitespace();
-            lines += &format!(
-                "[127.0.0.1]:{} {} {}\n",
-                self.port,
-                f.next().unwrap(),
-                f.next().unwrap()
-            );
-        }
-        std::fs::write(ssh.join("known_hosts"), lines).unwrap();
+        self.lab.trust_port_in_home(home, self.port);
     }
 }
 

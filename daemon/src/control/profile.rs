@@ -214,6 +214,8 @@ pub struct ProfileController {
     op_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// `ShareDesktop` calls in progress: their listings must include shadow sessions.
     pub(super) sharing: std::sync::atomic::AtomicUsize,
+    /// The running watcher, which lists on request.
+    pub(super) lister: Mutex<Option<super::watcher::Lister>>,
 }
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -256,6 +258,7 @@ impl ProfileController {
             viewing: Mutex::new(HashMap::new()),
             op_locks: Mutex::new(HashMap::new()),
             sharing: std::sync::atomic::AtomicUsize::new(0),
+            lister: Mutex::new(None),
         })
     }
 
@@ -926,8 +929,8 @@ impl ProfileController {
                 let shared = self
                     .listings
                     .get(key, || async {
-                        match self.run(&command, COMMAND_TIMEOUT).await {
-                            Ok(out) => Some(String::from_utf8_lossy(&out).into_owned()),
+                        match self.run_listing(full, &command).await {
+                            Ok(out) => Some(out),
                             Err(e) => {
                                 own_error = Some(e);
                                 None
@@ -939,10 +942,10 @@ impl ProfileController {
                     (Some(text), _) => text.to_string(),
                     (None, Some(e)) => return Err(e),
                     // Another profile's run failed: its connection, not necessarily ours.
-                    (None, None) => self.run_text(&command).await?,
+                    (None, None) => self.run_listing(full, &command).await?,
                 }
             }
-            None => self.run_text(&command).await?,
+            None => self.run_listing(full, &command).await?,
         };
         if full {
             lock(&self.live).cache.full_listing = Some(started);
@@ -950,7 +953,41 @@ impl ProfileController {
         Ok(text)
     }
 
-    async fn run_text(&self, command: &RemoteCommand) -> Result<String, Error> {
+    /// Runs `command` (the listing, with shadow sessions if `include_shadow`): asked of the
+    /// watcher's script when one runs on the current connection — one round trip, no channel
+    /// to open — else as a command of its own.
+    async fn run_listing(
+        &self,
+        include_shadow: bool,
+        command: &RemoteCommand,
+    ) -> Result<String, Error> {
+        let generation = self.generation();
+        let requests = lock(&self.lister)
+            .as_ref()
+            .filter(|l| l.generation == generation)
+            .map(|l| l.requests.clone());
+        if let Some(requests) = requests {
+            debug!(profile = %self.name(), command = command.name(), via = "watcher",
+                "running server command");
+            let (reply, answer) = oneshot::channel();
+            let asked = requests.send(super::watcher::ListRequest {
+                include_shadow,
+                reply,
+            });
+            if asked.is_ok() {
+                match tokio::time::timeout(COMMAND_TIMEOUT, answer).await {
+                    Ok(Ok(result)) => return result,
+                    // The watcher ended first: list the usual way.
+                    Ok(Err(_)) => {}
+                    Err(_) => {
+                        return Err(Error::Ssh(ssh::Error::Timeout(format!(
+                            "x2golistsessions did not finish within {} s",
+                            COMMAND_TIMEOUT.as_secs()
+                        ))));
+                    }
+                }
+            }
+        }
         let out = self.run(command, COMMAND_TIMEOUT).await?;
         Ok(String::from_utf8_lossy(&out).into_owned())
     }

@@ -3,23 +3,27 @@
 //! A long-lived command on the profile's own connection (the `x2go::command::watch_changes`
 //! script, shell builtins only) prints a line when the user's session directories change; only
 //! then does the watcher run `x2golistsessions`. Every [`FULL_LISTING`] it lists anyway, because
-//! the listing also repairs server state. Without the script (another login shell, a server that
+//! the listing also repairs server state. The script also runs listings on request over its
+//! channel (see [`Lister`]), which saves opening a channel per listing. Without the script (another login shell, a server that
 //! closes it) the watcher falls back to listing every `poll_interval` seconds.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use tracing::{debug, info, warn};
 
+use super::Error;
 use super::profile::{ProfileController, lock};
 use crate::ssh::{Connection, LineStream};
 use crate::x2go::command::RemoteCommand;
 use crate::x2go::envelope::Envelope;
 use crate::x2go::start::{WatchEvent, parse_watch_line};
 use crate::x2go::validate::SessionName;
-use crate::x2go::watch_line;
+use crate::x2go::{ListMarker, list_request, parse_list_marker, watch_line};
 
 /// A listing at least this often, even when the watcher reports nothing (its heartbeats do not
 /// count): `x2golistsessions`
@@ -40,6 +44,81 @@ pub(super) fn spawn(ctl: &Arc<ProfileController>, conn: Connection, generation: 
 async fn refresh(ctl: &ProfileController) {
     if let Err(e) = ctl.list_sessions().await {
         debug!(profile = %ctl.name(), error = %e, "watcher listing failed");
+    }
+}
+
+/// Lists in a task of its own: the listing may be asked of this very watcher (see
+/// [`Lister`]), which must keep reading its stream meanwhile.
+fn spawn_refresh(ctl: &Arc<ProfileController>) {
+    let ctl = Arc::clone(ctl);
+    tokio::spawn(async move { refresh(&ctl).await });
+}
+
+/// A listing asked of the watcher's script (see `x2go::watch::list_request`).
+pub(super) struct ListRequest {
+    /// Include shadow sessions.
+    pub include_shadow: bool,
+    /// The listing's text, or why it failed.
+    pub reply: oneshot::Sender<Result<String, Error>>,
+}
+
+/// Where listings can be asked of a running watcher, for the connection of `generation`.
+pub(super) struct Lister {
+    pub generation: u64,
+    pub requests: mpsc::UnboundedSender<ListRequest>,
+}
+
+/// A listing the script was asked for and has not finished.
+struct Pending {
+    id: u64,
+    reply: oneshot::Sender<Result<String, Error>>,
+    /// Between its begin and end markers.
+    started: bool,
+    stdout: String,
+    stderr: String,
+}
+
+/// Files one line of a listing under way; `true` if the line belonged to one.
+fn on_list_line(line: &str, pending: &mut VecDeque<Pending>) -> bool {
+    match parse_list_marker(line) {
+        Some(ListMarker::Begin(id)) => {
+            if let Some(p) = pending.front_mut().filter(|p| p.id == id) {
+                p.started = true;
+            }
+            true
+        }
+        Some(ListMarker::Stderr(text)) => {
+            if let Some(p) = pending.front_mut().filter(|p| p.started) {
+                p.stderr.push_str(text);
+                p.stderr.push('\n');
+            }
+            true
+        }
+        Some(ListMarker::End(id, status)) => {
+            if pending.front().is_some_and(|p| p.id == id)
+                && let Some(p) = pending.pop_front()
+            {
+                let result = if status == 0 {
+                    Ok(p.stdout)
+                } else {
+                    Err(Error::Server {
+                        command: "x2golistsessions".into(),
+                        status: Some(status),
+                        stderr: p.stderr.trim().to_owned(),
+                    })
+                };
+                let _ = p.reply.send(result);
+            }
+            true
+        }
+        None => match pending.front_mut().filter(|p| p.started) {
+            Some(p) => {
+                p.stdout.push_str(line);
+                p.stdout.push('\n');
+                true
+            }
+            None => false,
+        },
     }
 }
 
@@ -74,10 +153,22 @@ async fn run(weak: Weak<ProfileController>, conn: Connection, generation: u64) {
         refresh(&ctl).await;
         (open_stream(&ctl, &conn).await, Instant::now())
     };
+    let (requests, mut asked) = mpsc::unbounded_channel::<ListRequest>();
+    if stream.is_some()
+        && let Some(ctl) = weak.upgrade()
+    {
+        *lock(&ctl.lister) = Some(Lister {
+            generation,
+            requests,
+        });
+    }
+    let mut pending: VecDeque<Pending> = VecDeque::new();
+    let mut next_id: u64 = 0;
     let mut told: Option<Vec<String>> = None;
     loop {
         let Some(ctl) = weak.upgrade() else { return };
         if ctl.generation() != generation || conn.is_closed() {
+            drop_lister(&ctl, generation);
             return;
         }
         tell_sessions(&ctl, stream.as_ref(), &mut told).await;
@@ -88,26 +179,62 @@ async fn run(weak: Weak<ProfileController>, conn: Connection, generation: u64) {
         };
         let list = tokio::select! {
             line = next_line(&mut stream) => match line {
-                Some(line) => parse_watch_line(&line) == Some(WatchEvent::Changed),
+                Some(line) => {
+                    !on_list_line(&line, &mut pending)
+                        && parse_watch_line(&line) == Some(WatchEvent::Changed)
+                }
                 None => {
                     if let Some(s) = stream.take() {
                         s.close().await;
                     }
+                    // Callers waiting for a listing from the script, or about to ask, fall
+                    // back to their own.
+                    drop_lister(&ctl, generation);
+                    pending.clear();
+                    asked.close();
+                    while asked.try_recv().is_ok() {}
                     if !conn.is_closed() {
                         warn!(profile = %ctl.name(), "the session watcher ended; polling instead");
                     }
                     false
                 }
             },
+            Some(req) = asked.recv(), if stream.is_some() => {
+                next_id += 1;
+                let line = list_request(next_id, req.include_shadow);
+                if let Some(s) = stream.as_ref()
+                    && s.send(line.as_bytes()).await.is_ok()
+                {
+                    pending.push_back(Pending {
+                        id: next_id,
+                        reply: req.reply,
+                        started: false,
+                        stdout: String::new(),
+                        stderr: String::new(),
+                    });
+                }
+                false
+            },
             _ = ctl.kick.notified() => true,
             // Heartbeats do not postpone the periodic listing.
             _ = tokio::time::sleep_until(listed_at + wait) => true,
-            _ = conn.closed() => return,
+            _ = conn.closed() => {
+                drop_lister(&ctl, generation);
+                return;
+            },
         };
         if list {
-            refresh(&ctl).await;
+            spawn_refresh(&ctl);
             listed_at = Instant::now();
         }
+    }
+}
+
+/// Stops offering this watcher for listings (unless a newer connection's watcher took over).
+fn drop_lister(ctl: &ProfileController, generation: u64) {
+    let mut lister = lock(&ctl.lister);
+    if lister.as_ref().is_some_and(|l| l.generation == generation) {
+        *lister = None;
     }
 }
 
@@ -128,5 +255,52 @@ async fn tell_sessions(
     match stream.send(watch_line(&names).as_bytes()).await {
         Ok(()) => *told = Some(now),
         Err(e) => debug!(profile = %ctl.name(), error = %e, "cannot update the session watcher"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(id: u64) -> (Pending, oneshot::Receiver<Result<String, Error>>) {
+        let (reply, answer) = oneshot::channel();
+        let p = Pending {
+            id,
+            reply,
+            started: false,
+            stdout: String::new(),
+            stderr: String::new(),
+        };
+        (p, answer)
+    }
+
+    #[test]
+    fn listing_lines_are_framed_and_the_rest_is_left_to_the_watcher() {
+        let mut q = VecDeque::new();
+        let (p1, mut a1) = pending(1);
+        let (p2, mut a2) = pending(2);
+        q.push_back(p1);
+        q.push_back(p2);
+        // Before the begin marker, lines belong to the watcher.
+        assert!(!on_list_line("X2GOD-CHANGED", &mut q));
+        assert!(on_list_line("X2GOD-LIST-BEGIN 1", &mut q));
+        assert!(on_list_line("1|s|50|h|R", &mut q));
+        assert!(on_list_line("X2GOD-LIST-ERR noise", &mut q));
+        assert!(on_list_line("X2GOD-LIST-END 1 0", &mut q));
+        assert_eq!(a1.try_recv().unwrap().unwrap(), "1|s|50|h|R\n");
+        // An end for another id does not finish listing 2.
+        assert!(on_list_line("X2GOD-LIST-BEGIN 2", &mut q));
+        assert!(on_list_line("X2GOD-LIST-END 7 0", &mut q));
+        assert!(a2.try_recv().is_err());
+        assert!(on_list_line("X2GOD-LIST-ERR no database", &mut q));
+        assert!(on_list_line("X2GOD-LIST-END 2 1", &mut q));
+        match a2.try_recv().unwrap() {
+            Err(Error::Server { status, stderr, .. }) => {
+                assert_eq!((status, stderr.as_str()), (Some(1), "no database"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(q.is_empty());
+        assert!(!on_list_line("X2GOD-ALIVE", &mut q));
     }
 }

@@ -30,4 +30,6 @@ pub use validate::{
     Clipboard, Display, Dpi, Geometry, InvalidArgument, KeyboardSetting, Link, SessionKind,
     SessionName, ShadowTarget, Username,
 };
-pub use watch::{WatchEvent, parse_watch_line, watch_line};
+pub use watch::{
+    ListMarker, WatchEvent, list_request, parse_list_marker, parse_watch_line, watch_line,
+};

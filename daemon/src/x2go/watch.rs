@@ -66,11 +66,26 @@ while :; do
   read -r -t "$poll" -a words
   rc=$?
   if [ "$rc" -ne 0 ] && [ "$rc" -le 128 ]; then exit 0; fi
-  if [ "${words[0]:-}" = X2GOD-WATCH ]; then
+  case ${words[0]:-} in
+  X2GOD-WATCH)
     watch=("${words[@]}")
     unset 'watch[0]'
-    all=
-  fi
+    all= ;;
+  X2GOD-LIST)
+    id=${words[1]:-}
+    case $id in *[!0-9]* | '') id=0 ;; esac
+    echo "X2GOD-LIST-BEGIN $id" || exit 0
+    out=$(x2golistsessions </dev/null 2>"$tmp/err")
+    rc=$?
+    [ -n "$out" ] && printf '%s\n' "$out"
+    if [ "$rc" -eq 0 ] && [ "${words[2]:-}" = shadow ] && command -v x2golistshadowsessions >/dev/null 2>&1; then
+      out=$(x2golistshadowsessions </dev/null 2>>"$tmp/err")
+      rc=$?
+      [ -n "$out" ] && printf '%s\n' "$out"
+    fi
+    while IFS= read -r l || [ -n "$l" ]; do echo "X2GOD-LIST-ERR $l"; done <"$tmp/err"
+    echo "X2GOD-LIST-END $id $rc" || exit 0 ;;
+  esac
   : > "$new" || exit 1
   changed= now=
   n=$((n + 1))
@@ -122,6 +137,39 @@ pub fn watch_line<'a>(sessions: impl IntoIterator<Item = &'a SessionName>) -> St
 
 /// First word of a [`watch_line`].
 const WATCH_SESSIONS: &str = "X2GOD-WATCH";
+
+/// The line that asks a running watcher for a listing, numbered `id`: the same output as
+/// [`super::command::RemoteCommand::list_sessions`], framed by [`ListMarker`] lines, over the
+/// watcher's channel — no channel to open, so one round trip instead of two or three.
+pub fn list_request(id: u64, include_shadow: bool) -> String {
+    let kind = if include_shadow { "shadow" } else { "plain" };
+    format!("X2GOD-LIST {id} {kind}\n")
+}
+
+/// A line that frames a listing the watcher runs on request ([`list_request`]); the lines
+/// between `Begin` and `End` are the listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListMarker<'a> {
+    /// The listing numbered so starts.
+    Begin(u64),
+    /// A line the listing wrote to standard error.
+    Stderr(&'a str),
+    /// The listing numbered so ended with this exit status.
+    End(u64, u32),
+}
+
+/// Recognises a [`ListMarker`] line (a trailing `\r` ignored).
+pub fn parse_list_marker(line: &str) -> Option<ListMarker<'_>> {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    if let Some(rest) = line.strip_prefix("X2GOD-LIST-ERR ") {
+        return Some(ListMarker::Stderr(rest));
+    }
+    if let Some(id) = line.strip_prefix("X2GOD-LIST-BEGIN ") {
+        return id.parse().ok().map(ListMarker::Begin);
+    }
+    let (id, rc) = line.strip_prefix("X2GOD-LIST-END ")?.split_once(' ')?;
+    Some(ListMarker::End(id.parse().ok()?, rc.parse().ok()?))
+}
 
 /// One line of watcher output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -180,6 +228,11 @@ mod tests {
         /// Starts the script the way the envelope does: `<shell> -c "bash -c SCRIPT …"`, i.e.
         /// with `shell` in the role of the inner `/bin/sh`.
         fn start(shell: &str, dir: &Path, beat: u32) -> Self {
+            Self::start_in(shell, dir, beat, None)
+        }
+
+        /// As [`Watcher::start`], with `bin` first on `PATH` (fake server commands).
+        fn start_in(shell: &str, dir: &Path, beat: u32, bin: Option<&Path>) -> Self {
             let tmp = dir.with_extension("tmpdir");
             std::fs::create_dir_all(&tmp).unwrap();
             let words = [
@@ -197,10 +250,15 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join(" ");
             // `exec` so the pid we hold is bash itself (for /proc checks).
+            let path = match bin {
+                Some(bin) => format!("{}:/usr/bin:/bin", bin.display()),
+                None => std::env::var("PATH").unwrap_or_default(),
+            };
             let mut child = Command::new(shell)
                 .arg("-c")
                 .arg(format!("exec {line}"))
                 .env("TMPDIR", &tmp)
+                .env("PATH", path)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())
@@ -404,6 +462,132 @@ mod tests {
         }
         std::thread::sleep(Duration::from_millis(50));
         (root, dir)
+    }
+
+    #[test]
+    fn list_markers() {
+        assert_eq!(list_request(7, true), "X2GOD-LIST 7 shadow\n");
+        assert_eq!(list_request(8, false), "X2GOD-LIST 8 plain\n");
+        assert_eq!(
+            parse_list_marker("X2GOD-LIST-BEGIN 7"),
+            Some(ListMarker::Begin(7))
+        );
+        assert_eq!(
+            parse_list_marker("X2GOD-LIST-END 7 0\r"),
+            Some(ListMarker::End(7, 0))
+        );
+        assert_eq!(
+            parse_list_marker("X2GOD-LIST-ERR no | pipe"),
+            Some(ListMarker::Stderr("no | pipe"))
+        );
+        for other in [
+            "X2GOD-LIST-END 7",
+            "X2GOD-LIST-END x 0",
+            "X2GOD-LIST-BEGIN -1",
+            "X2GOD-CHANGED",
+            "1|u-50-1_stDXFCE_dp24|50|h|R|…",
+        ] {
+            assert_eq!(parse_list_marker(other), None, "{other}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn list_marker_parse_never_panics(s in "\\PC{0,80}") {
+            let _ = parse_list_marker(&s);
+        }
+    }
+
+    /// Fake `x2golistsessions` / `x2golistshadowsessions` that print `args` lines (the last
+    /// without a newline), read stdin (which must not be the watcher's) and write stderr.
+    fn fake_listers(root: &Path, status: u32) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let bin = root.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        for (name, rows) in [
+            ("x2golistsessions", "a|1\nb|2"),
+            ("x2golistshadowsessions", "s|3"),
+        ] {
+            let p = bin.join(name);
+            std::fs::write(
+                &p,
+                format!(
+                    "#!/bin/sh\ncat >/dev/null\nprintf '{rows}'\necho \"{name} warns\" >&2\nexit {status}\n"
+                ),
+            )
+            .unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        bin
+    }
+
+    /// Collects the lines of listing `id` up to its end marker.
+    fn listing(w: &Watcher, id: u64) -> Vec<String> {
+        let mut got = Vec::new();
+        loop {
+            let line = w.next(Duration::from_secs(5)).expect("listing output");
+            let end = matches!(parse_list_marker(&line), Some(ListMarker::End(i, _)) if i == id);
+            got.push(line);
+            if end {
+                return got;
+            }
+        }
+    }
+
+    #[test]
+    fn watcher_lists_on_request() {
+        if !Path::new("/bin/bash").exists() {
+            return;
+        }
+        let (root, dir) = two_sessions("lists");
+        let bin = fake_listers(&root, 0);
+        let mut w = Watcher::start_in("/bin/bash", &dir, 1000, Some(&bin));
+        let send = |w: &mut Watcher, line: &str| {
+            use std::io::Write;
+            let stdin = w.stdin.as_mut().unwrap();
+            stdin.write_all(line.as_bytes()).unwrap();
+            stdin.flush().unwrap();
+        };
+        send(&mut w, &list_request(1, false));
+        assert_eq!(
+            listing(&w, 1),
+            [
+                "X2GOD-LIST-BEGIN 1",
+                "a|1",
+                "b|2",
+                "X2GOD-LIST-ERR x2golistsessions warns",
+                "X2GOD-LIST-END 1 0"
+            ]
+        );
+        send(&mut w, &list_request(2, true));
+        assert_eq!(
+            listing(&w, 2),
+            [
+                "X2GOD-LIST-BEGIN 2",
+                "a|1",
+                "b|2",
+                "s|3",
+                "X2GOD-LIST-ERR x2golistsessions warns",
+                "X2GOD-LIST-ERR x2golistshadowsessions warns",
+                "X2GOD-LIST-END 2 0"
+            ]
+        );
+        // Still watching (the listers did not eat its stdin), and still told sessions.
+        w.tell(&[A]);
+        let _ = w.quiet_for(Duration::from_millis(400));
+        std::fs::write(dir.join(format!("C-{A}/state")), "SUSPENDED").unwrap();
+        w.expect_changed_within(Duration::from_secs(1));
+        drop(w);
+
+        // A failing listing: its status, and no shadow listing after it.
+        let bin = fake_listers(&root, 3);
+        let mut w = Watcher::start_in("/bin/bash", &dir, 1000, Some(&bin));
+        send(&mut w, &list_request(9, true));
+        let got = listing(&w, 9);
+        assert_eq!(got.last().map(String::as_str), Some("X2GOD-LIST-END 9 3"));
+        assert!(!got.iter().any(|l| l.contains("s|3")), "{got:?}");
+        drop(w);
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]
