@@ -30,6 +30,11 @@ use crate::x2go::{ListMarker, list_request, parse_list_marker, watch_line};
 /// also repairs server state, and the server's own `x2gocleansessions` does the same every 2 s,
 /// so this is a safety net, kept rare because each listing costs the server ~0.1 s of CPU.
 const FULL_LISTING: Duration = Duration::from_secs(120);
+/// After a reported change, list once more this much later: the server scripts change the
+/// files the watcher looks at (the agent's state) and the database the listing reads
+/// (`x2gochangestatus`) in either order, so the listing right after the last file change
+/// may still show the old status — and a database change alone is never reported.
+const FOLLOW_UP: Duration = Duration::from_secs(1);
 /// How often the server-side script looks at the session files: each look costs the server
 /// about 1 ms of CPU (benchmarked), so 0.5 s keeps one watched profile near 0.1 s of server CPU
 /// a minute while a change still reaches listeners well within a second.
@@ -165,6 +170,8 @@ async fn run(weak: Weak<ProfileController>, conn: Connection, generation: u64) {
     let mut pending: VecDeque<Pending> = VecDeque::new();
     let mut next_id: u64 = 0;
     let mut told: Option<Vec<String>> = None;
+    // A second look a moment after a reported change (see [`FOLLOW_UP`]).
+    let mut follow_up: Option<Instant> = None;
     loop {
         let Some(ctl) = weak.upgrade() else { return };
         if ctl.generation() != generation || conn.is_closed() {
@@ -180,8 +187,12 @@ async fn run(weak: Weak<ProfileController>, conn: Connection, generation: u64) {
         let list = tokio::select! {
             line = next_line(&mut stream) => match line {
                 Some(line) => {
-                    !on_list_line(&line, &mut pending)
-                        && parse_watch_line(&line) == Some(WatchEvent::Changed)
+                    let changed = !on_list_line(&line, &mut pending)
+                        && parse_watch_line(&line) == Some(WatchEvent::Changed);
+                    if changed {
+                        follow_up = Some(Instant::now() + FOLLOW_UP);
+                    }
+                    changed
                 }
                 None => {
                     if let Some(s) = stream.take() {
@@ -215,6 +226,10 @@ async fn run(weak: Weak<ProfileController>, conn: Connection, generation: u64) {
                 }
                 false
             },
+            () = sleep_until_some(follow_up) => {
+                follow_up = None;
+                true
+            },
             _ = ctl.kick.notified() => true,
             // Heartbeats do not postpone the periodic listing.
             _ = tokio::time::sleep_until(listed_at + wait) => true,
@@ -227,6 +242,13 @@ async fn run(weak: Weak<ProfileController>, conn: Connection, generation: u64) {
             spawn_refresh(&ctl);
             listed_at = Instant::now();
         }
+    }
+}
+
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
