@@ -189,7 +189,7 @@ impl ProfileObject {
 
     /// The remote user's sessions, one dictionary per `x2golistsessions` line.
     async fn list_sessions(&self) -> Result<Vec<HashMap<String, zbus::OwnedVariant>>, Error> {
-        let sessions = self.ctl.list_sessions().await?;
+        let sessions = self.ctl.list_sessions_for_caller().await?;
         Ok(sessions.iter().map(session_dict).collect())
     }
 

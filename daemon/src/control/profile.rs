@@ -34,6 +34,10 @@ const MAX_CHANNELS: usize = 10;
 const STDERR_LIMIT: usize = 2048;
 
 /// First pause before reconnecting after a loss; doubled up to [`RECONNECT_MAX`].
+/// How long before a client's `ListSessions` a shared listing may have started and still
+/// answer it: a connection's first listing starts as `Connect` returns, and a client listing
+/// right then would otherwise wait for it and then run its own.
+const CALLER_MAX_AGE: Duration = Duration::from_millis(200);
 const RECONNECT_FIRST: Duration = Duration::from_millis(500);
 /// Longest pause between reconnect attempts.
 const RECONNECT_MAX: Duration = Duration::from_secs(30);
@@ -904,7 +908,7 @@ impl ProfileController {
     /// least every [`SHADOW_LISTING_EVERY`], and always while a shadow session is known or
     /// being started here. So a shadow session another client starts shows within that time,
     /// every other change at once.
-    async fn listing_text(&self) -> Result<String, Error> {
+    async fn listing_text(&self, max_age: Duration) -> Result<String, Error> {
         let has_shadow = lock(&self.table)
             .all()
             .any(|s| s.name.kind() == crate::x2go::validate::SessionKind::Shadow);
@@ -928,7 +932,7 @@ impl ProfileController {
                 let mut own_error = None;
                 let shared = self
                     .listings
-                    .get(key, || async {
+                    .get(key, max_age, || async {
                         match self.run_listing(full, &command).await {
                             Ok(out) => Some(out),
                             Err(e) => {
@@ -992,16 +996,29 @@ impl ProfileController {
         Ok(String::from_utf8_lossy(&out).into_owned())
     }
 
-    /// The server's `x2golistsessions` output as is.
+    /// The server's `x2golistsessions` output as is, for a client: a listing started up to
+    /// [`CALLER_MAX_AGE`] before the call will do.
     pub async fn list_sessions_raw(&self) -> Result<String, Error> {
-        self.listing_text().await
+        self.listing_text(CALLER_MAX_AGE).await
+    }
+
+    /// [`ProfileController::list_sessions`] for a client's `ListSessions`, which accepts a
+    /// listing started up to [`CALLER_MAX_AGE`] before the call (such as the one a fresh
+    /// connection starts): the changes it could miss are those of that fraction of a second,
+    /// which the watcher reports anyway.
+    pub async fn list_sessions_for_caller(&self) -> Result<Vec<SessionInfo>, Error> {
+        self.list_sessions_within(CALLER_MAX_AGE).await
     }
 
     /// The user's sessions; lines that do not parse are skipped and logged. Every listing
     /// updates the session table, and its changes are published before this returns.
     pub async fn list_sessions(&self) -> Result<Vec<SessionInfo>, Error> {
+        self.list_sessions_within(Duration::ZERO).await
+    }
+
+    async fn list_sessions_within(&self, max_age: Duration) -> Result<Vec<SessionInfo>, Error> {
         let ticket = lock(&self.table).ticket();
-        let text = self.listing_text().await?;
+        let text = self.listing_text(max_age).await?;
         let listing = list::parse_listing(&text);
         for skipped in &listing.skipped {
             debug!(profile = %self.name(), line = skipped.line_no, reason = %skipped.reason, "skipped a session line");

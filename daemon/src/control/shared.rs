@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
@@ -23,11 +24,18 @@ pub struct ListingKey {
     pub with_shadow: bool,
 }
 
+/// Runs started so far, and the one under way with its start.
+#[derive(Default)]
+struct Started {
+    count: u64,
+    running: Option<(u64, Instant)>,
+}
+
 /// One account's runs: the lock makes them one at a time; `done` carries the number and
 /// output of the newest finished run (`None` when it failed).
 struct Slot {
     run_lock: tokio::sync::Mutex<()>,
-    started: Mutex<u64>,
+    started: Mutex<Started>,
     done: watch::Sender<(u64, Option<Arc<str>>)>,
 }
 
@@ -38,10 +46,11 @@ pub struct SharedListings {
 }
 
 impl SharedListings {
-    /// The output of a listing that started after this call, run by `run` unless another
-    /// caller's run serves. `None` when the run that would have served failed (its own
-    /// connection may be at fault): the caller then lists by itself.
-    pub async fn get<F, Fut>(&self, key: ListingKey, run: F) -> Option<Arc<str>>
+    /// The output of a listing that started after this call — or at most `max_age` before
+    /// it, for a caller that accepts that much — run by `run` unless another caller's run
+    /// serves. `None` when the run that would have served failed (its own connection may be
+    /// at fault): the caller then lists by itself.
+    pub async fn get<F, Fut>(&self, key: ListingKey, max_age: Duration, run: F) -> Option<Arc<str>>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Option<String>>,
@@ -53,12 +62,18 @@ impl SharedListings {
             Arc::clone(slots.entry(key).or_insert_with(|| {
                 Arc::new(Slot {
                     run_lock: tokio::sync::Mutex::new(()),
-                    started: Mutex::new(0),
+                    started: Mutex::new(Started::default()),
                     done: watch::channel((0, None)).0,
                 })
             }))
         };
-        let need = *slot.started.lock().unwrap_or_else(|p| p.into_inner()) + 1;
+        let need = {
+            let started = slot.started.lock().unwrap_or_else(|p| p.into_inner());
+            match started.running {
+                Some((number, at)) if at.elapsed() <= max_age => number,
+                _ => started.count + 1,
+            }
+        };
         let served = |slot: &Slot| {
             let done = slot.done.borrow();
             (done.0 >= need).then(|| done.1.clone())
@@ -71,11 +86,16 @@ impl SharedListings {
         }
         let number = {
             let mut started = slot.started.lock().unwrap_or_else(|p| p.into_inner());
-            *started += 1;
-            *started
+            started.count += 1;
+            started.running = Some((started.count, Instant::now()));
+            started.count
         };
         let output: Option<Arc<str>> = run().await.map(Arc::from);
         slot.done.send_replace((number, output.clone()));
+        slot.started
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .running = None;
         output
     }
 }
@@ -106,7 +126,7 @@ mod tests {
         let shared = SharedListings::default();
         let runs = AtomicUsize::new(0);
         let outs = futures_util::future::join_all(
-            (0..100).map(|_| shared.get(key("u@h:22"), || counted(&runs))),
+            (0..100).map(|_| shared.get(key("u@h:22"), Duration::ZERO, || counted(&runs))),
         )
         .await;
         assert_eq!(runs.load(Ordering::SeqCst), 2);
@@ -122,19 +142,63 @@ mod tests {
         let runs = Arc::new(AtomicUsize::new(0));
         let first = {
             let (shared, runs) = (Arc::clone(&shared), Arc::clone(&runs));
-            tokio::spawn(async move { shared.get(key("u@h:22"), || counted(&runs)).await })
+            tokio::spawn(async move {
+                shared
+                    .get(key("u@h:22"), Duration::ZERO, || counted(&runs))
+                    .await
+            })
         };
         tokio::time::sleep(Duration::from_millis(10)).await;
         let later = futures_util::future::join_all(
-            (0..10).map(|_| shared.get(key("u@h:22"), || counted(&runs))),
+            (0..10).map(|_| shared.get(key("u@h:22"), Duration::ZERO, || counted(&runs))),
         )
         .await;
         assert_eq!(first.await.unwrap().as_deref(), Some("1"));
         assert!(later.iter().all(|o| o.as_deref() == Some("2")), "{later:?}");
         assert_eq!(runs.load(Ordering::SeqCst), 2);
         // Once all is quiet, a new caller gets a new run.
-        let again = shared.get(key("u@h:22"), || counted(&runs)).await;
+        let again = shared
+            .get(key("u@h:22"), Duration::ZERO, || counted(&runs))
+            .await;
         assert_eq!(again.as_deref(), Some("3"));
+    }
+
+    /// A caller that accepts a run started shortly before it asked joins the one under way.
+    #[tokio::test]
+    async fn a_caller_may_accept_a_run_just_started() {
+        let shared = Arc::new(SharedListings::default());
+        let runs = Arc::new(AtomicUsize::new(0));
+        let first = {
+            let (shared, runs) = (Arc::clone(&shared), Arc::clone(&runs));
+            tokio::spawn(async move {
+                shared
+                    .get(key("u@h:22"), Duration::ZERO, || counted(&runs))
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let (recent, strict) = tokio::join!(
+            shared.get(key("u@h:22"), Duration::from_secs(1), || counted(&runs)),
+            shared.get(key("u@h:22"), Duration::ZERO, || counted(&runs)),
+        );
+        assert_eq!(first.await.unwrap().as_deref(), Some("1"));
+        assert_eq!(recent.as_deref(), Some("1"));
+        assert_eq!(strict.as_deref(), Some("2"));
+        // Too old a run is not accepted.
+        let first = {
+            let (shared, runs) = (Arc::clone(&shared), Arc::clone(&runs));
+            tokio::spawn(async move {
+                shared
+                    .get(key("u@h:22"), Duration::ZERO, || counted(&runs))
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let late = shared
+            .get(key("u@h:22"), Duration::from_millis(5), || counted(&runs))
+            .await;
+        assert_eq!(first.await.unwrap().as_deref(), Some("3"));
+        assert_eq!(late.as_deref(), Some("4"));
     }
 
     #[tokio::test]
@@ -146,9 +210,9 @@ mod tests {
             ..key("u@h:22")
         };
         let (a, b, c) = tokio::join!(
-            shared.get(key("u@h:22"), || counted(&runs)),
-            shared.get(key("v@h:22"), || counted(&runs)),
-            shared.get(shadow, || counted(&runs)),
+            shared.get(key("u@h:22"), Duration::ZERO, || counted(&runs)),
+            shared.get(key("v@h:22"), Duration::ZERO, || counted(&runs)),
+            shared.get(shadow, Duration::ZERO, || counted(&runs)),
         );
         assert_eq!(runs.load(Ordering::SeqCst), 3);
         let mut got = [a, b, c].map(|o| o.unwrap().to_string());
@@ -161,16 +225,24 @@ mod tests {
     #[tokio::test]
     async fn failures_and_cancellations_hand_over() {
         let shared = SharedListings::default();
-        let failed = shared.get(key("u@h:22"), || async { None::<String> }).await;
+        let failed = shared
+            .get(key("u@h:22"), Duration::ZERO, || async { None::<String> })
+            .await;
         assert_eq!(failed, None);
         let cancelled = tokio::time::timeout(
             Duration::from_millis(10),
-            shared.get(key("u@h:22"), std::future::pending::<Option<String>>),
+            shared.get(
+                key("u@h:22"),
+                Duration::ZERO,
+                std::future::pending::<Option<String>>,
+            ),
         )
         .await;
         assert!(cancelled.is_err());
         let next = shared
-            .get(key("u@h:22"), || async { Some("ok".to_owned()) })
+            .get(key("u@h:22"), Duration::ZERO, || async {
+                Some("ok".to_owned())
+            })
             .await;
         assert_eq!(next.as_deref(), Some("ok"));
     }
