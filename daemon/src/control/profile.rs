@@ -34,9 +34,9 @@ const MAX_CHANNELS: usize = 10;
 const STDERR_LIMIT: usize = 2048;
 
 /// First pause before reconnecting after a loss; doubled up to [`RECONNECT_MAX`].
-/// How long before a client's `ListSessions` a shared listing may have started and still
-/// answer it: a connection's first listing starts as `Connect` returns, and a client listing
-/// right then would otherwise wait for it and then run its own.
+/// How long before a client's `ListSessions` a connection's first listing may have started
+/// and still answer it: that listing starts as `Connect` returns, and a client listing right
+/// then would otherwise wait for it and then run its own.
 const CALLER_MAX_AGE: Duration = Duration::from_millis(200);
 const RECONNECT_FIRST: Duration = Duration::from_millis(500);
 /// Longest pause between reconnect attempts.
@@ -920,6 +920,13 @@ impl ProfileController {
                 .is_none_or(|t| t.elapsed() >= SHADOW_LISTING_EVERY);
         // Not connected: an error, even though another profile could answer.
         self.connection()?;
+        // Only the connection's first listing may be joined late: later, a run under way may
+        // have started before an operation of ours that the caller expects to see.
+        let max_age = if lock(&self.live).cache.full_listing.is_none() {
+            max_age
+        } else {
+            Duration::ZERO
+        };
         let started = std::time::Instant::now();
         let command = RemoteCommand::list_sessions(full);
         let account = lock(&self.live).account.clone();
@@ -996,16 +1003,16 @@ impl ProfileController {
         Ok(String::from_utf8_lossy(&out).into_owned())
     }
 
-    /// The server's `x2golistsessions` output as is, for a client: a listing started up to
-    /// [`CALLER_MAX_AGE`] before the call will do.
+    /// The server's `x2golistsessions` output as is, for a client (as
+    /// [`ProfileController::list_sessions_for_caller`]).
     pub async fn list_sessions_raw(&self) -> Result<String, Error> {
         self.listing_text(CALLER_MAX_AGE).await
     }
 
-    /// [`ProfileController::list_sessions`] for a client's `ListSessions`, which accepts a
-    /// listing started up to [`CALLER_MAX_AGE`] before the call (such as the one a fresh
-    /// connection starts): the changes it could miss are those of that fraction of a second,
-    /// which the watcher reports anyway.
+    /// [`ProfileController::list_sessions`] for a client's `ListSessions`, which accepts the
+    /// connection's first listing if it started up to [`CALLER_MAX_AGE`] before the call: the
+    /// changes it could miss are those of that fraction of a second, which the watcher
+    /// reports anyway.
     pub async fn list_sessions_for_caller(&self) -> Result<Vec<SessionInfo>, Error> {
         self.list_sessions_within(CALLER_MAX_AGE).await
     }
