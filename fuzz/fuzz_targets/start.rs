@@ -1,16 +1,19 @@
 //! Session lifecycle script output → `parse_start_agent`, `parse_resume`, `parse_agent_state`
-//! and, line by line, `parse_watch_line`.
+//! and, line by line, `parse_watch_line` and `parse_list_marker`.
 //!
 //! Invariants: no panic; an accepted start has a session name whose display matches, non-zero
 //! ports and a 32-hex-digit cookie, and its errors never quote a valid cookie line; an accepted
-//! resume has non-zero ports; agent states and watch events round-trip through their words.
+//! resume has non-zero ports; agent states and watch events round-trip through their words; a
+//! listing marker is never also a watch event, and begin/end markers round-trip through the
+//! words the watcher script prints.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use x2god::x2go::validate::SessionName;
 use x2god::x2go::watch::{WATCH_ALIVE, WATCH_CHANGED};
 use x2god::x2go::{
-    AgentState, WatchEvent, parse_agent_state, parse_resume, parse_start_agent, parse_watch_line,
+    AgentState, ListMarker, WatchEvent, parse_agent_state, parse_list_marker, parse_resume,
+    parse_start_agent, parse_watch_line,
 };
 use x2god_fuzz::{assert_no_shell_meta, is_cookie, text};
 
@@ -65,6 +68,22 @@ fuzz_target!(|data: &[u8]| {
             Some(WatchEvent::Changed) => assert_eq!(line.trim_end(), WATCH_CHANGED),
             Some(WatchEvent::Alive) => assert_eq!(line.trim_end(), WATCH_ALIVE),
             None => assert!(line.trim_end() != WATCH_CHANGED && line.trim_end() != WATCH_ALIVE),
+        }
+        match parse_list_marker(line) {
+            Some(ListMarker::Begin(id)) => {
+                assert_eq!(
+                    parse_list_marker(&format!("X2GOD-LIST-BEGIN {id}")),
+                    Some(ListMarker::Begin(id))
+                );
+                assert!(parse_watch_line(line).is_none());
+            }
+            Some(ListMarker::End(id, rc)) => {
+                let again = format!("X2GOD-LIST-END {id} {rc}");
+                assert_eq!(parse_list_marker(&again), Some(ListMarker::End(id, rc)));
+                assert!(parse_watch_line(line).is_none());
+            }
+            Some(ListMarker::Stderr(rest)) => assert!(line.contains(rest)),
+            None => assert!(!line.starts_with("X2GOD-LIST-ERR ")),
         }
     }
 });
