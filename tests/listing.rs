@@ -192,6 +192,12 @@ async fn twenty_concurrent_calls_share_one_connection() {
         // Twenty listings at once share runs: the first caller's, and one for all who asked
         // while it ran (a listing that started before a caller asked may predate what it
         // wants to see). They run over the session watcher's channel: no channel is opened.
+        wait_until(
+            "the session watcher to run",
+            Duration::from_secs(10),
+            || d.log_text().contains("watching sessions on the server"),
+        )
+        .await;
         let before = lab.channels_from(local);
         let runs_before = listing_runs(&d);
         let calls = (0..20).map(|_| {
