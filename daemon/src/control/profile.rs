@@ -33,11 +33,11 @@ const MAX_CHANNELS: usize = 10;
 /// At most this much of a server's stderr goes into an error message.
 const STDERR_LIMIT: usize = 2048;
 
-/// First pause before reconnecting after a loss; doubled up to [`RECONNECT_MAX`].
 /// How long before a client's `ListSessions` a connection's first listing may have started
 /// and still answer it: that listing starts as `Connect` returns, and a client listing right
 /// then would otherwise wait for it and then run its own.
 const CALLER_MAX_AGE: Duration = Duration::from_millis(200);
+/// First pause before reconnecting after a loss; doubled up to [`RECONNECT_MAX`].
 const RECONNECT_FIRST: Duration = Duration::from_millis(500);
 /// Longest pause between reconnect attempts.
 const RECONNECT_MAX: Duration = Duration::from_secs(30);
@@ -920,16 +920,14 @@ impl ProfileController {
                 .is_none_or(|t| t.elapsed() >= SHADOW_LISTING_EVERY);
         // Not connected: an error, even though another profile could answer.
         self.connection()?;
+        let (account, first) = {
+            let live = lock(&self.live);
+            (live.account.clone(), live.cache.full_listing.is_none())
+        };
         // Only the connection's first listing may be joined late: later, a run under way may
         // have started before an operation of ours that the caller expects to see.
-        let max_age = if lock(&self.live).cache.full_listing.is_none() {
-            max_age
-        } else {
-            Duration::ZERO
-        };
+        let max_age = if first { max_age } else { Duration::ZERO };
         let started = std::time::Instant::now();
-        let command = RemoteCommand::list_sessions(full);
-        let account = lock(&self.live).account.clone();
         let text = match account {
             Some(account) => {
                 let key = ListingKey {
@@ -940,7 +938,7 @@ impl ProfileController {
                 let shared = self
                     .listings
                     .get(key, max_age, || async {
-                        match self.run_listing(full, &command).await {
+                        match self.run_listing(full).await {
                             Ok(out) => Some(out),
                             Err(e) => {
                                 own_error = Some(e);
@@ -953,10 +951,10 @@ impl ProfileController {
                     (Some(text), _) => text.to_string(),
                     (None, Some(e)) => return Err(e),
                     // Another profile's run failed: its connection, not necessarily ours.
-                    (None, None) => self.run_listing(full, &command).await?,
+                    (None, None) => self.run_listing(full).await?,
                 }
             }
-            None => self.run_listing(full, &command).await?,
+            None => self.run_listing(full).await?,
         };
         if full {
             lock(&self.live).cache.full_listing = Some(started);
@@ -964,14 +962,11 @@ impl ProfileController {
         Ok(text)
     }
 
-    /// Runs `command` (the listing, with shadow sessions if `include_shadow`): asked of the
-    /// watcher's script when one runs on the current connection — one round trip, no channel
-    /// to open — else as a command of its own.
-    async fn run_listing(
-        &self,
-        include_shadow: bool,
-        command: &RemoteCommand,
-    ) -> Result<String, Error> {
+    /// Runs the listing (with shadow sessions if `include_shadow`): asked of the watcher's
+    /// script when one runs on the current connection — one round trip, no channel to open —
+    /// else as a command of its own.
+    async fn run_listing(&self, include_shadow: bool) -> Result<String, Error> {
+        let command = RemoteCommand::list_sessions(include_shadow);
         let generation = self.generation();
         let requests = lock(&self.lister)
             .as_ref()
@@ -999,7 +994,7 @@ impl ProfileController {
                 }
             }
         }
-        let out = self.run(command, COMMAND_TIMEOUT).await?;
+        let out = self.run(&command, COMMAND_TIMEOUT).await?;
         Ok(String::from_utf8_lossy(&out).into_owned())
     }
 

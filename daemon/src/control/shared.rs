@@ -120,6 +120,19 @@ mod tests {
         Some(n.to_string())
     }
 
+    /// A caller in a task of its own; its run starts as soon as the task runs.
+    fn first_run(
+        shared: &Arc<SharedListings>,
+        runs: &Arc<AtomicUsize>,
+    ) -> tokio::task::JoinHandle<Option<Arc<str>>> {
+        let (shared, runs) = (Arc::clone(shared), Arc::clone(runs));
+        tokio::spawn(async move {
+            shared
+                .get(key("u@h:22"), Duration::ZERO, || counted(&runs))
+                .await
+        })
+    }
+
     /// The first caller's run starts before the others ask: they share the second.
     #[tokio::test]
     async fn a_hundred_callers_at_once_share_two_runs() {
@@ -140,14 +153,7 @@ mod tests {
     async fn callers_during_a_run_share_the_next_one() {
         let shared = Arc::new(SharedListings::default());
         let runs = Arc::new(AtomicUsize::new(0));
-        let first = {
-            let (shared, runs) = (Arc::clone(&shared), Arc::clone(&runs));
-            tokio::spawn(async move {
-                shared
-                    .get(key("u@h:22"), Duration::ZERO, || counted(&runs))
-                    .await
-            })
-        };
+        let first = first_run(&shared, &runs);
         tokio::time::sleep(Duration::from_millis(10)).await;
         let later = futures_util::future::join_all(
             (0..10).map(|_| shared.get(key("u@h:22"), Duration::ZERO, || counted(&runs))),
@@ -168,14 +174,7 @@ mod tests {
     async fn a_caller_may_accept_a_run_just_started() {
         let shared = Arc::new(SharedListings::default());
         let runs = Arc::new(AtomicUsize::new(0));
-        let first = {
-            let (shared, runs) = (Arc::clone(&shared), Arc::clone(&runs));
-            tokio::spawn(async move {
-                shared
-                    .get(key("u@h:22"), Duration::ZERO, || counted(&runs))
-                    .await
-            })
-        };
+        let first = first_run(&shared, &runs);
         tokio::time::sleep(Duration::from_millis(10)).await;
         let (recent, strict) = tokio::join!(
             shared.get(key("u@h:22"), Duration::from_secs(1), || counted(&runs)),
@@ -185,14 +184,7 @@ mod tests {
         assert_eq!(recent.as_deref(), Some("1"));
         assert_eq!(strict.as_deref(), Some("2"));
         // Too old a run is not accepted.
-        let first = {
-            let (shared, runs) = (Arc::clone(&shared), Arc::clone(&runs));
-            tokio::spawn(async move {
-                shared
-                    .get(key("u@h:22"), Duration::ZERO, || counted(&runs))
-                    .await
-            })
-        };
+        let first = first_run(&shared, &runs);
         tokio::time::sleep(Duration::from_millis(30)).await;
         let late = shared
             .get(key("u@h:22"), Duration::from_millis(5), || counted(&runs))

@@ -4,8 +4,9 @@
 //! script, shell builtins only) prints a line when the user's session directories change; only
 //! then does the watcher run `x2golistsessions`. Every [`FULL_LISTING`] it lists anyway, because
 //! the listing also repairs server state. The script also runs listings on request over its
-//! channel (see [`Lister`]), which saves opening a channel per listing. Without the script (another login shell, a server that
-//! closes it) the watcher falls back to listing every `poll_interval` seconds.
+//! channel (see [`Lister`]), which saves opening a channel per listing. Without the script
+//! (another login shell, a server that closes it) the watcher falls back to listing every
+//! `poll_interval` seconds.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Weak};
@@ -26,9 +27,9 @@ use crate::x2go::validate::SessionName;
 use crate::x2go::{ListMarker, list_request, parse_list_marker, watch_line};
 
 /// A listing at least this often, even when the watcher reports nothing (its heartbeats do not
-/// count): `x2golistsessions`
-/// also repairs server state, and the server's own `x2gocleansessions` does the same every 2 s,
-/// so this is a safety net, kept rare because each listing costs the server ~0.1 s of CPU.
+/// count): `x2golistsessions` also repairs server state, and the server's own
+/// `x2gocleansessions` does the same every 2 s, so this is a safety net, kept rare because each
+/// listing costs the server ~0.1 s of CPU.
 const FULL_LISTING: Duration = Duration::from_secs(120);
 /// After a reported change, list once more this much later: the server scripts change the
 /// files the watcher looks at (the agent's state) and the database the listing reads
@@ -169,7 +170,7 @@ async fn run(weak: Weak<ProfileController>, conn: Connection, generation: u64) {
     }
     let mut pending: VecDeque<Pending> = VecDeque::new();
     let mut next_id: u64 = 0;
-    let mut told: Option<Vec<String>> = None;
+    let mut told: Option<String> = None;
     // A second look a moment after a reported change (see [`FOLLOW_UP`]).
     let mut follow_up: Option<Instant> = None;
     loop {
@@ -265,17 +266,17 @@ fn drop_lister(ctl: &ProfileController, generation: u64) {
 async fn tell_sessions(
     ctl: &ProfileController,
     stream: Option<&LineStream>,
-    told: &mut Option<Vec<String>>,
+    told: &mut Option<String>,
 ) {
     let Some(stream) = stream else { return };
     let mut names: Vec<SessionName> = lock(&ctl.table).all().map(|s| s.name.clone()).collect();
     names.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-    let now: Vec<String> = names.iter().map(|n| n.as_str().to_owned()).collect();
-    if told.as_ref() == Some(&now) {
+    let line = watch_line(&names);
+    if told.as_ref() == Some(&line) {
         return;
     }
-    match stream.send(watch_line(&names).as_bytes()).await {
-        Ok(()) => *told = Some(now),
+    match stream.send(line.as_bytes()).await {
+        Ok(()) => *told = Some(line),
         Err(e) => debug!(profile = %ctl.name(), error = %e, "cannot update the session watcher"),
     }
 }

@@ -625,12 +625,7 @@ impl Connection {
         let config = client_config(&params);
         let clock = PauseClock::new();
         let deadline = Instant::now() + params.timeout;
-        let jump = match params.proxy.as_deref() {
-            Some(proxy) => {
-                Some(Self::connect_jump(proxy, &config, &clock, deadline, params.timeout).await?)
-            }
-            None => None,
-        };
+        let jump = Self::jump_for(&params, &config, &clock, deadline).await?;
         let via = jump.as_ref().zip(params.proxy.as_deref());
         let work = establish(&spec, via, &config, &clock, true);
         let hs = match clock.run(deadline, work).await {
@@ -661,6 +656,21 @@ impl Connection {
             jump,
             params.forward_agent.is_some(),
         ))
+    }
+
+    /// The jump host of `params` connected and authenticated, if it has one.
+    async fn jump_for(
+        params: &ConnectParams,
+        config: &Arc<client::Config>,
+        clock: &PauseClock,
+        deadline: Instant,
+    ) -> Result<Option<Connection>, Error> {
+        match params.proxy.as_deref() {
+            Some(proxy) => Ok(Some(
+                Self::connect_jump(proxy, config, clock, deadline, params.timeout).await?,
+            )),
+            None => Ok(None),
+        }
     }
 
     /// Connects and authenticates the jump host; every error is [`Error::Proxy`].
@@ -762,12 +772,7 @@ impl Connection {
         let config = client_config(params);
         let clock = PauseClock::new();
         let deadline = Instant::now() + params.timeout;
-        let jump = match params.proxy.as_deref() {
-            Some(proxy) => {
-                Some(Self::connect_jump(proxy, &config, &clock, deadline, params.timeout).await?)
-            }
-            None => None,
-        };
+        let jump = Self::jump_for(params, &config, &clock, deadline).await?;
         let via = jump.as_ref().zip(params.proxy.as_deref());
         let work = async {
             let hs = establish(&spec, via, &config, &clock, false).await?;

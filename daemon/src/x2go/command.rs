@@ -749,34 +749,13 @@ mod tests {
     /// name arrives as one untouched argument.
     #[test]
     fn agent_state_script_runs() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = std::env::temp_dir().join(format!("x2god-agentstate-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let write = |n: &str, body: &str| {
-            let p = dir.join(n);
-            std::fs::write(&p, body).unwrap();
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-        };
-        write(
-            "x2gopath",
-            &format!("#!/bin/sh\necho '{}'\n", dir.display()),
-        );
-        write(
-            "x2gogetagentstate",
-            "#!/bin/sh\nprintf 'RUNNING %s %s' \"$#\" \"$1\"\n",
-        );
         let cmd = RemoteCommand::agent_state(&name());
-        let out = std::process::Command::new("/bin/sh")
-            .arg("-c")
-            .arg(cmd.to_shell())
-            .env("PATH", format!("{}:/usr/bin:/bin", dir.display()))
-            .output()
-            .unwrap();
-        std::fs::remove_dir_all(&dir).ok();
-        assert_eq!(
-            String::from_utf8(out.stdout).unwrap(),
-            format!("RUNNING 1 {}", name().as_str())
+        let (code, out, _) = run_with_fakes(
+            &cmd,
+            &[("x2gogetagentstate", "printf 'RUNNING %s %s' \"$#\" \"$1\"")],
         );
+        assert_eq!(code, 0);
+        assert_eq!(out, format!("RUNNING 1 {}", name().as_str()));
     }
 
     /// Runs `cmd` with fake server scripts in a fresh directory first on `PATH` (and named by

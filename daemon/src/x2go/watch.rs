@@ -57,7 +57,22 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/x2god-watch.XXXXXXXX") || exit 1
 trap 'rm -rf -- "$tmp"' EXIT
 trap 'exit 0' HUP INT TERM PIPE
 old=$tmp/a new=$tmp/b slow=$tmp/c slownew=$tmp/d n=0 had= all=1
-watch=()
+files=()
+# Whether any of the files "$2"… exists and is not older than the reference file "$1".
+touched() {
+  local ref=$1 f
+  shift
+  for f; do [ -e "$f" ] && ! [ "$ref" -nt "$f" ] && return 0; done
+  return 1
+}
+# Runs listing command "$1", its output ended by a newline, its stderr added to $tmp/err.
+run_listing() {
+  local out rc
+  out=$("$1" </dev/null 2>>"$tmp/err")
+  rc=$?
+  [ -n "$out" ] && printf '%s\n' "$out"
+  return "$rc"
+}
 [ -e "$dir" ] && had=1
 : > "$old" && : > "$slow" || exit 1
 echo X2GOD-ALIVE || exit 0
@@ -68,20 +83,19 @@ while :; do
   if [ "$rc" -ne 0 ] && [ "$rc" -le 128 ]; then exit 0; fi
   case ${words[0]:-} in
   X2GOD-WATCH)
-    watch=("${words[@]}")
-    unset 'watch[0]'
+    files=()
+    for s in "${words[@]:1}"; do files+=("$dir/C-$s/state"); done
     all= ;;
   X2GOD-LIST)
     id=${words[1]:-}
     case $id in *[!0-9]* | '') id=0 ;; esac
     echo "X2GOD-LIST-BEGIN $id" || exit 0
-    out=$(x2golistsessions </dev/null 2>"$tmp/err")
+    : >"$tmp/err"
+    run_listing x2golistsessions
     rc=$?
-    [ -n "$out" ] && printf '%s\n' "$out"
     if [ "$rc" -eq 0 ] && [ "${words[2]:-}" = shadow ] && command -v x2golistshadowsessions >/dev/null 2>&1; then
-      out=$(x2golistshadowsessions </dev/null 2>>"$tmp/err")
+      run_listing x2golistshadowsessions
       rc=$?
-      [ -n "$out" ] && printf '%s\n' "$out"
     fi
     while IFS= read -r l || [ -n "$l" ]; do echo "X2GOD-LIST-ERR $l"; done <"$tmp/err"
     echo "X2GOD-LIST-END $id $rc" || exit 0 ;;
@@ -95,19 +109,12 @@ while :; do
   elif [ -n "$now" ] && ! [ "$old" -nt "$dir" ]; then
     changed=1
   elif [ -n "$all" ]; then
-    for f in "$dir"/C-*/state; do
-      if [ -e "$f" ] && ! [ "$old" -nt "$f" ]; then changed=1; break; fi
-    done
+    touched "$old" "$dir"/C-*/state && changed=1
   else
-    for s in ${watch[@]+"${watch[@]}"}; do
-      f=$dir/C-$s/state
-      if [ -e "$f" ] && ! [ "$old" -nt "$f" ]; then changed=1; break; fi
-    done
+    touched "$old" ${files[@]+"${files[@]}"} && changed=1
     if [ -z "$changed" ] && [ -n "$now" ] && [ "$n" -ge "$beat" ]; then
       : > "$slownew" || exit 1
-      for f in "$dir"/C-*/state; do
-        if [ -e "$f" ] && ! [ "$slow" -nt "$f" ]; then changed=1; break; fi
-      done
+      touched "$slow" "$dir"/C-*/state && changed=1
       t=$slow slow=$slownew slownew=$t
     fi
   fi
