@@ -10,7 +10,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use x2god::x2go::validate::SessionName;
-use x2god::x2go::watch::{WATCH_ALIVE, WATCH_CHANGED};
+use x2god::x2go::watch::{WATCH_ALIVE, WATCH_CHANGED, WATCH_STATE};
 use x2god::x2go::{
     AgentState, ListMarker, WatchEvent, parse_agent_state, parse_list_marker, parse_resume,
     parse_start_agent, parse_watch_line,
@@ -67,6 +67,15 @@ fuzz_target!(|data: &[u8]| {
         match parse_watch_line(line) {
             Some(WatchEvent::Changed) => assert_eq!(line.trim_end(), WATCH_CHANGED),
             Some(WatchEvent::Alive) => assert_eq!(line.trim_end(), WATCH_ALIVE),
+            Some(WatchEvent::Agent { session, state }) => {
+                // The name is a valid one, taken whole from the line; the state as parsed.
+                let again = format!("{WATCH_STATE} {} {}", session.as_str(), state.as_str());
+                assert_eq!(
+                    parse_watch_line(&again),
+                    Some(WatchEvent::Agent { session, state })
+                );
+                assert!(line.starts_with(WATCH_STATE));
+            }
             None => assert!(line.trim_end() != WATCH_CHANGED && line.trim_end() != WATCH_ALIVE),
         }
         match parse_list_marker(line) {

@@ -241,20 +241,24 @@ impl ProfileController {
         }
         // The command succeeded, so the server's state is known: publish it now and let the
         // watcher's listing (the session directory just changed) confirm it.
-        let change = lock(&self.table).assume(name.as_str(), expect);
-        match change {
-            Some((change, cause)) => {
-                self.emit(ProfileEvent::Session {
-                    change: Box::new(change),
-                    cause,
-                })
-                .await;
-                self.kick.notify_one();
-            }
+        // (The watcher may have published it already, from the agent's state file.)
+        let (known, change) = {
+            let mut table = lock(&self.table);
+            let known = table.get(name.as_str()).is_some();
+            (known, table.assume(name.as_str(), expect))
+        };
+        if let Some((change, cause)) = change {
+            self.emit(ProfileEvent::Session {
+                change: Box::new(change),
+                cause,
+            })
+            .await;
+        }
+        if known {
+            self.kick.notify_one();
+        } else {
             // Not in the table (never listed): a listing says what became of it.
-            None => {
-                self.list_sessions().await?;
-            }
+            self.list_sessions().await?;
         }
         Ok(())
     }

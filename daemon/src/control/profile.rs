@@ -18,6 +18,7 @@ use crate::profiles::ProfileSettings;
 use crate::ssh::{
     self, AuthParams, ConnectParams, Connection, HostKeyPolicy, PromptHandle, Secret,
 };
+use crate::x2go::AgentState;
 use crate::x2go::command::RemoteCommand;
 use crate::x2go::envelope::Envelope;
 use crate::x2go::list::{self, SessionInfo, SessionStatus};
@@ -1034,6 +1035,20 @@ impl ProfileController {
             .await;
         }
         Ok(listing.sessions)
+    }
+
+    /// Publishes what the watcher read from session `name`'s agent state file, where it
+    /// changes the session's listed state (see `SessionTable::observe`).
+    pub(super) async fn observe_agent(&self, name: &str, state: AgentState) {
+        let change = lock(&self.table).observe(name, state);
+        if let Some((change, cause)) = change {
+            debug!(profile = %self.name(), session = name, agent = state.as_str(), "agent state changed");
+            self.emit(ProfileEvent::Session {
+                change: Box::new(change),
+                cause,
+            })
+            .await;
+        }
     }
 
     /// A session as last listed.

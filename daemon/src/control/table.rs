@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use crate::x2go::AgentState;
 use crate::x2go::list::{SessionInfo, SessionStatus};
 
 /// How long an operation of ours claims the change it expects; a later change is someone else's.
@@ -147,6 +148,36 @@ impl SessionTable {
             Expect::Running => return None,
         };
         Some((change, Cause::Daemon))
+    }
+
+    /// Applies what a session's agent says of it (the watcher read its state file), as
+    /// `x2golistsessions` would show it: suspended from `SUSPENDING` on, running while
+    /// starting, resuming or running. Listings requested before are ignored when they finish
+    /// (they may predate the change); other agent states, and sessions not listed yet, are
+    /// left to the next listing.
+    pub fn observe(&mut self, name: &str, agent: AgentState) -> Option<(Change, Cause)> {
+        let (status, reached) = match agent {
+            AgentState::Suspending | AgentState::Suspended => {
+                (SessionStatus::Suspended, Expect::Suspended)
+            }
+            AgentState::Starting | AgentState::Resuming | AgentState::Running => {
+                (SessionStatus::Running, Expect::Running)
+            }
+            AgentState::Terminating | AgentState::Terminated | AgentState::Unknown => {
+                return None;
+            }
+        };
+        let row = self.known.get_mut(name)?;
+        if row.status == status {
+            return None;
+        }
+        let old = row.status;
+        row.status = status;
+        let info = row.clone();
+        self.issued += 1;
+        self.applied = self.issued;
+        let cause = self.cause(name, reached);
+        Some((Change::StateChanged { info, old }, cause))
     }
 
     /// Forgets an expectation (the operation failed).
@@ -397,6 +428,55 @@ mod tests {
         assert!(t.assume(B, Expect::Gone).is_none());
         let k = t.ticket();
         assert!(t.apply(k, listing(&[row(A, 'S', 30000)])).is_empty());
+    }
+
+    #[test]
+    fn agent_states_apply_at_once_as_a_listing_would_show_them() {
+        let mut t = SessionTable::default();
+        let k = t.ticket();
+        t.apply(k, listing(&[row(A, 'R', 30000), row(B, 'S', 31000)]));
+        let in_flight = t.ticket();
+        // Another client suspends A: reported when the agent starts suspending.
+        let (change, cause) = t.observe(A, AgentState::Suspending).unwrap();
+        assert_eq!(
+            kinds(&[(change, cause)]),
+            ["alice-50-1700000000_stRxterm_dp24 running->suspended by other"]
+        );
+        assert!(t.observe(A, AgentState::Suspended).is_none(), "once");
+        // A listing asked for before (the database may still say R) cannot undo it.
+        assert!(
+            t.apply(
+                in_flight,
+                listing(&[row(A, 'R', 30000), row(B, 'S', 31000)])
+            )
+            .is_empty()
+        );
+        assert_eq!(t.get(A).unwrap().status, SessionStatus::Suspended);
+        // Our own resume of B: the cause is ours.
+        t.expect(B, Expect::Running);
+        let (change, cause) = t.observe(B, AgentState::Resuming).unwrap();
+        assert_eq!(
+            kinds(&[(change, cause)]),
+            ["alice-51-1700000000_stDXFCE_dp24 suspended->running by self"]
+        );
+        // Left to listings: ending agents, unreadable states, sessions never listed.
+        for state in [
+            AgentState::Terminating,
+            AgentState::Terminated,
+            AgentState::Unknown,
+        ] {
+            assert!(t.observe(B, state).is_none());
+        }
+        assert!(
+            t.observe("alice-52-1700000000_stRxterm_dp24", AgentState::Running)
+                .is_none()
+        );
+        // The next listing agrees: nothing more to report.
+        let k = t.ticket();
+        assert!(
+            t.apply(k, listing(&[row(A, 'S', 30000), row(B, 'R', 31000)]))
+                .is_empty()
+        );
     }
 
     #[test]

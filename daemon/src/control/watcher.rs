@@ -36,10 +36,11 @@ const FULL_LISTING: Duration = Duration::from_secs(120);
 /// (`x2gochangestatus`) in either order, so the listing right after the last file change
 /// may still show the old status — and a database change alone is never reported.
 const FOLLOW_UP: Duration = Duration::from_secs(1);
-/// How often the server-side script looks at the session files: each look costs the server
-/// about 1 ms of CPU (benchmarked), so 0.5 s keeps one watched profile near 0.1 s of server CPU
-/// a minute while a change still reaches listeners well within a second.
-const WATCH_TICK: Duration = Duration::from_millis(500);
+/// How often the server-side script looks at the session files unwoken: each look costs the
+/// server about 1 ms of CPU (benchmarked). The known sessions' state changes wake it at once
+/// (`tail -F`, see `x2go::watch`), so the tick bounds only how late a session another client
+/// starts is seen, and every change on a server whose `tail` cannot follow files.
+const WATCH_TICK: Duration = Duration::from_secs(1);
 
 /// Starts watching `ctl`'s sessions on `conn` until the connection ends or is replaced.
 pub(super) fn spawn(ctl: &Arc<ProfileController>, conn: Connection, generation: u64) {
@@ -187,14 +188,19 @@ async fn run(weak: Weak<ProfileController>, conn: Connection, generation: u64) {
         };
         let list = tokio::select! {
             line = next_line(&mut stream) => match line {
-                Some(line) => {
-                    let changed = !on_list_line(&line, &mut pending)
-                        && parse_watch_line(&line) == Some(WatchEvent::Changed);
-                    if changed {
+                Some(line) if on_list_line(&line, &mut pending) => false,
+                Some(line) => match parse_watch_line(&line) {
+                    Some(WatchEvent::Changed) => {
                         follow_up = Some(Instant::now() + FOLLOW_UP);
+                        true
                     }
-                    changed
-                }
+                    // Told at once; the change line that follows has it confirmed by a listing.
+                    Some(WatchEvent::Agent { session, state }) => {
+                        ctl.observe_agent(session.as_str(), state).await;
+                        false
+                    }
+                    Some(WatchEvent::Alive) | None => false,
+                },
                 None => {
                     if let Some(s) = stream.take() {
                         s.close().await;
