@@ -157,7 +157,11 @@ class Xvfb:
         cookie = subprocess.run(["mcookie"], stdout=subprocess.PIPE, text=True, check=True).stdout.strip()
         subprocess.run(["xauth", "-f", self.auth, "add", self.display, ".", cookie], check=True)
         os.chmod(self.auth, 0o644)
-        self.p = subprocess.Popen(["Xvfb", self.display, "-screen", "0", "1280x1024x24", "-nolisten", "tcp",
+        # -noreset, as the lab's Xvfb and any desktop's X server: without it Xvfb resets whenever
+        # its last client leaves (a suspended session's nxproxy, each xwininfo poll), and an
+        # nxproxy reconnecting on resume during a reset is refused ("Display failure detected"),
+        # which broke 2 of 3 raw OpenSSH resumes.
+        self.p = subprocess.Popen(["Xvfb", self.display, "-screen", "0", "1280x1024x24", "-nolisten", "tcp", "-noreset",
                                    "-auth", self.auth], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         CLEANUPS.append(self.stop)
         wait_for("Xvfb", lambda: os.path.exists("/tmp/.X11-unix/X%d" % n), 10)
@@ -614,26 +618,51 @@ def bench_signal(bus, xvfb, d, path):
         for line in mon.stdout:
             lines.append((time.perf_counter(), line.split()))
     threading.Thread(target=reader, daemon=True).start()
-    from_start, from_end = [], []
+    from_start, from_end, from_agent, agent_at = [], [], [], []
     for n in names:
+        # When the agent's state file leaves RUNNING (the suspend takes effect; x2golistsessions
+        # shows S from then on), read here as root every 1 ms: the part of the delay that is
+        # the other client's command, not x2god.
+        state_file = "/tmp/.x2go-%s/C-%s/state" % (USER, n)
+        seen = []
+
+        def agent_watch():
+            end = time.perf_counter() + 15
+            while time.perf_counter() < end and not seen:
+                try:
+                    if open(state_file).read().startswith("SUSPEND"):
+                        seen.append(time.perf_counter())
+                except OSError:
+                    pass
+                time.sleep(0.001)
+        watcher = threading.Thread(target=agent_watch, daemon=True)
+        watcher.start()
         t0 = time.perf_counter()
         dt, _ = ssh("x2gosuspend-session " + n, fresh=False)
         t1 = t0 + dt
         ts = wait_for("SessionStateChanged for " + n,
                       lambda: [t for t, w in lines if w[:3] == [n, "running", "suspended"]], 15, 0.005)[0]
+        watcher.join()
         from_start.append(ts - t0)
         from_end.append(ts - t1)
+        if seen:
+            agent_at.append(seen[0] - t0)
+            from_agent.append(ts - seen[0])
     R["signal_from_cmd_start"] = stats(from_start)
     R["signal_from_cmd_end"] = stats(from_end)
+    R["signal_agent_from_cmd_start"] = stats(agent_at)
+    R["signal_from_agent"] = stats(from_agent)
     mon.kill()
     mon.wait()
     terminate_sessions(names)
     for fwd, nx in attached:
         detach(fwd, nx)
     wait_for("no sessions of " + USER, lambda: not server_sessions(), 30, 0.5)
-    # CPU of watching: x2god's watcher vs polling x2golistsessions every 5 s
-    win = 20
-    time.sleep(2)
+    # CPU of watching: x2god's watcher vs polling x2golistsessions every 5 s. The kernel counts CPU
+    # time in 10 ms ticks: the window is long enough for a few dozen of them. The settling time
+    # lets the listings that follow the terminations above finish.
+    win = 30
+    time.sleep(5)
     a0 = user_cpu(USER)
     time.sleep(win)
     a1 = user_cpu(USER)
@@ -712,8 +741,10 @@ def bench_growth(bus, d, path):
     def start_n(k):
         # three at a time: x2gostartagent is mostly Perl start-up, the machine has two cores.
         # Count what the server lists: a start can lose a race for a display and vanish.
-        tries = 0
-        while len(server_sessions()) < k and tries < 2 * k:
+        # Sessions without a client end after a while, so a level out of reach is given up after
+        # a few extra starts (the table says how many were listed).
+        tries, limit = 0, k - len(server_sessions()) + 6
+        while len(server_sessions()) < k and tries < limit:
             batch = min(3, k - len(server_sessions()))
             tries += batch
             ps = [subprocess.Popen([os.path.join(TOP, "tests/lab/start-session.sh"), "-u", USER],
@@ -725,7 +756,9 @@ def bench_growth(bus, d, path):
                     have.append(o.strip())
                     MY_SESSIONS.add(o.strip())
 
-    levels = [1, 10] if QUICK else [1, 10, 50]
+    # 50 (the issue's top level) is out of reach here: sessions no client attaches to end after
+    # about a minute, and x2gostartagent slows down with every display it has to skip.
+    levels = [1, 10] if QUICK else [1, 10, 30]
     for k in levels:
         start_n(k)
         n_listed = len(server_sessions())
@@ -935,7 +968,7 @@ ENVELOPE_LIST = ("echo X2GODATABEGIN:0123456789abcdef; /bin/sh -c 'PATH=/usr/loc
 
 def rtt_phase(far, xvfb, ms, lifecycle):
     log("5. rtt: delay %d ms each way" % ms)
-    n, k = (8, 3) if QUICK else (15, 5)
+    n, k = (8, 3) if QUICK else (10, 4)
     far.set_delay(ms)
     o = {"ping": far.ping()}
     log("   ping median %.1f ms" % (o["ping"]["median"] * 1000))
@@ -1009,7 +1042,7 @@ def rtt_phase(far, xvfb, ms, lifecycle):
     if ms:  # one more, untimed, with python-x2go's debug output: the commands it runs
         open(os.path.join(RESULTS, "pyhoca-rtt-L-libdebug.log"), "w").write(py.run("-L", "--libdebug")[1])
     if lifecycle:
-        runs = 2
+        runs = 1  # each run is ~15 s (x2god) and ~30 s (pyhoca-cli) at 50 ms RTT: the bench's budget
         ops = ("new", "suspend", "resume", "terminate")
         for who, f in (("x2god", lifecycle_x2god), ("pyhoca", lifecycle_pyhoca)):
             res, cnt = {op: [] for op in ops}, {op: [] for op in ops}
@@ -1136,6 +1169,9 @@ def render():
         a, b = R["signal_from_cmd_start"], R["signal_from_cmd_end"]
         w("| 4 | OpenSSH `x2gosuspend-session` → `SessionStateChanged` seen | from command start %s; from command exit %s | polling every 5 s: 2.5 s mean | | ≤ 1 s | %s |"
           % (fmt_s(a), fmt_s(b), verdict(med(a) <= 1.0)))
+        if R.get("signal_from_agent", {}).get("n"):
+            w("| 4 | … of which the other client's command until its suspend takes effect (agent `state` file leaves RUNNING) / x2god from then until the signal | %s / %s | | | (info) | |"
+              % (fmt_s(R["signal_agent_from_cmd_start"]), fmt_s(R["signal_from_agent"], "ms")))
         x = R["cpu_x2god_user_total"]
         pol = R["cpu_poll_server_sshd"]
         w("| 4 | server CPU per minute watching one idle profile | %.3f s (x2god-watch alone %.3f s) | poll `x2golistsessions` every 5 s: %.3f s over ssh (server, %d polls/%d s; runuser-only: %.3f s) | %s | ≤ 1/10 | %s |"
