@@ -80,9 +80,10 @@ names=()
 mkfifo "$tmp/in" && exec 3<>"$tmp/in" || exit 1
 cat <&0 >&3 &
 fwd=$!
-# The doorbell: one empty line per burst of output of the tail below.
+# The doorbell: one empty line per burst of output of the tail below, rung once the burst has
+# been quiet for 20 ms, so that a state file caught truncated is looked at again once written.
 if command -v tail >/dev/null 2>&1; then
-  exec 5> >(while IFS= read -r -N 1 _; do echo; read -r -t 0.02 -d '' _; done >&3 3>&-)
+  exec 5> >(while IFS= read -r -N 1 _; do read -r -t 0.02 -d '' _; echo; done >&3 3>&-)
   ring=1
 fi
 # (Re)starts tail on the named sessions' state files: inotify wakes it on every write.
@@ -842,6 +843,19 @@ mod tests {
         ] {
             write(s, state);
             let took = w.expect_state_within(Duration::from_secs(2), s, state);
+            slowest = slowest.max(took);
+            let _ = w.quiet_for(Duration::from_millis(100));
+        }
+        // The agent truncates the file, then writes it: a look in between finds it empty, and
+        // the write must still be heard, however soon it follows.
+        for (i, pause) in [0u64, 5, 15, 60].into_iter().enumerate() {
+            let state = if i % 2 == 0 { "SUSPENDED" } else { "RUNNING" };
+            let path = dir.join(format!("C-{A}/state"));
+            let mut f = std::fs::File::create(&path).unwrap();
+            std::thread::sleep(Duration::from_millis(pause));
+            std::io::Write::write_all(&mut f, state.as_bytes()).unwrap();
+            drop(f);
+            let took = w.expect_state_within(Duration::from_secs(2), A, state);
             slowest = slowest.max(took);
             let _ = w.quiet_for(Duration::from_millis(100));
         }
