@@ -909,7 +909,7 @@ impl ProfileController {
     /// least every [`SHADOW_LISTING_EVERY`], and always while a shadow session is known or
     /// being started here. So a shadow session another client starts shows within that time,
     /// every other change at once.
-    async fn listing_text(&self, max_age: Duration) -> Result<String, Error> {
+    async fn listing_text(&self, max_age: Duration, route: Route) -> Result<String, Error> {
         let has_shadow = lock(&self.table)
             .all()
             .any(|s| s.name.kind() == crate::x2go::validate::SessionKind::Shadow);
@@ -939,7 +939,7 @@ impl ProfileController {
                 let shared = self
                     .listings
                     .get(key, max_age, || async {
-                        match self.run_listing(full).await {
+                        match self.run_listing(full, route).await {
                             Ok(out) => Some(out),
                             Err(e) => {
                                 own_error = Some(e);
@@ -952,10 +952,10 @@ impl ProfileController {
                     (Some(text), _) => text.to_string(),
                     (None, Some(e)) => return Err(e),
                     // Another profile's run failed: its connection, not necessarily ours.
-                    (None, None) => self.run_listing(full).await?,
+                    (None, None) => self.run_listing(full, route).await?,
                 }
             }
-            None => self.run_listing(full).await?,
+            None => self.run_listing(full, route).await?,
         };
         if full {
             lock(&self.live).cache.full_listing = Some(started);
@@ -966,12 +966,12 @@ impl ProfileController {
     /// Runs the listing (with shadow sessions if `include_shadow`): asked of the watcher's
     /// script when one runs on the current connection — one round trip, no channel to open —
     /// else as a command of its own.
-    async fn run_listing(&self, include_shadow: bool) -> Result<String, Error> {
+    async fn run_listing(&self, include_shadow: bool, route: Route) -> Result<String, Error> {
         let command = RemoteCommand::list_sessions(include_shadow);
         let generation = self.generation();
         let requests = lock(&self.lister)
             .as_ref()
-            .filter(|l| l.generation == generation)
+            .filter(|l| route == Route::Watcher && l.generation == generation)
             .map(|l| l.requests.clone());
         if let Some(requests) = requests {
             debug!(profile = %self.name(), command = command.name(), via = "watcher",
@@ -1002,7 +1002,7 @@ impl ProfileController {
     /// The server's `x2golistsessions` output as is, for a client (as
     /// [`ProfileController::list_sessions_for_caller`]).
     pub async fn list_sessions_raw(&self) -> Result<String, Error> {
-        self.listing_text(CALLER_MAX_AGE).await
+        self.listing_text(CALLER_MAX_AGE, Route::Watcher).await
     }
 
     /// [`ProfileController::list_sessions`] for a client's `ListSessions`, which accepts the
@@ -1010,18 +1010,30 @@ impl ProfileController {
     /// changes it could miss are those of that fraction of a second, which the watcher
     /// reports anyway.
     pub async fn list_sessions_for_caller(&self) -> Result<Vec<SessionInfo>, Error> {
-        self.list_sessions_within(CALLER_MAX_AGE).await
+        self.list_sessions_within(CALLER_MAX_AGE, Route::Watcher)
+            .await
     }
 
     /// The user's sessions; lines that do not parse are skipped and logged. Every listing
     /// updates the session table, and its changes are published before this returns.
     pub async fn list_sessions(&self) -> Result<Vec<SessionInfo>, Error> {
-        self.list_sessions_within(Duration::ZERO).await
+        self.list_sessions_within(Duration::ZERO, Route::Watcher)
+            .await
     }
 
-    async fn list_sessions_within(&self, max_age: Duration) -> Result<Vec<SessionInfo>, Error> {
+    /// [`ProfileController::list_sessions`] for the watcher itself: as a command of its own,
+    /// so that the watcher's script stays free to report the next change meanwhile.
+    pub(super) async fn refresh_sessions(&self) -> Result<Vec<SessionInfo>, Error> {
+        self.list_sessions_within(Duration::ZERO, Route::Exec).await
+    }
+
+    async fn list_sessions_within(
+        &self,
+        max_age: Duration,
+        route: Route,
+    ) -> Result<Vec<SessionInfo>, Error> {
         let ticket = lock(&self.table).ticket();
-        let text = self.listing_text(max_age).await?;
+        let text = self.listing_text(max_age, route).await?;
         let listing = list::parse_listing(&text);
         for skipped in &listing.skipped {
             debug!(profile = %self.name(), line = skipped.line_no, reason = %skipped.reason, "skipped a session line");
@@ -1108,6 +1120,15 @@ impl ProfileController {
         lock(&self.live).cache.versions = Some(versions.clone());
         Ok(versions)
     }
+}
+
+/// Where a listing runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// Asked of the watcher's script when one runs (one round trip, no channel to open).
+    Watcher,
+    /// As a command of its own.
+    Exec,
 }
 
 /// A fresh marker for the exec envelope: unguessable, so server output cannot fake the end.

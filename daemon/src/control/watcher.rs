@@ -3,8 +3,10 @@
 //! A long-lived command on the profile's own connection (the `x2go::command::watch_changes`
 //! script, shell builtins only) prints a line when the user's session directories change; only
 //! then does the watcher run `x2golistsessions`. Every [`FULL_LISTING`] it lists anyway, because
-//! the listing also repairs server state. The script also runs listings on request over its
-//! channel (see [`Lister`]), which saves opening a channel per listing. Without the script
+//! the listing also repairs server state. The script also runs clients' listings on request
+//! over its channel (see [`Lister`]), which saves opening a channel per listing; the watcher's
+//! own listings run as commands of their own, so that the script, which runs a listing before
+//! it reads on, keeps reporting agent state changes (within milliseconds) meanwhile. Without the script
 //! (another login shell, a server that closes it) the watcher falls back to listing every
 //! `poll_interval` seconds.
 
@@ -15,7 +17,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use tracing::{debug, info, warn};
+use tracing::{debug, info, trace, warn};
 
 use super::Error;
 use super::profile::{ProfileController, lock};
@@ -50,7 +52,7 @@ pub(super) fn spawn(ctl: &Arc<ProfileController>, conn: Connection, generation: 
 }
 
 async fn refresh(ctl: &ProfileController) {
-    if let Err(e) = ctl.list_sessions().await {
+    if let Err(e) = ctl.refresh_sessions().await {
         debug!(profile = %ctl.name(), error = %e, "watcher listing failed");
     }
 }
@@ -188,7 +190,7 @@ async fn run(weak: Weak<ProfileController>, conn: Connection, generation: u64) {
             ctl.poll_interval()
         };
         let list = tokio::select! {
-            line = next_line(&mut stream) => match line {
+            line = next_line(&mut stream) => match line.inspect(|l| trace!(profile = %ctl.name(), line = %l, "watcher line")) {
                 Some(line) if on_list_line(&line, &mut pending) => false,
                 Some(line) => match parse_watch_line(&line) {
                     Some(WatchEvent::Changed) => {
@@ -282,6 +284,7 @@ async fn tell_sessions(
     if told.as_ref() == Some(&line) {
         return;
     }
+    trace!(profile = %ctl.name(), line = line.trim_end(), "telling the session watcher");
     match stream.send(line.as_bytes()).await {
         Ok(()) => *told = Some(line),
         Err(e) => debug!(profile = %ctl.name(), error = %e, "cannot update the session watcher"),
