@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # x2god benchmark: x2god next to pyhoca-cli, python-x2go and plain OpenSSH, in one run.
 #
-#   sudo benches/run.sh            # everything (8-10 minutes on a 2-core machine, plus a
+#   sudo benches/run.sh            # everything (about 9 minutes on a 2-core machine, plus a
 #                                  # first-time release build of x2god and the bench client)
 #
 # Environment knobs (all optional):
