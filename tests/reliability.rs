@@ -18,9 +18,15 @@ const COUNT: u32 = 2;
 
 async fn profile(d: &Daemon, lab: &Lab, sshd: &PrivateSshd, extra: Options) -> Profile {
     sshd.trust_in_home(d.home.path());
+    connected_at(d, lab, sshd.port, extra).await
+}
+
+/// A connected profile of the lab's user at 127.0.0.1:`port` (whose host key `d` trusts),
+/// with the fast keepalive above and `extra` settings.
+async fn connected_at(d: &Daemon, lab: &Lab, port: u16, extra: Options) -> Profile {
     let mut s = Options::new()
         .set("hostname", "127.0.0.1")
-        .set("port", u32::from(sshd.port))
+        .set("port", u32::from(port))
         .set("username", lab.var("SSH_USER"))
         .set("key_filename", lab.var("SSH_KEY"))
         .set("keepalive_interval", INTERVAL)
@@ -114,20 +120,7 @@ async fn a_hung_server_is_detected_within_the_keepalive_window() {
         let relay = Relay::start(lab.port()).await;
         let d = Daemon::start().await;
         lab.trust_port_in_home(d.home.path(), relay.port);
-        let settings = Options::new()
-            .set("hostname", "127.0.0.1")
-            .set("port", u32::from(relay.port))
-            .set("username", lab.var("SSH_USER"))
-            .set("key_filename", lab.var("SSH_KEY"))
-            .set("keepalive_interval", INTERVAL)
-            .set("keepalive_count", COUNT);
-        let p = d
-            .client()
-            .await
-            .create_profile("hung", settings)
-            .await
-            .unwrap();
-        p.connect(Options::new()).await.unwrap();
+        let p = connected_at(&d, &lab, relay.port, Options::new()).await;
         let lost_signal = {
             let px = p.proxy().clone();
             let mut s = px.receive_connection_lost().await.unwrap();

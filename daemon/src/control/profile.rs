@@ -211,6 +211,9 @@ pub struct ProfileController {
     pub(super) local: Mutex<HashMap<String, LocalSession>>,
     /// Wakes the watcher for an immediate listing.
     pub(super) kick: Notify,
+    /// Sessions were added to or removed from the table: the watcher tells its script (which
+    /// follows the listed sessions' state files) the new set.
+    pub(super) names_changed: Notify,
     /// The published-applications entries and the raw text, cached per connection.
     pub(super) apps: Mutex<Option<(Arc<Vec<crate::x2go::apps::AppEntry>>, String)>>,
     /// How to show again, after a reconnect, each session x2god shows (see `auto_resume`).
@@ -259,6 +262,7 @@ impl ProfileController {
             table: Mutex::new(SessionTable::default()),
             local: Mutex::new(HashMap::new()),
             kick: Notify::new(),
+            names_changed: Notify::new(),
             apps: Mutex::new(None),
             viewing: Mutex::new(HashMap::new()),
             op_locks: Mutex::new(HashMap::new()),
@@ -1039,6 +1043,12 @@ impl ProfileController {
             debug!(profile = %self.name(), line = skipped.line_no, reason = %skipped.reason, "skipped a session line");
         }
         let changes = lock(&self.table).apply(ticket, listing.sessions.clone());
+        if changes
+            .iter()
+            .any(|(c, _)| matches!(c, Change::Added(_) | Change::Removed(_)))
+        {
+            self.names_changed.notify_one();
+        }
         for (change, cause) in changes {
             self.emit(ProfileEvent::Session {
                 change: Box::new(change),

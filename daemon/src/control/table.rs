@@ -129,25 +129,33 @@ impl SessionTable {
     /// the next listing confirms it (and reports any field that changed as an update).
     pub fn assume(&mut self, name: &str, reached: Expect) -> Option<(Change, Cause)> {
         self.expected.remove(name);
-        self.issued += 1;
-        self.applied = self.issued;
+        self.overrule_pending_listings();
         let change = match reached {
             Expect::Gone => Change::Removed(self.known.remove(name)?),
-            Expect::Suspended => {
-                let row = self.known.get_mut(name)?;
-                if row.status == SessionStatus::Suspended {
-                    return None;
-                }
-                let old = row.status;
-                row.status = SessionStatus::Suspended;
-                Change::StateChanged {
-                    info: row.clone(),
-                    old,
-                }
-            }
+            Expect::Suspended => self.set_status(name, SessionStatus::Suspended)?,
             Expect::Running => return None,
         };
         Some((change, Cause::Daemon))
+    }
+
+    /// Listings requested before now are ignored when they finish: they may predate a change
+    /// just applied without one.
+    fn overrule_pending_listings(&mut self) {
+        self.issued += 1;
+        self.applied = self.issued;
+    }
+
+    /// Sets a listed session's status ahead of a listing (see
+    /// [`SessionTable::overrule_pending_listings`]); `None` if not listed or already so.
+    fn set_status(&mut self, name: &str, status: SessionStatus) -> Option<Change> {
+        let row = self.known.get_mut(name)?;
+        if row.status == status {
+            return None;
+        }
+        let old = std::mem::replace(&mut row.status, status);
+        let info = row.clone();
+        self.overrule_pending_listings();
+        Some(Change::StateChanged { info, old })
     }
 
     /// Applies what a session's agent says of it (the watcher read its state file), as
@@ -167,17 +175,8 @@ impl SessionTable {
                 return None;
             }
         };
-        let row = self.known.get_mut(name)?;
-        if row.status == status {
-            return None;
-        }
-        let old = row.status;
-        row.status = status;
-        let info = row.clone();
-        self.issued += 1;
-        self.applied = self.issued;
-        let cause = self.cause(name, reached);
-        Some((Change::StateChanged { info, old }, cause))
+        let change = self.set_status(name, status)?;
+        Some((change, self.cause(name, reached)))
     }
 
     /// Forgets an expectation (the operation failed).

@@ -88,6 +88,18 @@ struct Pending {
     stderr: String,
 }
 
+impl Pending {
+    fn new(id: u64, reply: oneshot::Sender<Result<String, Error>>) -> Self {
+        Self {
+            id,
+            reply,
+            started: false,
+            stdout: String::new(),
+            stderr: String::new(),
+        }
+    }
+}
+
 /// Files one line of a listing under way; `true` if the line belonged to one.
 fn on_list_line(line: &str, pending: &mut VecDeque<Pending>) -> bool {
     match parse_list_marker(line) {
@@ -226,13 +238,7 @@ async fn run(weak: Weak<ProfileController>, conn: Connection, generation: u64) {
                 if let Some(s) = stream.as_ref()
                     && s.send(line.as_bytes()).await.is_ok()
                 {
-                    pending.push_back(Pending {
-                        id: next_id,
-                        reply: req.reply,
-                        started: false,
-                        stdout: String::new(),
-                        stderr: String::new(),
-                    });
+                    pending.push_back(Pending::new(next_id, req.reply));
                 }
                 false
             },
@@ -241,6 +247,8 @@ async fn run(weak: Weak<ProfileController>, conn: Connection, generation: u64) {
                 true
             },
             _ = ctl.kick.notified() => true,
+            // Back to the top, which tells the script the new set.
+            _ = ctl.names_changed.notified() => false,
             // Heartbeats do not postpone the periodic listing.
             _ = tokio::time::sleep_until(listed_at + wait) => true,
             _ = conn.closed() => {
@@ -297,14 +305,7 @@ mod tests {
 
     fn pending(id: u64) -> (Pending, oneshot::Receiver<Result<String, Error>>) {
         let (reply, answer) = oneshot::channel();
-        let p = Pending {
-            id,
-            reply,
-            started: false,
-            stdout: String::new(),
-            stderr: String::new(),
-        };
-        (p, answer)
+        (Pending::new(id, reply), answer)
     }
 
     #[test]
