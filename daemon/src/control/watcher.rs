@@ -202,9 +202,10 @@ async fn run(weak: Weak<ProfileController>, conn: Connection, generation: u64) {
             ctl.poll_interval()
         };
         let list = tokio::select! {
-            line = next_line(&mut stream) => match line.inspect(|l| trace!(profile = %ctl.name(), line = %l, "watcher line")) {
+            line = next_line(&mut stream) => match line {
+                // (Not logged: listing rows carry the sessions' X cookies.)
                 Some(line) if on_list_line(&line, &mut pending) => false,
-                Some(line) => match parse_watch_line(&line) {
+                Some(line) => match parse_watch_line(&line).inspect(|e| trace!(profile = %ctl.name(), event = ?e, "watcher line")) {
                     Some(WatchEvent::Changed) => {
                         follow_up = Some(Instant::now() + FOLLOW_UP);
                         true
