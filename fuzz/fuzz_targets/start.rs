@@ -67,14 +67,30 @@ fuzz_target!(|data: &[u8]| {
         match parse_watch_line(line) {
             Some(WatchEvent::Changed) => assert_eq!(line.trim_end(), WATCH_CHANGED),
             Some(WatchEvent::Alive) => assert_eq!(line.trim_end(), WATCH_ALIVE),
-            Some(WatchEvent::Agent { session, state }) => {
-                // The name is a valid one, taken whole from the line; the state as parsed.
-                let again = format!("{WATCH_STATE} {} {}", session.as_str(), state.as_str());
+            Some(WatchEvent::Agent {
+                session,
+                state,
+                listen,
+            }) => {
+                // The name is a valid one, taken whole from the line; the state as parsed; a
+                // port only for a resuming agent, and never 0.
+                let port = listen.map(|p| format!(" {p}")).unwrap_or_default();
+                let again = format!(
+                    "{WATCH_STATE} {} {}{port}",
+                    session.as_str(),
+                    state.as_str()
+                );
                 assert_eq!(
                     parse_watch_line(&again),
-                    Some(WatchEvent::Agent { session, state })
+                    Some(WatchEvent::Agent {
+                        session,
+                        state,
+                        listen
+                    })
                 );
                 assert!(line.starts_with(WATCH_STATE));
+                assert!(listen.is_none() || state == AgentState::Resuming);
+                assert_ne!(listen, Some(0));
             }
             None => assert!(line.trim_end() != WATCH_CHANGED && line.trim_end() != WATCH_ALIVE),
         }

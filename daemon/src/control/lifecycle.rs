@@ -26,6 +26,7 @@ const TAKE_OVER_TIMEOUT: Duration = Duration::from_secs(45);
 impl ProfileController {
     /// Starts a new session and displays it locally; returns its name once it runs.
     pub async fn start(self: &Arc<Self>, plan: StartPlan) -> Result<String, Error> {
+        let _busy = self.busy();
         let conn = self.connection()?;
         let start_agent = RemoteCommand::start_agent(&plan.agent)?;
         if let Some(probe) = RemoteCommand::command_exists(&plan.agent.command) {
@@ -114,6 +115,7 @@ impl ProfileController {
     /// Resumes a suspended session, or takes over one another client displays, and displays it
     /// locally. Already displayed here: nothing to do.
     pub async fn resume(self: &Arc<Self>, name: &str, plan: ResumePlan) -> Result<(), Error> {
+        let _busy = self.busy();
         let name = SessionName::parse(name)?;
         let conn = self.connection()?;
         let op = self.op_lock(name.as_str());
@@ -143,26 +145,45 @@ impl ProfileController {
             if info.status == SessionStatus::Running {
                 self.take_over(&name).await?;
             }
-            let out = self
-                .run(&RemoteCommand::resume(&name, &plan.args), START_TIMEOUT)
-                .await
-                .map_err(|e| e.at("x2goresume-session"))?;
+            // The agent listens some 0.4 s before x2goresume-session is done (it updates the
+            // database and runs hooks after signalling the agent); the watcher sees it, and
+            // nxproxy starts then, while the command finishes.
+            let listening = self.await_agent_listening(name.as_str());
+            let command = RemoteCommand::resume(&name, &plan.args);
+            let resume = self.run(&command, START_TIMEOUT);
+            tokio::pin!(resume);
+            let early = tokio::select! {
+                biased;
+                out = &mut resume => Err(out),
+                Ok(port) = listening => Ok(port),
+            };
+            let attach =
+                |port| self.attach(&conn, &name, info.cookie(), info.display, port, &plan.local);
+            let (out, early) = match early {
+                Err(out) => (out, None),
+                Ok(port) => {
+                    let (out, attached) = tokio::join!(resume, attach(port));
+                    (out, Some((port, attached)))
+                }
+            };
+            let out = out.map_err(|e| e.at("x2goresume-session"))?;
             let ports =
                 parse_resume(&String::from_utf8_lossy(&out)).map_err(|e| Error::Protocol {
                     command: "x2goresume-session".into(),
                     reason: e.to_string(),
                 })?;
-            self.attach(
-                &conn,
-                &name,
-                info.cookie(),
-                info.display,
-                ports.graphics_port,
-                &plan.local,
-            )
-            .await
+            match early {
+                Some((port, attached)) if port == ports.graphics_port => attached,
+                // (Not seen: the agent's options and the command's answer name one port.)
+                Some(_) => {
+                    self.detach(name.as_str()).await;
+                    attach(ports.graphics_port).await
+                }
+                None => attach(ports.graphics_port).await,
+            }
         }
         .await;
+        self.forget_agent_listening(name.as_str());
         if let Err(e) = result {
             lock(&self.table).unexpect(name.as_str());
             lock(&self.viewing).remove(name.as_str());
@@ -219,6 +240,7 @@ impl ProfileController {
         expect: Expect,
         command: fn(&SessionName) -> RemoteCommand,
     ) -> Result<(), Error> {
+        let busy = self.busy();
         let name = SessionName::parse(name)?;
         let op = self.op_lock(name.as_str());
         let _op = op.lock().await;
@@ -255,6 +277,7 @@ impl ProfileController {
             .await;
         }
         if known {
+            drop(busy);
             self.kick.notify_one();
         } else {
             // Not in the table (never listed): a listing says what became of it.

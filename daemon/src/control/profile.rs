@@ -120,17 +120,18 @@ struct ServerCache {
     full_listing: Option<std::time::Instant>,
 }
 
-/// Counts one `ShareDesktop` in progress for as long as it lives.
-pub(super) struct SharingGuard<'a>(&'a std::sync::atomic::AtomicUsize);
+/// Counts one call in progress (a `ShareDesktop`, a lifecycle operation) for as long as it
+/// lives.
+pub(super) struct CountGuard<'a>(&'a std::sync::atomic::AtomicUsize);
 
-impl<'a> SharingGuard<'a> {
+impl<'a> CountGuard<'a> {
     pub(super) fn new(count: &'a std::sync::atomic::AtomicUsize) -> Self {
         count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        SharingGuard(count)
+        CountGuard(count)
     }
 }
 
-impl Drop for SharingGuard<'_> {
+impl Drop for CountGuard<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
@@ -220,8 +221,13 @@ pub struct ProfileController {
     pub(super) viewing: Mutex<HashMap<String, super::ResumePlan>>,
     /// One lock per session name: lifecycle operations on one session never overlap.
     op_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Resumes waiting for their agent to listen (see [`Self::await_agent_listening`]).
+    listening: Mutex<HashMap<String, oneshot::Sender<u16>>>,
     /// `ShareDesktop` calls in progress: their listings must include shadow sessions.
     pub(super) sharing: std::sync::atomic::AtomicUsize,
+    /// Lifecycle operations in progress (start, resume, suspend, terminate): the watcher holds
+    /// back its listings meanwhile (see `control::watcher`), as each operation ends with one.
+    busy: std::sync::atomic::AtomicUsize,
     /// The running watcher, which lists on request.
     pub(super) lister: Mutex<Option<super::watcher::Lister>>,
 }
@@ -267,6 +273,8 @@ impl ProfileController {
             viewing: Mutex::new(HashMap::new()),
             op_locks: Mutex::new(HashMap::new()),
             sharing: std::sync::atomic::AtomicUsize::new(0),
+            busy: std::sync::atomic::AtomicUsize::new(0),
+            listening: Mutex::new(HashMap::new()),
             lister: Mutex::new(None),
         })
     }
@@ -379,6 +387,16 @@ impl ProfileController {
         if self.events.send((event, ack)).is_ok() {
             let _ = tokio::time::timeout(PUBLISH_WAIT, published).await;
         }
+    }
+
+    /// Counts a lifecycle operation in progress for as long as the guard lives.
+    pub(super) fn busy(&self) -> CountGuard<'_> {
+        CountGuard::new(&self.busy)
+    }
+
+    /// Whether a lifecycle operation is in progress.
+    pub(super) fn is_busy(&self) -> bool {
+        self.busy.load(std::sync::atomic::Ordering::Relaxed) > 0
     }
 
     /// The lock that serialises lifecycle operations on session `name`.
@@ -1057,6 +1075,28 @@ impl ProfileController {
             .await;
         }
         Ok(listing.sessions)
+    }
+
+    /// Waits, for a resume of session `name` in progress, for the watcher to see its agent
+    /// resume (see [`Self::agent_listens`]); replaces an earlier wait for the same session.
+    pub(super) fn await_agent_listening(&self, name: &str) -> oneshot::Receiver<u16> {
+        let (tx, rx) = oneshot::channel();
+        lock(&self.listening).insert(name.to_owned(), tx);
+        rx
+    }
+
+    /// Stops waiting as [`Self::await_agent_listening`] asked.
+    pub(super) fn forget_agent_listening(&self, name: &str) {
+        lock(&self.listening).remove(name);
+    }
+
+    /// The watcher saw the agent of session `name` resume, listening on graphics port `port`:
+    /// a resume of ours waiting for that can start nxproxy before `x2goresume-session` has
+    /// done its bookkeeping (some 0.4 s).
+    pub(super) fn agent_listens(&self, name: &str, port: u16) {
+        if let Some(tx) = lock(&self.listening).remove(name) {
+            let _ = tx.send(port);
+        }
     }
 
     /// Publishes what the watcher read from session `name`'s agent state file, where it

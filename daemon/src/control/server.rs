@@ -96,7 +96,7 @@ impl ProfileController {
         maxwait: Duration,
     ) -> Result<String, Error> {
         use crate::x2go::session_options::{SessionCommand, SessionType};
-        let _sharing = super::profile::SharingGuard::new(&self.sharing);
+        let _sharing = super::profile::CountGuard::new(&self.sharing);
         let user = Username::parse(user)?;
         let display = crate::x2go::validate::Display::parse(display)?;
         let offered = self.list_desktops(maxwait).await?;

@@ -44,6 +44,13 @@ const FOLLOW_UP: Duration = Duration::from_secs(1);
 /// late a session another client starts is seen, and every change on a server whose `tail`
 /// cannot follow files.
 const WATCH_TICK: Duration = Duration::from_secs(2);
+/// While a lifecycle operation of ours is in progress, the listings the watcher would run are
+/// put off, looking again this often: the operation ends with a listing of its own (or a
+/// kick), and the server scripts it runs are mostly Perl start-ups that a listing (one more)
+/// would slow down on a small server. Agent states are still published at once.
+const BUSY_RECHECK: Duration = Duration::from_millis(250);
+/// How long listings are put off at most, should an operation take long.
+const BUSY_DEFER_MAX: Duration = Duration::from_secs(5);
 
 /// Starts watching `ctl`'s sessions on `conn` until the connection ends or is replaced.
 pub(super) fn spawn(ctl: &Arc<ProfileController>, conn: Connection, generation: u64) {
@@ -189,6 +196,8 @@ async fn run(weak: Weak<ProfileController>, conn: Connection, generation: u64) {
     let mut told: Option<String> = None;
     // A second look a moment after a reported change (see [`FOLLOW_UP`]).
     let mut follow_up: Option<Instant> = None;
+    // Since when a listing has been put off for an operation in progress (see [`BUSY_RECHECK`]).
+    let mut deferred_since: Option<Instant> = None;
     loop {
         let Some(ctl) = weak.upgrade() else { return };
         if ctl.generation() != generation || conn.is_closed() {
@@ -211,7 +220,10 @@ async fn run(weak: Weak<ProfileController>, conn: Connection, generation: u64) {
                         true
                     }
                     // Told at once; the change line that follows has it confirmed by a listing.
-                    Some(WatchEvent::Agent { session, state }) => {
+                    Some(WatchEvent::Agent { session, state, listen }) => {
+                        if let Some(port) = listen {
+                            ctl.agent_listens(session.as_str(), port);
+                        }
                         ctl.observe_agent(session.as_str(), state).await;
                         false
                     }
@@ -250,18 +262,36 @@ async fn run(weak: Weak<ProfileController>, conn: Connection, generation: u64) {
             _ = ctl.kick.notified() => true,
             // Back to the top, which tells the script the new set.
             _ = ctl.names_changed.notified() => false,
-            // Heartbeats do not postpone the periodic listing.
-            _ = tokio::time::sleep_until(listed_at + wait) => true,
+            // Heartbeats do not postpone the periodic listing; while listings are put off,
+            // the follow-up looks again.
+            _ = tokio::time::sleep_until(listed_at + wait), if deferred_since.is_none() => true,
             _ = conn.closed() => {
                 drop_lister(&ctl, generation);
                 return;
             },
         };
         if list {
-            spawn_refresh(&ctl);
-            listed_at = Instant::now();
+            let now = Instant::now();
+            if put_off(ctl.is_busy(), now, &mut deferred_since) {
+                let recheck = now + BUSY_RECHECK;
+                follow_up = Some(follow_up.map_or(recheck, |f| f.min(recheck)));
+            } else {
+                spawn_refresh(&ctl);
+                listed_at = now;
+            }
         }
     }
+}
+
+/// Whether a listing due `now` is put off because an operation is in progress (`busy`);
+/// `since` remembers when the first one was, so that none is put off beyond
+/// [`BUSY_DEFER_MAX`]. Cleared once a listing runs.
+fn put_off(busy: bool, now: Instant, since: &mut Option<Instant>) -> bool {
+    if busy && now < *since.get_or_insert(now) + BUSY_DEFER_MAX {
+        return true;
+    }
+    *since = None;
+    false
 }
 
 async fn sleep_until_some(at: Option<Instant>) {
@@ -303,6 +333,21 @@ async fn tell_sessions(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listings_are_put_off_while_busy_for_a_while_only() {
+        let t0 = Instant::now();
+        let mut since = None;
+        assert!(!put_off(false, t0, &mut since));
+        assert!(put_off(true, t0, &mut since));
+        assert!(put_off(true, t0 + BUSY_DEFER_MAX / 2, &mut since));
+        // Still busy, but put off for too long: this one runs, and the count starts again.
+        assert!(!put_off(true, t0 + BUSY_DEFER_MAX, &mut since));
+        assert_eq!(since, None);
+        assert!(put_off(true, t0 + BUSY_DEFER_MAX, &mut since));
+        assert!(!put_off(false, t0 + BUSY_DEFER_MAX, &mut since));
+        assert_eq!(since, None);
+    }
 
     fn pending(id: u64) -> (Pending, oneshot::Receiver<Result<String, Error>>) {
         let (reply, answer) = oneshot::channel();

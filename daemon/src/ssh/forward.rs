@@ -25,6 +25,11 @@ const OPEN_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long stopping a forward waits for its pumps to send their channel close before it
 /// drops them outright (their sockets close either way).
 const STOP_GRACE: Duration = Duration::from_secs(2);
+/// How often, and how far apart, a channel whose target refused the connection is asked for
+/// again: a listener may be about to open (an agent told to resume listens a few ms after
+/// it says so), and the local client has already connected.
+const REFUSED_RETRIES: u32 = 10;
+const REFUSED_PAUSE: Duration = Duration::from_millis(50);
 
 /// Bytes read from a local socket at a time: russh's default maximum packet size, so that one
 /// read becomes one SSH packet.
@@ -283,15 +288,28 @@ async fn forward_one(
     mut halt: watch::Receiver<bool>,
     active: Arc<AtomicUsize>,
 ) {
-    let open = inner.handle.channel_open_direct_tcpip(
-        target.host.as_str(),
-        u32::from(target.port),
-        peer.ip().to_string(),
-        u32::from(peer.port()),
-    );
-    // Not cancelled by `halt`: a confirmation arriving after we stopped listening would leave
-    // a channel open on the server that nobody closes. OPEN_TIMEOUT and STOP_GRACE bound it.
-    let channel = match timeout(OPEN_TIMEOUT, open).await {
+    let mut refused = 0;
+    let channel = loop {
+        let open = inner.handle.channel_open_direct_tcpip(
+            target.host.as_str(),
+            u32::from(target.port),
+            peer.ip().to_string(),
+            u32::from(peer.port()),
+        );
+        // Not cancelled by `halt`: a confirmation arriving after we stopped listening would
+        // leave a channel open on the server that nobody closes. OPEN_TIMEOUT and STOP_GRACE
+        // bound it.
+        match timeout(OPEN_TIMEOUT, open).await {
+            Ok(Err(russh::Error::ChannelOpenFailure(russh::ChannelOpenFailure::ConnectFailed)))
+                if refused < REFUSED_RETRIES && !*halt.borrow() =>
+            {
+                refused += 1;
+                sleep(REFUSED_PAUSE).await;
+            }
+            other => break other,
+        }
+    };
+    let channel = match channel {
         Ok(Ok(channel)) => channel,
         Ok(Err(e)) => {
             // Dropping `sock` closes the local connection; the listener goes on.

@@ -13,19 +13,47 @@ use super::session_options::{
 use super::validate::{Display, InvalidArgument, SessionName, Username};
 use super::watch::{HEARTBEAT_SECS, WATCH_SCRIPT};
 
-/// The shell loop shared by the agent waits: `x2gogetagentstate "$1"` every 50 ms, at most
-/// `"$2"` times, until the state matches the `case` pattern given; prints the last state.
+/// The shell loop shared by the agent waits: the agent state of session `"$1"` every 50 ms, at
+/// most `"$2"` times, until it matches the `case` pattern given; prints the last state.
+/// The state is read from the agent's state file with the `read` builtin where the user's own
+/// X2Go directory has it, else asked of `x2gogetagentstate` (a Perl start-up per look, which
+/// would compete on a small server with the very agent and nxproxy handshake being waited
+/// for; it also finds the files of shadow sessions, kept in the shadowed user's directory).
 /// `$lib` must hold the libexec directory.
 macro_rules! await_agent_loop {
     ($states:literal) => {
         concat!(
-            "n=0; while :; do s=$(\"$lib/x2gogetagentstate\" \"$1\"); case $s in ",
+            x2go_tmp_dir!(),
+            "f=$d/C-$1/state; n=0; while :; do s=; ",
+            "if [ -r \"$f\" ]; then { read -r s || :; } <\"$f\"; ",
+            "else s=$(\"$lib/x2gogetagentstate\" \"$1\"); fi; case $s in ",
             $states,
             ") break ;; esac; n=$((n+1)); [ \"$n\" -ge \"$2\" ] && break; sleep 0.05; done; ",
             "echo \"$s\""
         )
     };
 }
+
+/// Runs `x2goresume-session "$@"` once the agent of session `$1` no longer says `SUSPENDING`
+/// (see [`RemoteCommand::resume`]). The state file is where the watcher looks for it
+/// ([`super::watch`]).
+const RESUME_SCRIPT: &str = concat!(
+    x2go_tmp_dir!(),
+    "n=0; while [ \"$n\" -lt 60 ]; do s=; { read -r s || :; } 2>/dev/null <\"$d/C-$1/state\"; ",
+    "[ \"$s\" = SUSPENDING ] || break; n=$((n+1)); sleep 0.05; done; ",
+    "exec x2goresume-session \"$@\""
+);
+
+/// `x2golistsessions`, then `x2golistshadowsessions` where the server has it and this user may
+/// have shadow sessions (see [`any_shadow_dir`]).
+const LIST_WITH_SHADOW_SCRIPT: &str = concat!(
+    "x2golistsessions || exit; ",
+    "command -v x2golistshadowsessions >/dev/null 2>&1 || exit 0; ",
+    x2go_tmp_dir!(),
+    "if ",
+    any_shadow_dir!(),
+    "; then exec x2golistshadowsessions; fi"
+);
 
 /// The name of an environment variable set on a remote command.
 ///
@@ -144,10 +172,7 @@ impl RemoteCommand {
             // One after the other: run side by side they contend for the session database
             // (x2golistsessions also writes its repairs there). A failing first listing fails
             // the command instead of being masked by the second's status.
-            shell_script(
-                "x2golistsessions || exit; \
-                 if command -v x2golistshadowsessions >/dev/null 2>&1; then x2golistshadowsessions; fi",
-            )
+            shell_script(LIST_WITH_SHADOW_SCRIPT)
         } else {
             Builder::program("x2golistsessions").build()
         }
@@ -283,9 +308,15 @@ impl RemoteCommand {
     }
 
     /// Reattach a session (doc §2.7):
-    /// `x2goresume-session <S> <geometry> <link> <pack> <kblayout> <kbtype> <setkbd> <clipboard> True|False`.
+    /// `x2goresume-session <S> <geometry> <link> <pack> <kblayout> <kbtype> <setkbd> <clipboard> True|False`,
+    /// after waiting on the server, checking every 50 ms for at most 3 s, while the agent's
+    /// state file says `SUSPENDING`. A resume right after a suspend finds the agent there until
+    /// nxproxy has gone (some ms), and `x2goresume-session` would then sleep a whole second
+    /// before it looks again. Reading the file is a shell builtin, not `x2gogetagentstate`
+    /// (a Perl start-up per look); where the file is elsewhere (shadow sessions), nothing is
+    /// waited for here and `x2goresume-session` waits as before.
     pub fn resume(name: &SessionName, args: &ResumeArgs) -> Self {
-        Builder::program("x2goresume-session")
+        Builder::script("sh", RESUME_SCRIPT, "x2goresume-session")
             .arg(name.as_str())
             .arg(&args.geometry.as_arg())
             .arg(args.link.as_str())
@@ -544,7 +575,10 @@ mod tests {
             cmd.to_shell()
                 .starts_with("sh -c 'x2golistsessions || exit; ")
         );
-        assert!(cmd.to_shell().ends_with("then x2golistshadowsessions; fi'"));
+        assert!(
+            cmd.to_shell()
+                .ends_with("then exec x2golistshadowsessions; fi'")
+        );
         assert_eq!(split(&cmd), expected_words(&cmd));
         let cmd = RemoteCommand::home_exists();
         assert_eq!(split(&cmd), expected_words(&cmd));
@@ -720,8 +754,9 @@ mod tests {
     #[test]
     fn resume_like_python() {
         let cmd = RemoteCommand::resume(&name(), &ResumeArgs::default());
+        assert_eq!(&cmd.argv()[..3], ["sh", "-c", RESUME_SCRIPT]);
         assert_eq!(
-            cmd.to_shell(),
+            cmd.argv()[3..].join(" "),
             "x2goresume-session a_b-50-1700000000_stRmy_app_dp24 800x600 adsl 16m-jpeg-9 null \
              null/null 0 both False"
         );
@@ -731,7 +766,7 @@ mod tests {
             ..ResumeArgs::default()
         };
         let words = split(&RemoteCommand::resume(&name(), &args));
-        assert_eq!(&words[6..], ["auto", "1", "both", "True"]);
+        assert_eq!(&words[9..], ["auto", "1", "both", "True"]);
     }
 
     #[test]
@@ -758,10 +793,144 @@ mod tests {
         assert_eq!(out, format!("RUNNING 1 {}", name().as_str()));
     }
 
+    /// A user name of this test process's own, whose `/tmp/.x2go-<user>` (see
+    /// `x2go_tmp_dir!`) the test owns; removed again on drop.
+    struct TmpUser(String);
+
+    impl TmpUser {
+        fn new(tag: &str) -> Self {
+            let user = format!("x2godtest{}{tag}", std::process::id());
+            let _ = std::fs::remove_dir_all(Self::dir_of(&user));
+            Self(user)
+        }
+        fn dir_of(user: &str) -> std::path::PathBuf {
+            std::path::PathBuf::from(format!("/tmp/.x2go-{user}"))
+        }
+        fn dir(&self) -> std::path::PathBuf {
+            Self::dir_of(&self.0)
+        }
+    }
+
+    impl Drop for TmpUser {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(self.dir());
+        }
+    }
+
+    /// The resume script waits while the agent says `SUSPENDING`, then runs
+    /// `x2goresume-session` with the same words; without a state file it does not wait.
+    #[test]
+    fn resume_waits_out_suspending() {
+        use std::time::{Duration, Instant};
+        let user = TmpUser::new("resume");
+        let state = user.dir().join(format!("C-{}/state", name().as_str()));
+        std::fs::create_dir_all(state.parent().unwrap()).unwrap();
+        let cmd = RemoteCommand::resume(&name(), &ResumeArgs::default());
+        let env = [
+            ("USER", std::ffi::OsStr::new(&user.0)),
+            ("STATE", state.as_os_str()),
+        ];
+        let fake = [(
+            "x2goresume-session",
+            "printf '%s|' \"$(cat \"$STATE\" 2>/dev/null)\" \"$@\"",
+        )];
+        for suspending in [true, false] {
+            let writer = if suspending {
+                std::fs::write(&state, "SUSPENDING").unwrap();
+                let state = state.clone();
+                Some(std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(300));
+                    std::fs::write(&state, "SUSPENDED").unwrap();
+                }))
+            } else {
+                let _ = std::fs::remove_file(&state);
+                None
+            };
+            let t = Instant::now();
+            let (code, out, _) = run_with_fakes_env(&cmd, &fake, &env);
+            let took = t.elapsed();
+            assert_eq!(code, 0);
+            let words: Vec<&str> = out.split('|').collect();
+            assert_eq!(words[1..10].join(" "), cmd.argv()[4..].join(" "), "{out}");
+            if let Some(writer) = writer {
+                writer.join().unwrap();
+                assert_eq!(words[0], "SUSPENDED");
+                assert!(took >= Duration::from_millis(300), "{took:?}");
+                assert!(took < Duration::from_millis(900), "{took:?}");
+            } else {
+                assert_eq!(words[0], "");
+                assert!(took < Duration::from_millis(300), "{took:?}");
+            }
+        }
+    }
+
+    /// The shadow listing runs only where this user has had a shadow session: a session
+    /// directory `C-<user>-*XSHAD*` in any user's `/tmp/.x2go-*`, or (as a link) in `~/.x2go`.
+    #[test]
+    fn shadow_listing_only_after_a_shadow_session() {
+        let user = TmpUser::new("shadow");
+        let other = TmpUser::new("other");
+        let home = tempfile::tempdir().unwrap();
+        let cmd = RemoteCommand::list_sessions(true);
+        let env = [
+            ("USER", std::ffi::OsStr::new(&user.0)),
+            ("HOME", home.path().as_os_str()),
+        ];
+        let fakes = [
+            ("x2golistsessions", "echo plain; echo l >>calls"),
+            (
+                "x2golistshadowsessions",
+                "echo shadow; echo s >>calls; exit 4",
+            ),
+        ];
+        let plain = (0, "plain\n".to_owned(), "l\n".to_owned());
+        let both = (4, "plain\nshadow\n".to_owned(), "l\ns\n".to_owned());
+        let u = &user.0;
+        let own = format!("C-{u}-52-1700000200_stSfullXSHAD{u}XSHADPP50_dp24");
+        std::fs::create_dir_all(user.dir().join(format!("C-{}", name().as_str()))).unwrap();
+        std::fs::create_dir_all(home.path().join(".x2go")).unwrap();
+        // Another user's shadow session of this user's desktop is not this user's.
+        let theirs = format!("C-{}-53-1700000300_stSfullXSHAD{u}XSHADPP50_dp24", other.0);
+        std::fs::create_dir_all(user.dir().join(&theirs)).unwrap();
+        std::os::unix::fs::symlink(
+            user.dir().join(&theirs),
+            home.path().join(".x2go").join(&theirs),
+        )
+        .unwrap();
+        assert_eq!(run_with_fakes_env(&cmd, &fakes, &env), plain);
+        // x2gostartagent's link, dangling.
+        let link = home.path().join(".x2go").join(&own);
+        std::os::unix::fs::symlink(user.dir().join(&own), &link).unwrap();
+        assert_eq!(run_with_fakes_env(&cmd, &fakes, &env), both);
+        std::fs::remove_file(&link).unwrap();
+        std::fs::create_dir_all(user.dir().join(&own)).unwrap();
+        assert_eq!(run_with_fakes_env(&cmd, &fakes, &env), both);
+        std::fs::remove_dir(user.dir().join(&own)).unwrap();
+        // This user's shadow session of another user's desktop lives in theirs.
+        let of_other = format!("C-{u}-54-1700000400_stSfullXSHAD{}XSHADPP51_dp24", other.0);
+        std::fs::create_dir_all(other.dir().join(&of_other)).unwrap();
+        assert_eq!(run_with_fakes_env(&cmd, &fakes, &env), both);
+        // A failing session listing ends the command.
+        let failing = [("x2golistsessions", "echo l >>calls; exit 2"), fakes[1]];
+        assert_eq!(
+            run_with_fakes_env(&cmd, &failing, &env),
+            (2, String::new(), "l\n".into())
+        );
+    }
+
     /// Runs `cmd` with fake server scripts in a fresh directory first on `PATH` (and named by
     /// the fake `x2gopath`); returns the exit status, stdout and the file `calls` the fakes
     /// append to.
     fn run_with_fakes(cmd: &RemoteCommand, fakes: &[(&str, &str)]) -> (i32, String, String) {
+        run_with_fakes_env(cmd, fakes, &[])
+    }
+
+    /// As [`run_with_fakes`], with `env` added to the command's environment.
+    fn run_with_fakes_env(
+        cmd: &RemoteCommand,
+        fakes: &[(&str, &str)],
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> (i32, String, String) {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let write = |n: &str, body: &str| {
@@ -778,6 +947,7 @@ mod tests {
             .arg(cmd.to_shell())
             .current_dir(dir.path())
             .env("PATH", format!("{}:/usr/bin:/bin", dir.path().display()))
+            .envs(env.iter().copied())
             .output()
             .unwrap();
         let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap_or_default();
@@ -826,6 +996,32 @@ mod tests {
             ],
         );
         assert_eq!((code, out.as_str(), calls.as_str()), (3, "", ""));
+    }
+
+    /// Where the user's X2Go directory has the agent's state file, the wait reads it: no
+    /// `x2gogetagentstate` runs.
+    #[test]
+    fn await_agent_state_reads_the_state_file() {
+        use std::time::Duration;
+        let user = TmpUser::new("await");
+        let state = user.dir().join(format!("C-{}/state", name().as_str()));
+        std::fs::create_dir_all(state.parent().unwrap()).unwrap();
+        std::fs::write(&state, "RESUMING").unwrap();
+        let writer = {
+            let state = state.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(200));
+                std::fs::write(&state, "RUNNING").unwrap();
+            })
+        };
+        let cmd = RemoteCommand::await_agent_state(&name(), 100);
+        let (code, out, calls) = run_with_fakes_env(
+            &cmd,
+            &[("x2gogetagentstate", "echo state >>calls; echo TERMINATED")],
+            &[("USER", std::ffi::OsStr::new(&user.0))],
+        );
+        writer.join().unwrap();
+        assert_eq!((code, out.trim(), calls.as_str()), (0, "RUNNING", ""));
     }
 
     /// The attach wait gives up after `polls` checks and prints the last state.

@@ -5,6 +5,9 @@
 //! feeds it strings and bytes and sends what it builds. Keeping it pure makes it cheap to test
 //! exhaustively (unit tests plus property tests in every module).
 
+#[macro_use]
+mod snippets;
+
 pub mod apps;
 pub mod command;
 pub mod envelope;

@@ -33,7 +33,10 @@ pub const WATCH_CHANGED: &str = "X2GOD-CHANGED";
 pub const WATCH_ALIVE: &str = "X2GOD-ALIVE";
 
 /// Starts the line printed, before [`WATCH_CHANGED`], for each named session whose agent state
-/// file changed: `X2GOD-STATE <session> <state>`, the state being the file's first line.
+/// file changed: `X2GOD-STATE <session> <state>`, the state being the file's first line. For
+/// `RESUMING` it goes on with the graphics port the agent now listens on (the `listen=` of its
+/// `options` file, which `x2goresume-session` rewrites before it signals the agent):
+/// `X2GOD-STATE <session> RESUMING <port>`.
 pub const WATCH_STATE: &str = "X2GOD-STATE";
 
 /// Interval between heartbeats.
@@ -62,7 +65,8 @@ pub(super) const HEARTBEAT_SECS: u64 = 30;
 /// reference" (`! [ ref -nt f ]`), which may report a change twice but never loses one. The
 /// reference is refreshed before the check and compared against the previous one (two files,
 /// swapped), so a change between check and refresh is caught by the next round.
-pub(super) const WATCH_SCRIPT: &str = r#"set -u
+pub(super) const WATCH_SCRIPT: &str = concat!(
+    r#"set -u
 poll=$1 beat=$2 dir=${3:-}
 if [ -z "$dir" ]; then
   u=${USER:-}
@@ -133,7 +137,10 @@ while :; do
     : >"$tmp/err"
     run_listing x2golistsessions
     rc=$?
-    if [ "$rc" -eq 0 ] && [ "${words[2]:-}" = shadow ] && command -v x2golistshadowsessions >/dev/null 2>&1; then
+    if [ "$rc" -eq 0 ] && [ "${words[2]:-}" = shadow ] && command -v x2golistshadowsessions >/dev/null 2>&1 &&
+      d=$dir && "#,
+    any_shadow_dir!(),
+    r#"; then
       run_listing x2golistshadowsessions
       rc=$?
     fi
@@ -156,7 +163,13 @@ while :; do
       if [[ -e $f && ! $old -nt $f ]]; then
         changed=1 st=
         read -r st <"$f" 2>/dev/null
-        echo "X2GOD-STATE $s $st" || exit 0
+        lp=
+        if [ "$st" = RESUMING ]; then
+          o=
+          read -r o 2>/dev/null <"$dir/C-$s/options"
+          case $o in *,listen=[0-9]*) lp=${o#*,listen=} lp=" ${lp%%[!0-9]*}" ;; esac
+        fi
+        echo "X2GOD-STATE $s $st$lp" || exit 0
       fi
     done
     if [ -z "$changed" ] && [ -n "$now" ] && [ "$n" -ge "$beat" ]; then
@@ -174,7 +187,8 @@ while :; do
     n=0
   fi
 done
-"#;
+"#
+);
 
 /// The line that tells a running watcher which sessions' state files to look at (see
 /// [`WATCH_SCRIPT`]); names are validated session names, so they hold no blank or glob
@@ -238,6 +252,9 @@ pub enum WatchEvent {
         session: SessionName,
         /// What its state file says ([`AgentState::Unknown`] if unreadable or empty).
         state: AgentState,
+        /// For [`AgentState::Resuming`]: the graphics port the agent listens on, when its
+        /// options name one.
+        listen: Option<u16>,
     },
 }
 
@@ -251,10 +268,16 @@ pub fn parse_watch_line(line: &str) -> Option<WatchEvent> {
         _ => {}
     }
     let rest = line.strip_prefix(WATCH_STATE)?.strip_prefix(' ')?;
-    let (session, state) = rest.split_once(' ').unwrap_or((rest, ""));
+    let (session, rest) = rest.split_once(' ').unwrap_or((rest, ""));
+    let (state, port) = rest.split_once(' ').unwrap_or((rest, ""));
+    let state = parse_agent_state(state);
     Some(WatchEvent::Agent {
         session: SessionName::parse(session).ok()?,
-        state: parse_agent_state(state),
+        state,
+        listen: match state {
+            AgentState::Resuming => port.parse().ok().filter(|&p: &u16| p != 0),
+            _ => None,
+        },
     })
 }
 
@@ -281,14 +304,43 @@ mod tests {
             parse_watch_line("X2GOD-STATE u-50-1700000000_stDXFCE_dp24 SUSPENDING\r"),
             Some(WatchEvent::Agent {
                 session: a.clone(),
-                state: AgentState::Suspending
+                state: AgentState::Suspending,
+                listen: None,
             })
         );
         assert_eq!(
             parse_watch_line("X2GOD-STATE u-50-1700000000_stDXFCE_dp24 "),
             Some(WatchEvent::Agent {
-                session: a,
-                state: AgentState::Unknown
+                session: a.clone(),
+                state: AgentState::Unknown,
+                listen: None,
+            })
+        );
+        let resuming = |listen| {
+            Some(WatchEvent::Agent {
+                session: a.clone(),
+                state: AgentState::Resuming,
+                listen,
+            })
+        };
+        let line = |rest: &str| parse_watch_line(&format!("X2GOD-STATE {} {rest}", a.as_str()));
+        assert_eq!(line("RESUMING 46190\r"), resuming(Some(46190)));
+        assert_eq!(line("RESUMING"), resuming(None));
+        for bad in [
+            "RESUMING 0",
+            "RESUMING 65536",
+            "RESUMING -1",
+            "RESUMING 12x",
+        ] {
+            assert_eq!(line(bad), resuming(None), "{bad}");
+        }
+        // Only a resuming agent's port counts.
+        assert_eq!(
+            line("RUNNING 46190"),
+            Some(WatchEvent::Agent {
+                session: a.clone(),
+                state: AgentState::Running,
+                listen: None,
             })
         );
         for other in [
@@ -360,6 +412,8 @@ mod tests {
                 .arg("-c")
                 .arg(format!("exec {line}"))
                 .env("TMPDIR", &tmp)
+                // No `~/.x2go` of whoever runs the tests (see `any_shadow_dir!`).
+                .env("HOME", &tmp)
                 .env("PATH", path)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
@@ -431,11 +485,16 @@ mod tests {
                 }
             }
             let took = t.elapsed();
+            let (word, listen) = match state.split_once(' ') {
+                Some((word, port)) => (word, Some(port.parse().unwrap())),
+                None => (state, None),
+            };
             assert_eq!(
                 parse_watch_line(&want),
                 Some(WatchEvent::Agent {
                     session: SessionName::parse(session).unwrap(),
-                    state: parse_agent_state(state),
+                    state: parse_agent_state(word),
+                    listen,
                 })
             );
             self.expect_changed_within(Duration::from_millis(100));
@@ -604,6 +663,8 @@ mod tests {
 
     const A: &str = "u-50-1700000000_stDXFCE_dp24";
     const B: &str = "u-51-1700000100_stRxterm_dp24";
+    /// A shadow session of user `u`'s display :50 (as `x2gostartagent` names it).
+    const SHADOW: &str = "u-52-1700000200_stSfullXSHADuXSHADPP50_dp24";
 
     /// A directory with sessions [`A`] and [`B`], each with a state file.
     fn two_sessions(name: &str) -> (PathBuf, PathBuf) {
@@ -712,6 +773,7 @@ mod tests {
                 "X2GOD-LIST-END 1 0"
             ]
         );
+        // Asked for shadow sessions while this user never had one: no shadow listing.
         send(&mut w, &list_request(2, true));
         assert_eq!(
             listing(&w, 2),
@@ -719,10 +781,27 @@ mod tests {
                 "X2GOD-LIST-BEGIN 2",
                 "a|1",
                 "b|2",
+                "X2GOD-LIST-ERR x2golistsessions warns",
+                "X2GOD-LIST-END 2 0"
+            ]
+        );
+        // x2gostartagent's link in ~/.x2go (HOME is the watcher's TMPDIR here), dangling as
+        // once its session directory is gone; not in `dir`, whose change would be reported.
+        let x2go_home = dir.with_extension("tmpdir").join(".x2go");
+        std::fs::create_dir_all(&x2go_home).unwrap();
+        std::os::unix::fs::symlink(root.join("gone"), x2go_home.join(format!("C-{SHADOW}")))
+            .unwrap();
+        send(&mut w, &list_request(3, true));
+        assert_eq!(
+            listing(&w, 3),
+            [
+                "X2GOD-LIST-BEGIN 3",
+                "a|1",
+                "b|2",
                 "s|3",
                 "X2GOD-LIST-ERR x2golistsessions warns",
                 "X2GOD-LIST-ERR x2golistshadowsessions warns",
-                "X2GOD-LIST-END 2 0"
+                "X2GOD-LIST-END 3 0"
             ]
         );
         // Still watching (the listers did not eat its stdin), and still told sessions.
@@ -730,6 +809,14 @@ mod tests {
         let _ = w.quiet_for(Duration::from_millis(400));
         std::fs::write(dir.join(format!("C-{A}/state")), "SUSPENDED").unwrap();
         w.expect_state_within(Duration::from_secs(1), A, "SUSPENDED");
+        // Resuming: the port the agent's options (rewritten first) name comes along.
+        std::fs::write(
+            dir.join(format!("C-{A}/options")),
+            "nx/nx,link=lan,pack=16m-jpeg-9,accept=localhost,listen=46190,clipboard=both,id=x:50\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join(format!("C-{A}/state")), "RESUMING").unwrap();
+        w.expect_state_within(Duration::from_secs(1), A, "RESUMING 46190");
         drop(w);
 
         // A failing listing: its status, and no shadow listing after it.

@@ -1,0 +1,41 @@
+//! Shell fragments shared by the constant scripts of [`super::command`] and [`super::watch`].
+//! They are macros, not `const`s, because `concat!` (which joins them into the scripts at
+//! compile time) takes literals only. Each one is plain POSIX `sh`, so it runs in `bash` too.
+
+/// Sets `d` to the user's X2Go state directory on the server, where `x2gostartagent` puts
+/// `C-<session>/state`: `/tmp/.x2go-<user>`, or its polyinstantiated twin under `/tmp-inst`.
+/// Sets `u` to the user name.
+macro_rules! x2go_tmp_dir {
+    () => {
+        concat!(
+            "u=${USER:-}; [ -n \"$u\" ] || u=$(id -un) || u=; ",
+            "d=/tmp/.x2go-$u; [ -d \"/tmp-inst/$u/.x2go-$u\" ] && d=/tmp-inst/$u/.x2go-$u; "
+        )
+    };
+}
+
+/// A command that succeeds when this user may have shadow sessions on this host, so that
+/// `x2golistshadowsessions` (a Perl start-up and a database query, ~0.1 s) is worth running.
+///
+/// A shadow session's name starts with the name of the user who asked for it and carries
+/// `XSHAD` (what `x2golistshadowsessions` selects on), and `x2gostartagent` gives it a
+/// directory `C-<name>` in the X2Go state directory of the user whose desktop it shows (the
+/// asker's own, or another user's who shares theirs), plus a link in that user's
+/// `~/.x2go`. Nothing removes those when a session ends. So the test looks for
+/// `C-<user>-*XSHAD*` in every `<top>/.x2go-*` directory and in `~/.x2go`, where `$d` (see
+/// [`x2go_tmp_dir`]) is `<top>/.x2go-<user>`. It fails open: with a polyinstantiated `/tmp`,
+/// or any state directory it cannot read, it succeeds. Uses the variables `sf`, `st`, `su`.
+macro_rules! any_shadow_dir {
+    () => {
+        concat!(
+            "{ sf=; st=${d%/*}; su=${d##*/.x2go-}; ",
+            "if [ -e /tmp-inst ]; then sf=1; else ",
+            "for sf in \"$st\"/.x2go-*; do ",
+            "{ [ -d \"$sf\" ] && ! { [ -r \"$sf\" ] && [ -x \"$sf\" ]; }; } && break; sf=; done; ",
+            "[ -n \"$sf\" ] || for sf in \"${HOME:-/nonexistent}\"/.x2go/C-\"$su\"-*XSHAD* ",
+            "\"$st\"/.x2go-*/C-\"$su\"-*XSHAD*; do ",
+            "{ [ -e \"$sf\" ] || [ -L \"$sf\" ]; } && break; sf=; done; ",
+            "fi; [ -n \"$sf\" ]; }"
+        )
+    };
+}
