@@ -747,10 +747,11 @@ def agent_state(sid):
 
 def park_session(xvfb):
     """A suspended session of USER that stays: x2gostartagent (no command), nxproxy attached
-    straight to the agent's port (the lab server is this machine), x2gosuspend-session once
-    the agent runs. Sessions no client ever attached to end after about a minute; suspended
-    ones stay until terminated. Returns the session name, or None if the start lost a race
-    for a display."""
+    straight to the agent's port (the lab server is this machine) and killed once the agent
+    runs: the agent suspends itself on the lost link within 0.3 s (x2gosuspend-session took
+    1 s, and the agent up to 5 s more to let go). Sessions no client ever attached to end after
+    about a minute; suspended ones stay until terminated. Returns the session name, or None
+    if the start lost a race for a display."""
     _, r = ssh("X2GO_XINERAMA=false x2gostartagent 800x600 lan 16m-jpeg-9 unix-kde-depth_24 null auto 1 R "
                "xterm both", fresh=False, check=False)
     ln = r.stdout.split("\n")
@@ -765,15 +766,11 @@ def park_session(xvfb):
                            % (cookie, gr, os.path.join(err, "session.err"), disp)],
                           env=raw_env(xvfb), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for("agent of %s RUNNING" % sid, lambda: agent_state(sid) == "RUNNING", 30, 0.05)
-        ssh("x2gosuspend-session " + sid, fresh=False)
-        wait_for("agent of %s SUSPENDED" % sid, lambda: agent_state(sid) == "SUSPENDED", 30, 0.05)
+        wait_for("agent of %s RUNNING" % sid, lambda: agent_state(sid) == "RUNNING", 30, 0.02)
     finally:
-        try:
-            nx.wait(10)
-        except subprocess.TimeoutExpired:
-            nx.kill()
-            nx.wait()
+        nx.kill()
+        nx.wait()
+    wait_for("agent of %s SUSPENDED" % sid, lambda: agent_state(sid) == "SUSPENDED", 30, 0.02)
     return sid
 
 
