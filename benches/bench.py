@@ -664,7 +664,7 @@ def bench_signal(bus, xvfb, d, path):
     # time in 10 ms ticks: the window is long enough for a few dozen of them. The sessions just
     # ended keep the server busy for a while (x2gocleansessions, and the listings the watcher runs
     # on what it does, ~20 s later), so the profile is connected anew: one idle watched profile.
-    win = 30
+    win = 20
     busctl(a, path, "Profile", "Disconnect")
     busctl(a, path, "Profile", "Connect", "a{sv}", "0")
     time.sleep(5)
@@ -698,7 +698,7 @@ def bench_signal(bus, xvfb, d, path):
 
 def bench_scale(bus):
     log("6. scale")
-    idle = 10
+    idle = 6
     out = {}
 
     def idle_measure(d, label):
