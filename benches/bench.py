@@ -116,6 +116,15 @@ def floor_env(both=False):
             "PATH=/usr/local/bin:/usr/bin:/bin"] + cmd
 
 
+def agent_state(sid):
+    """The first line of session sid's agent state file ("" if unreadable), read as root."""
+    try:
+        with open("/tmp/.x2go-%s/C-%s/state" % (USER, sid)) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
 def server_sessions():
     _, r = ssh("x2golistsessions", fresh=False)
     return [l.split("|")[1] for l in r.stdout.splitlines() if "|" in l]
@@ -625,17 +634,13 @@ def bench_signal(bus, xvfb, d, path):
         # When the agent's state file leaves RUNNING (the suspend takes effect; x2golistsessions
         # shows S from then on), read here as root every 1 ms: the part of the delay that is
         # the other client's command, not x2god.
-        state_file = "/tmp/.x2go-%s/C-%s/state" % (USER, n)
         seen = []
 
-        def agent_watch():
+        def agent_watch(n=n):
             end = time.perf_counter() + 15
             while time.perf_counter() < end and not seen:
-                try:
-                    if open(state_file).read().startswith("SUSPEND"):
-                        seen.append(time.perf_counter())
-                except OSError:
-                    pass
+                if agent_state(n).startswith("SUSPEND"):
+                    seen.append(time.perf_counter())
                 time.sleep(0.001)
         watcher = threading.Thread(target=agent_watch, daemon=True)
         watcher.start()
@@ -735,14 +740,6 @@ def bench_scale(bus):
                  env={"HOME": home, "PATH": "/usr/bin:/bin"}, cwd=home)
     out["python"] = json.loads(r.stdout.strip().splitlines()[-1])
     R["scale"] = out
-
-
-def agent_state(sid):
-    try:
-        with open("/tmp/.x2go-%s/C-%s/state" % (USER, sid)) as f:
-            return f.read().strip()
-    except OSError:
-        return ""
 
 
 def park_session(xvfb):

@@ -24,18 +24,19 @@ macro_rules! x2go_tmp_dir {
 /// `~/.x2go`. Nothing removes those when a session ends. So the test looks for
 /// `C-<user>-*XSHAD*` in every `<top>/.x2go-*` directory and in `~/.x2go`, where `$d` (see
 /// [`x2go_tmp_dir`]) is `<top>/.x2go-<user>`. It fails open: with a polyinstantiated `/tmp`,
-/// or any state directory it cannot read, it succeeds. Uses the variables `sf`, `st`, `su`.
+/// or any state directory it cannot read, it succeeds. Uses the variables `xs_f`, `xs_top` and
+/// `xs_user`, names no script that embeds it uses.
 macro_rules! any_shadow_dir {
     () => {
         concat!(
-            "{ sf=; st=${d%/*}; su=${d##*/.x2go-}; ",
-            "if [ -e /tmp-inst ]; then sf=1; else ",
-            "for sf in \"$st\"/.x2go-*; do ",
-            "{ [ -d \"$sf\" ] && ! { [ -r \"$sf\" ] && [ -x \"$sf\" ]; }; } && break; sf=; done; ",
-            "[ -n \"$sf\" ] || for sf in \"${HOME:-/nonexistent}\"/.x2go/C-\"$su\"-*XSHAD* ",
-            "\"$st\"/.x2go-*/C-\"$su\"-*XSHAD*; do ",
-            "{ [ -e \"$sf\" ] || [ -L \"$sf\" ]; } && break; sf=; done; ",
-            "fi; [ -n \"$sf\" ]; }"
+            "{ xs_f=; xs_top=${d%/*}; xs_user=${d##*/.x2go-}; ",
+            "if [ -e /tmp-inst ]; then xs_f=1; else ",
+            "for xs_f in \"$xs_top\"/.x2go-*; do ",
+            "{ [ -d \"$xs_f\" ] && ! { [ -r \"$xs_f\" ] && [ -x \"$xs_f\" ]; }; } && break; xs_f=; done; ",
+            "[ -n \"$xs_f\" ] || for xs_f in \"${HOME:-/nonexistent}\"/.x2go/C-\"$xs_user\"-*XSHAD* ",
+            "\"$xs_top\"/.x2go-*/C-\"$xs_user\"-*XSHAD*; do ",
+            "{ [ -e \"$xs_f\" ] || [ -L \"$xs_f\" ]; } && break; xs_f=; done; ",
+            "fi; [ -n \"$xs_f\" ]; }"
         )
     };
 }

@@ -67,13 +67,14 @@ pub(super) const HEARTBEAT_SECS: u64 = 30;
 /// swapped), so a change between check and refresh is caught by the next round.
 pub(super) const WATCH_SCRIPT: &str = concat!(
     r#"set -u
-poll=$1 beat=$2 dir=${3:-}
-if [ -z "$dir" ]; then
-  u=${USER:-}
-  [ -n "$u" ] || u=$(id -un) || exit 1
-  dir=/tmp/.x2go-$u
-  [ -d "/tmp-inst/$u/.x2go-$u" ] && dir=/tmp-inst/$u/.x2go-$u
+poll=$1 beat=$2 d=${3:-}
+if [ -z "$d" ]; then
+  "#,
+    x2go_tmp_dir!(),
+    r#"
+  [ -n "$u" ] || exit 1
 fi
+dir=$d
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/x2god-watch.XXXXXXXX") || exit 1
 fwd= ring= bell=
 trap 'kill $fwd $bell 2>/dev/null; rm -rf -- "$tmp"' EXIT
@@ -138,7 +139,7 @@ while :; do
     run_listing x2golistsessions
     rc=$?
     if [ "$rc" -eq 0 ] && [ "${words[2]:-}" = shadow ] && command -v x2golistshadowsessions >/dev/null 2>&1 &&
-      d=$dir && "#,
+      "#,
     any_shadow_dir!(),
     r#"; then
       run_listing x2golistshadowsessions
