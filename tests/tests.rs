@@ -38,6 +38,8 @@ mod load;
 mod client;
 // install.sh's layout, the user unit under systemd-analyze, D-Bus activation, journald fields.
 mod install;
+// The installed unit under a real systemd user manager: activation, sandbox, restarts, journal.
+mod user_unit;
 // The example tray applet, driven through its menu as a panel would.
 mod applet;
 

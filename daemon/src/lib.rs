@@ -14,5 +14,6 @@ pub mod config;
 pub mod control;
 pub mod logging;
 pub mod profiles;
+pub mod service;
 pub mod ssh;
 pub mod x2go;

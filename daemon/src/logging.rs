@@ -1,6 +1,6 @@
 //! Logging setup: `RUST_LOG`-style filters, journald when systemd runs us, stderr otherwise.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::os::unix::fs::MetadataExt;
 
 use tracing_journald::{Priority, PriorityMappings};
@@ -66,6 +66,26 @@ pub fn init(verbose: bool) {
     if let Some((spec, e)) = bad_filter {
         tracing::warn!(rust_log = %spec, error = %e, "ignoring the invalid RUST_LOG");
     }
+}
+
+/// Reports the error that ends the daemon, just before it exits.
+///
+/// Under systemd this goes to stderr, not to journald natively: journald learns which unit a
+/// native message belongs to by looking the sender up in `/proc`, and a process that exits
+/// right after sending is gone by then, so the message would miss `journalctl --user -u x2god`
+/// (seen under a real user manager). The stderr stream was attributed to the unit when
+/// systemd opened it; `<3>` gives the line priority err. The error also becomes the unit's
+/// status text (`NotifyAccess=main`), because once the start limit is hit `systemctl --user
+/// status x2god` lists only the refused start's lines, not the error that caused it.
+pub fn fatal(error: &dyn std::fmt::Display) {
+    if stderr_is_journal() {
+        let mut stderr = std::io::stderr().lock();
+        // Nothing is left to report a failed write to.
+        let _ = writeln!(stderr, "<3>{error}");
+    } else {
+        tracing::error!("{error}");
+    }
+    crate::service::status(&error.to_string());
 }
 
 /// Levels as syslog names them, not the crate's default (info as `notice`, debug as `info`):

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use tracing::{error, info};
+use tracing::info;
 
 /// Per-user daemon offering persistent X2Go control sessions on the D-Bus session bus.
 #[derive(Parser, Debug)]
@@ -24,7 +24,7 @@ async fn main() -> ExitCode {
     let paths = match x2god::config::Paths::from_env() {
         Ok(p) => p,
         Err(e) => {
-            error!("{e}");
+            x2god::logging::fatal(&e);
             return ExitCode::FAILURE;
         }
     };
@@ -38,7 +38,7 @@ async fn main() -> ExitCode {
     match x2god::bus::run(paths, args.replace).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            error!("{e}");
+            x2god::logging::fatal(&e);
             ExitCode::FAILURE
         }
     }

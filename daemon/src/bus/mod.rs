@@ -62,6 +62,8 @@ pub async fn run(paths: Paths, replace: bool) -> Result<(), ServeError> {
         Err(e) => return Err(e.into()),
     }
     info!(name = BUS_NAME, "serving on the session bus");
+    // Replaces the error a failed start may have left as the unit's status.
+    crate::service::status("serving on the session bus");
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| zbus::Error::InputOutput(Arc::new(e)))?;
