@@ -7,6 +7,8 @@
 //! - [`x2go`]: validation, remote command building and server output parsing; runs nothing.
 //! - [`profiles`]: the persistent profile store.
 //! - [`control`]: one controller per profile, tying a connection to X2Go commands.
+//! - [`registry`]: the set of profiles (create, rename, remove, settings checks, secrets,
+//!   x2goclient's profiles), knowing nothing of D-Bus.
 //! - [`bus`]: the D-Bus objects, the only place that knows zbus and maps errors to wire names.
 
 pub mod bus;
@@ -14,6 +16,11 @@ pub mod config;
 pub mod control;
 pub mod logging;
 pub mod profiles;
+pub mod registry;
 pub mod service;
 pub mod ssh;
 pub mod x2go;
+
+// The workspace's module graph and file sizes, checked.
+#[cfg(test)]
+mod layering;

@@ -3,7 +3,7 @@
 use x2god_proto::Error as Wire;
 
 use crate::control::Error;
-use crate::ssh;
+use crate::{registry, ssh};
 
 impl From<ssh::Error> for Wire {
     fn from(e: ssh::Error) -> Wire {
@@ -45,6 +45,20 @@ impl From<Error> for Wire {
                 Wire::ZBus(e) => Wire::ZBus(e),
                 inner => with_message(inner, msg),
             },
+        }
+    }
+}
+
+impl From<registry::Error> for Wire {
+    fn from(e: registry::Error) -> Wire {
+        let msg = e.to_string();
+        match e {
+            registry::Error::InvalidArgument(_) => Wire::InvalidArgument(msg),
+            registry::Error::AlreadyExists(_) => Wire::AlreadyExists(msg),
+            registry::Error::NotFound(_) => Wire::NotFound(msg),
+            registry::Error::ReadOnly(_) => Wire::NotSupported(msg),
+            registry::Error::Store(_) | registry::Error::Publish(_) => Wire::Failed(msg),
+            registry::Error::Control(e) => e.into(),
         }
     }
 }

@@ -6,20 +6,24 @@ use x2god_proto::Error;
 use zbus::object_server::SignalEmitter;
 use zbus::{ObjectPath, OwnedObjectPath, interface};
 
+use x2god_proto::path::profile_path;
+
+use super::agents::Agents;
 use super::options::{self, Dict};
-use super::registry::Registry;
 use crate::profiles::ProfileSettings;
+use crate::registry::Registry;
 
 /// The manager object: creates, finds and removes profiles.
 #[derive(Clone)]
 pub struct Manager {
     registry: Arc<Registry>,
+    agents: Arc<Agents>,
 }
 
 impl Manager {
-    /// The manager of `registry`.
-    pub fn new(registry: Arc<Registry>) -> Manager {
-        Manager { registry }
+    /// The manager of `registry`'s profiles and of the `agents` registered for them.
+    pub fn new(registry: Arc<Registry>, agents: Arc<Agents>) -> Manager {
+        Manager { registry, agents }
     }
 }
 
@@ -43,7 +47,8 @@ impl Manager {
     ) -> Result<OwnedObjectPath, Error> {
         let mut s = ProfileSettings::new(String::new());
         options::apply_settings(&mut s, &settings)?;
-        let path = self.registry.create(&name, s).await?;
+        let ctl = self.registry.create(&name, s).await?;
+        let path = profile_path(&ctl.name());
         Self::profile_added(&em, &path.as_ref(), &name).await?;
         Ok(path)
     }
@@ -54,7 +59,7 @@ impl Manager {
         name: String,
         #[zbus(signal_emitter)] em: SignalEmitter<'_>,
     ) -> Result<(), Error> {
-        let path = self.registry.get(&name).await?;
+        let path = profile_path(&self.registry.get(&name).await?.name());
         self.registry.remove(&name).await?;
         Self::profile_removed(&em, &path.as_ref(), &name).await?;
         Ok(())
@@ -62,12 +67,17 @@ impl Manager {
 
     /// Object paths of all profiles.
     async fn list_profiles(&self) -> Vec<OwnedObjectPath> {
-        self.registry.list().await
+        self.registry
+            .names()
+            .await
+            .iter()
+            .map(|n| profile_path(n))
+            .collect()
     }
 
     /// Object path of the profile `name`.
     async fn get_profile(&self, name: String) -> Result<OwnedObjectPath, Error> {
-        self.registry.get(&name).await
+        Ok(profile_path(&self.registry.get(&name).await?.name()))
     }
 
     /// Registers the caller's object at `agent` (serving `org.x2go.Control1.Agent`) to answer
@@ -79,7 +89,7 @@ impl Manager {
         agent: OwnedObjectPath,
         #[zbus(header)] hdr: zbus::message::Header<'_>,
     ) -> Result<(), Error> {
-        self.registry.agents.register(sender(&hdr)?, agent).await
+        self.agents.register(sender(&hdr)?, agent).await
     }
 
     /// Ends the caller's agent registration at `agent`.
@@ -88,7 +98,7 @@ impl Manager {
         agent: OwnedObjectPath,
         #[zbus(header)] hdr: zbus::message::Header<'_>,
     ) -> Result<(), Error> {
-        self.registry.agents.unregister(sender(&hdr)?, &agent)
+        self.agents.unregister(sender(&hdr)?, &agent)
     }
 
     /// A profile was added.

@@ -5,11 +5,13 @@ pub mod agents;
 mod apps;
 mod errors;
 pub mod manager;
+mod objects;
 pub mod options;
 pub mod profile;
-pub mod registry;
 pub mod session;
 mod sessions;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
@@ -19,7 +21,8 @@ use x2god_proto::names::{BUS_NAME, ROOT_PATH};
 use zbus::fdo::{self, RequestNameFlags, RequestNameReply};
 
 use crate::config::Paths;
-pub use registry::Registry;
+use crate::registry::Registry;
+use agents::Agents;
 
 /// Errors starting the service.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +33,9 @@ pub enum ServeError {
     /// D-Bus failed.
     #[error("D-Bus: {0}")]
     Bus(#[from] zbus::Error),
+    /// A profile could not be put on the bus.
+    #[error("cannot publish the profiles: {0}")]
+    Publish(#[from] crate::registry::Error),
     /// Another x2god owns the name.
     #[error("{BUS_NAME} is already owned by another process; use --replace to take it over")]
     NameTaken,
@@ -40,15 +46,12 @@ pub async fn run(paths: Paths, replace: bool) -> Result<(), ServeError> {
     if let Some(home) = paths.user_ssh_dir.parent() {
         crate::control::reap_orphans(&home.join(".x2go"));
     }
-    let paths = Arc::new(paths);
-    let (registry, stored) = Registry::load(paths.clone())?;
+    let registry = Registry::load(Arc::new(paths))?;
     // Objects first, name last: an activated client's first call must find the handlers.
-    let conn = zbus::connection::Builder::session()
-        .serve_at(ROOT_PATH, manager::Manager::new(registry.clone()))
-        .serve_at(ROOT_PATH, fdo::ObjectManager)
-        .build()
-        .await?;
-    registry.attach(&conn, stored).await?;
+    let conn = zbus::connection::Builder::session().build().await?;
+    let agents = Arc::new(Agents::default());
+    agents.attach(&conn).await?;
+    serve(&conn, &registry, agents).await?;
 
     let dbus = fdo::DBusProxy::new(&conn).await?;
     let mut lost = dbus.receive_name_lost().await?;
@@ -80,5 +83,26 @@ pub async fn run(paths: Paths, replace: bool) -> Result<(), ServeError> {
         }
     }
     registry.disconnect_all().await;
+    Ok(())
+}
+
+/// Puts the manager, the object manager and every profile of `registry` (with its sessions)
+/// on `conn`; `agents` answer their prompts. Nothing is asked of a bus daemon, so this serves
+/// a peer-to-peer connection too.
+pub async fn serve(
+    conn: &zbus::Connection,
+    registry: &Arc<Registry>,
+    agents: Arc<Agents>,
+) -> Result<(), ServeError> {
+    let server = conn.object_server();
+    server
+        .at(
+            ROOT_PATH,
+            manager::Manager::new(registry.clone(), agents.clone()),
+        )
+        .await?;
+    server.at(ROOT_PATH, fdo::ObjectManager).await?;
+    let publisher = objects::BusPublisher::new(conn.clone(), registry, agents);
+    registry.attach(Arc::new(publisher)).await?;
     Ok(())
 }

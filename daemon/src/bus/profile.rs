@@ -9,14 +9,11 @@ use x2god_proto::types::SessionState;
 use zbus::object_server::SignalEmitter;
 use zbus::{OwnedObjectPath, interface};
 
+use super::agents::Agents;
 use super::options::{self, Dict};
-use super::registry::Registry;
-use super::session::SessionObject;
 use super::sessions::session_dict;
-use crate::control::{
-    Change, ConnectRequest, ProfileController, ProfileEvent, ResumePlan, StartPlan, keyring,
-    status_str,
-};
+use crate::control::{ConnectRequest, DesktopRequest, ProfileController, ResumePlan, StartPlan};
+use crate::registry::Registry;
 use x2god_proto::path::session_path;
 
 /// The D-Bus face of one [`ProfileController`]. Cheap to clone; all state is in the controller.
@@ -24,19 +21,26 @@ use x2god_proto::path::session_path;
 pub struct ProfileObject {
     ctl: Arc<ProfileController>,
     registry: Arc<Registry>,
+    agents: Arc<Agents>,
 }
 
 impl ProfileObject {
     /// Asks the registered agents on behalf of this profile.
     fn prompter(&self) -> crate::ssh::PromptHandle {
-        self.registry
-            .agents
-            .prompter(profile_path(&self.ctl.name()))
+        self.agents.prompter(profile_path(&self.ctl.name()))
     }
 
-    /// The object for `ctl`.
-    pub fn new(ctl: Arc<ProfileController>, registry: Arc<Registry>) -> ProfileObject {
-        ProfileObject { ctl, registry }
+    /// The object for `ctl`, one of `registry`'s profiles; `agents` answer its prompts.
+    pub fn new(
+        ctl: Arc<ProfileController>,
+        registry: Arc<Registry>,
+        agents: Arc<Agents>,
+    ) -> ProfileObject {
+        ProfileObject {
+            ctl,
+            registry,
+            agents,
+        }
     }
 }
 
@@ -72,12 +76,7 @@ impl ProfileObject {
         #[zbus(signal_emitter)] em: SignalEmitter<'_>,
     ) -> Result<(), Error> {
         let secret = crate::ssh::Secret::new(secret);
-        keyring::store(&self.ctl.name(), &kind, secret).await?;
-        let mut kinds = self.ctl.settings().keyring;
-        if !kinds.contains(&kind) {
-            kinds.push(kind);
-            kinds.sort();
-            self.registry.set_keyring_kinds(&self.ctl, kinds).await?;
+        if self.registry.store_secret(&self.ctl, &kind, secret).await? {
             self.stored_secrets_changed(&em).await?;
         }
         Ok(())
@@ -95,21 +94,18 @@ impl ProfileObject {
         kind: String,
         #[zbus(signal_emitter)] em: SignalEmitter<'_>,
     ) -> Result<(), Error> {
-        let existed = keyring::forget(&self.ctl.name(), &kind).await?;
-        let mut kinds = self.ctl.settings().keyring;
-        let listed = kinds.contains(&kind);
-        if listed {
-            kinds.retain(|k| k != &kind);
-            self.registry.set_keyring_kinds(&self.ctl, kinds).await?;
-            self.stored_secrets_changed(&em).await?;
-        }
-        if !existed && !listed {
-            return Err(Error::NotFound(format!(
+        match self.registry.forget_secret(&self.ctl, &kind).await? {
+            None => Err(Error::NotFound(format!(
                 "no {kind} of profile {:?} is in the keyring",
                 self.ctl.name()
-            )));
+            ))),
+            Some(changed) => {
+                if changed {
+                    self.stored_secrets_changed(&em).await?;
+                }
+                Ok(())
+            }
         }
-        Ok(())
     }
 
     /// Closes the SSH connection.
@@ -154,7 +150,8 @@ impl ProfileObject {
 
     /// Renames the profile; its object moves to the path of the new name, which is returned.
     async fn set_profile_name(&self, name: String) -> Result<OwnedObjectPath, Error> {
-        self.registry.rename(&self.ctl.name(), &name).await
+        let ctl = self.registry.rename(&self.ctl.name(), &name).await?;
+        Ok(profile_path(&ctl.name()))
     }
 
     /// Changes stored settings; keys as for `CreateProfile`.
@@ -189,7 +186,7 @@ impl ProfileObject {
 
     /// The remote user's sessions, one dictionary per `x2golistsessions` line.
     async fn list_sessions(&self) -> Result<Vec<HashMap<String, zbus::OwnedVariant>>, Error> {
-        let sessions = self.ctl.list_sessions_for_caller().await?;
+        let sessions = self.ctl.list_sessions().await?;
         Ok(sessions.iter().map(session_dict).collect())
     }
 
@@ -225,23 +222,29 @@ impl ProfileObject {
 
     /// Suspends a session on the server.
     async fn suspend(&self, session_name: String) -> Result<(), Error> {
-        Ok(self.ctl.suspend(&session_name).await?)
+        Ok(self.ctl.lifecycle().suspend(&session_name).await?)
     }
 
     /// Terminates a session on the server. Option: `destroy_terminals` (b).
     async fn terminate(&self, session_name: String, options: Dict) -> Result<(), Error> {
         options::only_bool(&options, "destroy_terminals", true)?;
-        Ok(self.ctl.terminate(&session_name).await?)
+        Ok(self.ctl.lifecycle().terminate(&session_name).await?)
     }
 
     /// The server's X2Go features (`x2gofeaturelist`), cached until `force`.
     async fn server_features(&self, force: bool) -> Result<Vec<String>, Error> {
-        Ok(self.ctl.server_features(force).await?)
+        Ok(self.ctl.server().features(force).await?)
     }
 
     /// The server's X2Go component versions (`x2goversion`), cached until `force`.
     async fn server_versions(&self, force: bool) -> Result<HashMap<String, String>, Error> {
-        Ok(self.ctl.server_versions(force).await?.into_iter().collect())
+        Ok(self
+            .ctl
+            .server()
+            .versions(force)
+            .await?
+            .into_iter()
+            .collect())
     }
 
     /// Starts a new session and displays it on the local X display; returns its name and
@@ -251,7 +254,7 @@ impl ProfileObject {
     async fn start(&self, options: Dict) -> Result<(String, OwnedObjectPath), Error> {
         let opts = options::apply_start(&self.ctl.settings(), &options)?;
         let plan = StartPlan::new(&opts.session, opts.display)?;
-        let name = self.ctl.start(plan).await?;
+        let name = self.ctl.lifecycle().start(plan).await?;
         let path = session_path(&self.ctl.name(), &name);
         Ok((name, path))
     }
@@ -261,7 +264,7 @@ impl ProfileObject {
     async fn resume(&self, session_name: String, options: Dict) -> Result<(), Error> {
         let opts = options::apply_start(&self.ctl.settings(), &options)?;
         let plan = ResumePlan::new(&opts.session, opts.display)?;
-        Ok(self.ctl.resume(&session_name, plan).await?)
+        Ok(self.ctl.lifecycle().resume(&session_name, plan).await?)
     }
 
     /// Shadows a desktop and shows it locally; returns the shadow session's name and object.
@@ -272,9 +275,16 @@ impl ProfileObject {
     async fn share_desktop(&self, options: Dict) -> Result<(String, OwnedObjectPath), Error> {
         let o = options::apply_share(&self.ctl.settings(), &options)?;
         let plan = StartPlan::new(&o.start.session, o.start.display)?;
+        let desktop = DesktopRequest {
+            user: &o.user,
+            display: &o.display,
+            full_access: o.full_access,
+            maxwait: o.maxwait,
+        };
         let name = self
             .ctl
-            .share_desktop(&o.user, &o.display, o.full_access, plan, o.maxwait)
+            .lifecycle()
+            .share_desktop(self.ctl.server(), desktop, plan)
             .await?;
         let path = session_path(&self.ctl.name(), &name);
         Ok((name, path))
@@ -288,7 +298,7 @@ impl ProfileObject {
         options: Dict,
     ) -> Result<Vec<HashMap<String, zbus::OwnedVariant>>, Error> {
         let maxwait = options::only_maxwait(&options)?;
-        let desktops = self.ctl.list_desktops(maxwait).await?;
+        let desktops = self.ctl.server().list_desktops(maxwait).await?;
         Ok(desktops
             .iter()
             .map(|d| {
@@ -314,7 +324,11 @@ impl ProfileObject {
     /// for a session the server does not list.
     async fn list_mounts(&self, session_name: String, options: Dict) -> Result<Vec<String>, Error> {
         let maxwait = options::only_maxwait(&options)?;
-        Ok(self.ctl.list_mounts(&session_name, maxwait).await?)
+        Ok(self
+            .ctl
+            .server()
+            .list_mounts(&session_name, maxwait)
+            .await?)
     }
 
     /// The published-applications menu, ready for an applet to render. Options: `lang`
@@ -332,7 +346,8 @@ impl ProfileObject {
         let o = options::apply_apps(&options)?;
         let answer = self
             .ctl
-            .published_applications(&o.lang, o.max_no_submenus, o.refresh, o.raw, o.very_raw)
+            .apps()
+            .menu(&o.lang, o.max_no_submenus, o.refresh, o.raw, o.very_raw)
             .await?;
         Ok(super::apps::answer_dict(&o.lang, answer))
     }
@@ -344,10 +359,7 @@ impl ProfileObject {
         session_name: String,
         exec: String,
     ) -> Result<(), Error> {
-        Ok(self
-            .ctl
-            .exec_published_application(&session_name, &exec)
-            .await?)
+        Ok(self.ctl.apps().exec(&session_name, &exec).await?)
     }
 
     /// Terminates every session of the user. Options: `destroy_terminals` (b, accepted for
@@ -366,30 +378,30 @@ impl ProfileObject {
                 }
             }
         }
-        Ok(self.ctl.clean_sessions(published).await?)
+        Ok(self.ctl.lifecycle().clean_sessions(published).await?)
     }
 
     /// Stops displaying a session locally (nxproxy and forward), leaving it on the server.
     async fn dissociate(&self, session_name: String) -> Result<(), Error> {
-        Ok(self.ctl.dissociate(&session_name).await?)
+        Ok(self.ctl.lifecycle().dissociate(&session_name).await?)
     }
 
     /// Whether the remote home directory exists.
     async fn home_exists(&self) -> Result<bool, Error> {
-        Ok(self.ctl.home_exists().await?)
+        Ok(self.ctl.server().home_exists().await?)
     }
 
     /// Whether the remote user can share client folders: `sshfs`, `fusermount` and a usable
     /// `/dev/fuse` on the server.
     async fn is_sshfs_available(&self) -> Result<bool, Error> {
-        Ok(self.ctl.is_sshfs_available().await?)
+        Ok(self.ctl.server().is_sshfs_available().await?)
     }
 
     /// Whether `username` may run X2Go sessions on the server: the account exists, has a
     /// login shell and a home directory (what sshd and `x2gostartagent` require).
     #[zbus(name = "IsX2goUser")]
     async fn is_x2go_user(&self, username: String) -> Result<bool, Error> {
-        Ok(self.ctl.is_x2go_user(&username).await?)
+        Ok(self.ctl.server().is_x2go_user(&username).await?)
     }
 
     /// A session appeared: `cause` is `self` when x2god started it, `other` otherwise.
@@ -529,103 +541,4 @@ impl ProfileObject {
             s => Ok(s == want),
         }
     }
-}
-
-/// Emits what `event` changed on the profile's object.
-pub(super) async fn publish(
-    conn: &zbus::Connection,
-    ctl: &ProfileController,
-    event: &ProfileEvent,
-) -> zbus::Result<()> {
-    let path = profile_path(&ctl.name());
-    let iface = conn
-        .object_server()
-        .interface::<_, ProfileObject>(&path)
-        .await?;
-    let em = iface.signal_emitter();
-    match event {
-        ProfileEvent::StateChanged { state, reason } => {
-            let obj = iface.get().await;
-            obj.state_changed(em).await?;
-            obj.remote_username_changed(em).await?;
-            obj.remote_peername_changed(em).await?;
-            obj.last_error_changed(em).await?;
-            drop(obj);
-            ProfileObject::state_changed_event(em, state.as_str(), reason).await?;
-        }
-        ProfileEvent::Session { change, cause } => {
-            let cause = cause.as_str();
-            match change.as_ref() {
-                Change::Added(info) => {
-                    let name = info.name.as_str();
-                    let spath = session_path(&ctl.name(), name);
-                    let obj = SessionObject::new(iface.get().await.ctl.clone(), name.to_owned());
-                    conn.object_server().at(&spath, obj).await?;
-                    ProfileObject::session_added(
-                        em,
-                        name,
-                        &spath.as_ref(),
-                        status_str(info.status),
-                        cause,
-                    )
-                    .await?;
-                }
-                Change::StateChanged { info, old } => {
-                    let name = info.name.as_str();
-                    session_properties_changed(conn, &ctl.name(), name).await?;
-                    ProfileObject::session_state_changed(
-                        em,
-                        name,
-                        status_str(*old),
-                        status_str(info.status),
-                        cause,
-                    )
-                    .await?;
-                }
-                Change::Updated(info) => {
-                    session_properties_changed(conn, &ctl.name(), info.name.as_str()).await?;
-                }
-                Change::Removed(info) => {
-                    let name = info.name.as_str();
-                    let spath = session_path(&ctl.name(), name);
-                    ProfileObject::session_removed(em, name, &spath.as_ref(), cause).await?;
-                    conn.object_server()
-                        .remove::<SessionObject, _>(&spath)
-                        .await?;
-                }
-            }
-        }
-        ProfileEvent::ConnectionLost { reason } => {
-            ProfileObject::connection_lost(em, reason).await?;
-        }
-        ProfileEvent::Local { name, .. } => {
-            session_properties_changed(conn, &ctl.name(), name).await?;
-        }
-    }
-    Ok(())
-}
-
-/// Emits `PropertiesChanged` for the changing properties of a session object, if it exists.
-async fn session_properties_changed(
-    conn: &zbus::Connection,
-    profile: &str,
-    name: &str,
-) -> zbus::Result<()> {
-    let path = session_path(profile, name);
-    let Ok(iface) = conn
-        .object_server()
-        .interface::<_, SessionObject>(&path)
-        .await
-    else {
-        return Ok(());
-    };
-    let em = iface.signal_emitter();
-    let obj = iface.get().await;
-    obj.state_changed(em).await?;
-    obj.local_changed(em).await?;
-    obj.agent_pid_changed(em).await?;
-    obj.graphics_port_changed(em).await?;
-    obj.date_suspended_changed(em).await?;
-    obj.client_ip_changed(em).await?;
-    Ok(())
 }

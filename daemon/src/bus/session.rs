@@ -36,24 +36,24 @@ impl SessionObject {
 impl SessionObject {
     /// Suspends the session.
     async fn suspend(&self) -> Result<(), Error> {
-        Ok(self.ctl.suspend(&self.name).await?)
+        Ok(self.ctl.lifecycle().suspend(&self.name).await?)
     }
 
     /// Terminates the session.
     async fn terminate(&self) -> Result<(), Error> {
-        Ok(self.ctl.terminate(&self.name).await?)
+        Ok(self.ctl.lifecycle().terminate(&self.name).await?)
     }
 
     /// Resumes the session and displays it locally; options as for `Profile.Resume`.
     async fn resume(&self, options: Dict) -> Result<(), Error> {
         let opts = options::apply_start(&self.ctl.settings(), &options)?;
         let plan = ResumePlan::new(&opts.session, opts.display)?;
-        Ok(self.ctl.resume(&self.name, plan).await?)
+        Ok(self.ctl.lifecycle().resume(&self.name, plan).await?)
     }
 
     /// Stops displaying the session locally, leaving it alone on the server.
     async fn dissociate(&self) -> Result<(), Error> {
-        Ok(self.ctl.dissociate(&self.name).await?)
+        Ok(self.ctl.lifecycle().dissociate(&self.name).await?)
     }
 
     /// The session name.
@@ -77,7 +77,7 @@ impl SessionObject {
     /// Whether x2god displays the session locally (its nxproxy runs).
     #[zbus(property)]
     fn local(&self) -> bool {
-        self.ctl.is_local(&self.name)
+        self.ctl.lifecycle().is_local(&self.name)
     }
 
     /// `desktop`, `application`, `published` or `shadow`.

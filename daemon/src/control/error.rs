@@ -83,3 +83,26 @@ impl From<x2go::validate::InvalidArgument> for Error {
         Error::InvalidArgument(e.to_string())
     }
 }
+
+/// Cuts `s` to at most `max` bytes on a character boundary, for values quoted in messages.
+pub(crate) fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncate;
+
+    #[test]
+    fn truncation() {
+        assert_eq!(truncate("aé", 2), "a");
+        assert_eq!(truncate("abc", 5), "abc");
+    }
+}

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use x2god_proto::names::secret_kind;
 
-use super::Error;
+use super::error::Error;
 use crate::ssh::Secret;
 
 /// Longest wait for one keyring operation.
@@ -32,7 +32,7 @@ pub fn check_kind(kind: &str) -> Result<(), Error> {
         Err(Error::InvalidArgument(format!(
             "secret kind must be one of {}, not {:?}",
             secret_kind::STORABLE.join(", "),
-            super::profile::truncate(kind, 40)
+            super::error::truncate(kind, 40)
         )))
     }
 }

@@ -1,20 +1,28 @@
 //! Session lifecycle on a profile: start, resume, suspend, terminate and dissociate, with the
 //! local side (forward + nxproxy) brought up and torn down around the server commands.
 
-use std::sync::{Arc, Weak};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use tracing::{info, warn};
 
-use super::Error;
+use super::activity::Activity;
+use super::connection::Connector;
+use super::error::Error;
+use super::events::{Events, ProfileEvent};
+use super::exec::{COMMAND_TIMEOUT, run, run_status};
+use super::listing::Listings;
 use super::local::{LocalSession, LocalSpec};
 use super::plan::{ResumePlan, StartPlan};
-use super::profile::{COMMAND_TIMEOUT, ProfileController, ProfileEvent, lock};
+use super::server::ServerQueries;
+use super::sync::{SharedName, lock};
 use super::table::Expect;
 use crate::x2go::command::RemoteCommand;
 use crate::x2go::list::{SessionStatus, XCookie};
+use crate::x2go::session_options::{SessionCommand, SessionType};
 use crate::x2go::start::{AgentState, parse_agent_state, parse_resume, parse_start_agent};
-use crate::x2go::validate::SessionName;
+use crate::x2go::validate::{SessionKind, SessionName, Username};
 
 /// x2gostartagent runs some fifteen small Perl programs: seconds, not milliseconds.
 const START_TIMEOUT: Duration = Duration::from_secs(90);
@@ -23,14 +31,68 @@ const ATTACH_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a session shown elsewhere may take to suspend (`x2goresume-session` allows 45 s).
 const TAKE_OVER_TIMEOUT: Duration = Duration::from_secs(45);
 
-impl ProfileController {
+/// Starts, resumes, suspends and ends a profile's sessions, and shows them locally.
+pub struct Lifecycle {
+    name: SharedName,
+    connector: Arc<Connector>,
+    listings: Arc<Listings>,
+    activity: Arc<Activity>,
+    events: Events,
+    /// Sessions this daemon displays, by name.
+    local: Mutex<HashMap<String, LocalSession>>,
+    /// How to show again, after a reconnect, each session x2god shows (see `auto_resume`).
+    viewing: Mutex<HashMap<String, ResumePlan>>,
+    /// One lock per session name: lifecycle operations on one session never overlap.
+    op_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Lifecycle {
+    /// The lifecycle of the sessions of `connector`'s profile.
+    pub(crate) fn new(
+        name: SharedName,
+        connector: Arc<Connector>,
+        listings: Arc<Listings>,
+        activity: Arc<Activity>,
+        events: Events,
+    ) -> Lifecycle {
+        Lifecycle {
+            name,
+            connector,
+            listings,
+            activity,
+            events,
+            local: Mutex::default(),
+            viewing: Mutex::default(),
+            op_locks: Mutex::default(),
+        }
+    }
+
+    /// The lock that serialises lifecycle operations on session `name`.
+    fn op_lock(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
+        lock(&self.op_locks)
+            .entry(name.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    async fn run(&self, cmd: &RemoteCommand, timeout: Duration) -> Result<Vec<u8>, Error> {
+        run(&self.connector, cmd, timeout).await
+    }
+
+    /// Whether x2god displays `name` locally (its nxproxy runs).
+    pub fn is_local(&self, name: &str) -> bool {
+        lock(&self.local)
+            .get(name)
+            .is_some_and(LocalSession::is_running)
+    }
+
     /// Starts a new session and displays it locally; returns its name once it runs.
     pub async fn start(self: &Arc<Self>, plan: StartPlan) -> Result<String, Error> {
-        let _busy = self.busy();
-        let conn = self.connection()?;
+        let _busy = self.activity.busy();
+        let conn = self.connector.connection()?;
         let start_agent = RemoteCommand::start_agent(&plan.agent)?;
         if let Some(probe) = RemoteCommand::command_exists(&plan.agent.command) {
-            let out = self.run_status(&probe, COMMAND_TIMEOUT).await?;
+            let out = run_status(&self.connector, &probe, COMMAND_TIMEOUT).await?;
             if out != Some(0) {
                 return Err(Error::NotFound(format!(
                     "command {:?} does not exist on the server",
@@ -38,9 +100,9 @@ impl ProfileController {
                 )));
             }
         }
-        lock(&self.table).expect_new();
+        self.listings.table().expect_new();
         let out = self.run(&start_agent, START_TIMEOUT).await.map_err(|e| {
-            lock(&self.table).start_done();
+            self.listings.table().start_done();
             match e {
                 // x2gostartagent exits 8 with "ACCESS DENIED" when the owner declines.
                 Error::Server {
@@ -55,7 +117,7 @@ impl ProfileController {
             }
         })?;
         let started = parse_start_agent(&String::from_utf8_lossy(&out)).map_err(|e| {
-            lock(&self.table).start_done();
+            self.listings.table().start_done();
             Error::Protocol {
                 command: "x2gostartagent".into(),
                 reason: e.to_string(),
@@ -64,8 +126,8 @@ impl ProfileController {
         let name = started.name.clone();
         let op = self.op_lock(name.as_str());
         let _op = op.lock().await;
-        info!(profile = %self.name(), session = %name.as_str(), display = started.display.number(), "agent started");
-        lock(&self.table).expect(name.as_str(), Expect::Running);
+        info!(profile = %self.name, session = %name.as_str(), display = started.display.number(), "agent started");
+        self.listings.table().expect(name.as_str(), Expect::Running);
         let result = async {
             self.attach(
                 &conn,
@@ -95,19 +157,19 @@ impl ProfileController {
         }
         .await;
         if let Err(e) = result {
-            warn!(profile = %self.name(), session = %name.as_str(), error = %e, "start failed; cleaning up");
+            warn!(profile = %self.name, session = %name.as_str(), error = %e, "start failed; cleaning up");
             self.detach(name.as_str()).await;
             let _ = self
                 .run(&RemoteCommand::terminate(&name), COMMAND_TIMEOUT)
                 .await;
-            lock(&self.table).unexpect(name.as_str());
-            let _ = self.list_sessions().await;
-            lock(&self.table).start_done();
+            self.listings.table().unexpect(name.as_str());
+            let _ = self.listings.list_now().await;
+            self.listings.table().start_done();
             return Err(e);
         }
         lock(&self.viewing).insert(name.as_str().to_owned(), ResumePlan::after_start(&plan));
-        let listed = self.list_sessions().await;
-        lock(&self.table).start_done();
+        let listed = self.listings.list_now().await;
+        self.listings.table().start_done();
         listed?;
         Ok(name.as_str().to_owned())
     }
@@ -115,9 +177,9 @@ impl ProfileController {
     /// Resumes a suspended session, or takes over one another client displays, and displays it
     /// locally. Already displayed here: nothing to do.
     pub async fn resume(self: &Arc<Self>, name: &str, plan: ResumePlan) -> Result<(), Error> {
-        let _busy = self.busy();
+        let _busy = self.activity.busy();
         let name = SessionName::parse(name)?;
-        let conn = self.connection()?;
+        let conn = self.connector.connection()?;
         let op = self.op_lock(name.as_str());
         let _op = op.lock().await;
         if self.is_local(name.as_str()) {
@@ -126,10 +188,11 @@ impl ProfileController {
         // The watcher keeps the table current within a tick, and a session's cookie and
         // display never change: a fresh listing is needed only for a session not seen yet.
         // (Should the table be stale, x2goresume-session itself refuses.)
-        let info = match self.session_info(name.as_str()) {
+        let info = match self.listings.session_info(name.as_str()) {
             Some(info) => info,
             None => self
-                .list_sessions()
+                .listings
+                .list_now()
                 .await?
                 .into_iter()
                 .find(|s| s.name == name)
@@ -139,7 +202,7 @@ impl ProfileController {
         };
         // A leftover local side (nxproxy already gone) is replaced.
         self.detach(name.as_str()).await;
-        lock(&self.table).expect(name.as_str(), Expect::Running);
+        self.listings.table().expect(name.as_str(), Expect::Running);
         lock(&self.viewing).insert(name.as_str().to_owned(), plan.clone());
         let result = async {
             if info.status == SessionStatus::Running {
@@ -148,7 +211,7 @@ impl ProfileController {
             // The agent listens some 0.4 s before x2goresume-session is done (it updates the
             // database and runs hooks after signalling the agent); the watcher sees it, and
             // nxproxy starts then, while the command finishes.
-            let listening = self.await_agent_listening(name.as_str());
+            let listening = self.activity.await_agent_listening(name.as_str());
             let command = RemoteCommand::resume(&name, &plan.args);
             let resume = self.run(&command, START_TIMEOUT);
             tokio::pin!(resume);
@@ -183,15 +246,15 @@ impl ProfileController {
             }
         }
         .await;
-        self.forget_agent_listening(name.as_str());
+        self.activity.forget_agent_listening(name.as_str());
         if let Err(e) = result {
-            lock(&self.table).unexpect(name.as_str());
+            self.listings.table().unexpect(name.as_str());
             lock(&self.viewing).remove(name.as_str());
             self.detach(name.as_str()).await;
-            let _ = self.list_sessions().await;
+            let _ = self.listings.list_now().await;
             return Err(e);
         }
-        self.list_sessions().await?;
+        self.listings.list_now().await?;
         Ok(())
     }
 
@@ -240,13 +303,13 @@ impl ProfileController {
         expect: Expect,
         command: fn(&SessionName) -> RemoteCommand,
     ) -> Result<(), Error> {
-        let busy = self.busy();
+        let busy = self.activity.busy();
         let name = SessionName::parse(name)?;
         let op = self.op_lock(name.as_str());
         let _op = op.lock().await;
-        lock(&self.table).expect(name.as_str(), expect);
+        self.listings.table().expect(name.as_str(), expect);
         if let Err(e) = self.run(&command(&name), COMMAND_TIMEOUT).await {
-            lock(&self.table).unexpect(name.as_str());
+            self.listings.table().unexpect(name.as_str());
             return Err(e);
         }
         lock(&self.viewing).remove(name.as_str());
@@ -255,41 +318,38 @@ impl ProfileController {
         let local = lock(&self.local).remove(name.as_str());
         if let Some(local) = local {
             local.release().await;
-            self.emit(ProfileEvent::Local {
-                name: name.as_str().to_owned(),
-                attached: false,
-            })
-            .await;
+            self.events
+                .emit(ProfileEvent::Local {
+                    name: name.as_str().to_owned(),
+                    attached: false,
+                })
+                .await;
         }
         // The command succeeded, so the server's state is known: publish it now and let the
         // watcher's listing (the session directory just changed) confirm it.
         // (The watcher may have published it already, from the agent's state file.)
         let (known, change) = {
-            let mut table = lock(&self.table);
+            let mut table = self.listings.table();
             let known = table.get(name.as_str()).is_some();
             (known, table.assume(name.as_str(), expect))
         };
         if let Some((change, cause)) = change {
-            self.emit(ProfileEvent::Session {
-                change: Box::new(change),
-                cause,
-            })
-            .await;
+            self.events.session(change, cause).await;
         }
         if known {
             drop(busy);
-            self.kick.notify_one();
+            self.listings.request_listing();
         } else {
             // Not in the table (never listed): a listing says what became of it.
-            self.list_sessions().await?;
+            self.listings.list_now().await?;
         }
         Ok(())
     }
 
     /// Terminates every session of the user on the server.
     pub async fn clean_sessions(&self, include_published: bool) -> Result<(), Error> {
-        for s in self.list_sessions().await? {
-            let published = s.name.kind() == crate::x2go::validate::SessionKind::Published;
+        for s in self.listings.list_now().await? {
+            let published = s.name.kind() == SessionKind::Published;
             if published && !include_published {
                 continue;
             }
@@ -315,15 +375,16 @@ impl ProfileController {
     }
 
     /// Ends the local side of `name`, if any, and publishes that.
-    pub(super) async fn detach(&self, name: &str) {
+    async fn detach(&self, name: &str) {
         let local = lock(&self.local).remove(name);
         if let Some(local) = local {
             local.close().await;
-            self.emit(ProfileEvent::Local {
-                name: name.to_owned(),
-                attached: false,
-            })
-            .await;
+            self.events
+                .emit(ProfileEvent::Local {
+                    name: name.to_owned(),
+                    attached: false,
+                })
+                .await;
         }
     }
 
@@ -337,7 +398,7 @@ impl ProfileController {
         graphics_port: u16,
         spec: &LocalSpec,
     ) -> Result<(), Error> {
-        let weak: Weak<ProfileController> = Arc::downgrade(self);
+        let weak: Weak<Lifecycle> = Arc::downgrade(self);
         let session = name.as_str().to_owned();
         let local = LocalSession::attach(
             conn,
@@ -355,7 +416,7 @@ impl ProfileController {
                 tokio::spawn(async move {
                     let Some(this) = weak.upgrade() else { return };
                     this.detach(&session).await;
-                    this.kick.notify_one();
+                    this.listings.request_listing();
                 });
             },
         )
@@ -400,11 +461,72 @@ impl ProfileController {
             }
         }
         lock(&self.local).insert(name.as_str().to_owned(), local);
-        self.emit(ProfileEvent::Local {
-            name: name.as_str().to_owned(),
-            attached: true,
-        })
-        .await;
+        self.events
+            .emit(ProfileEvent::Local {
+                name: name.as_str().to_owned(),
+                attached: true,
+            })
+            .await;
         Ok(())
     }
+
+    /// Shadows `user`'s desktop `display` (view-only unless `full_access`) and shows it locally;
+    /// returns the shadow session's name. A desktop the server does not offer is `NotFound`;
+    /// an owner who declines gives `DesktopSharingDenied`.
+    pub async fn share_desktop(
+        self: &Arc<Self>,
+        server: &ServerQueries,
+        request: DesktopRequest<'_>,
+        mut plan: StartPlan,
+    ) -> Result<String, Error> {
+        let _sharing = self.listings.sharing();
+        let user = Username::parse(request.user)?;
+        let display = crate::x2go::validate::Display::parse(request.display)?;
+        let offered = server.list_desktops(request.maxwait).await?;
+        if !offered
+            .iter()
+            .any(|d| d.user.as_str() == user.as_str() && d.display.number() == display.number())
+        {
+            return Err(Error::NotFound(format!(
+                "the server offers no desktop {}@:{} for sharing (see ListDesktops)",
+                user.as_str(),
+                display.number()
+            )));
+        }
+        plan.agent.command = SessionCommand::shadow(request.full_access, &user, display);
+        plan.agent.session_type = SessionType::Shadow;
+        self.start(plan).await
+    }
+
+    /// Resumes the sessions that were shown when the connection was lost, if `auto_resume`;
+    /// else forgets them.
+    pub(crate) async fn resume_viewed(self: &Arc<Self>, auto_resume: bool) {
+        let plans: Vec<(String, ResumePlan)> = if auto_resume {
+            lock(&self.viewing).drain().collect()
+        } else {
+            lock(&self.viewing).clear();
+            Vec::new()
+        };
+        for (name, plan) in plans {
+            match self.resume(&name, plan).await {
+                Ok(()) => info!(profile = %self.name, session = %name, "resumed after reconnect"),
+                Err(e) => {
+                    warn!(profile = %self.name, session = %name, error = %e, "cannot resume after reconnect")
+                }
+            }
+        }
+    }
+}
+
+/// Which desktop `ShareDesktop` asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct DesktopRequest<'a> {
+    /// Its owner on the server.
+    pub user: &'a str,
+    /// Its display number on the server.
+    pub display: &'a str,
+    /// Full access rather than view-only.
+    pub full_access: bool,
+    /// How long `x2golistdesktops` may take.
+    pub maxwait: Duration,
 }

@@ -10,7 +10,7 @@ use tokio::process::Command;
 use tokio::sync::{oneshot, watch};
 use tracing::{debug, info, warn};
 
-use super::Error;
+use super::error::Error;
 use crate::ssh::{Connection, LocalForward};
 use crate::x2go::list::XCookie;
 use crate::x2go::proxy::nxproxy_display_arg;

@@ -1,25 +1,44 @@
 //! One controller per profile: it owns the profile's SSH connection and runs X2Go commands over
 //! it. It knows SSH and X2Go, and nothing of D-Bus: state changes leave as [`ProfileEvent`]s.
+//!
+//! The parts, each a module with one job; dependencies point down this list only:
+//! - [`profile`]: the controller, which owns the parts below and wires them together;
+//! - [`watcher`]: follows the server's sessions through a narrow [`watcher::WatchTarget`];
+//! - [`lifecycle`]: start, resume, suspend, terminate, dissociate, and the local side
+//!   ([`local`]: forward + nxproxy; [`plan`]: validated start and resume requests);
+//! - [`apps`], [`server`]: published applications, server queries;
+//! - [`listing`]: the one way sessions are listed, over [`shared`] listings and the
+//!   session [`table`];
+//! - [`exec`]: one X2Go command over the connection;
+//! - [`connection`]: the SSH connection's state machine, reconnects, host-key probes;
+//! - [`keyring`], [`activity`], [`events`], [`sync`], [`error`]: what the parts share.
 
+mod activity;
 mod apps;
+mod connection;
 mod error;
+mod events;
+mod exec;
 pub mod keyring;
 mod lifecycle;
+mod listing;
 mod local;
 mod plan;
 mod profile;
 mod server;
 mod shared;
+mod sync;
 mod table;
 mod watcher;
 
-pub use apps::AppsAnswer;
+pub use apps::{AppsAnswer, PublishedApps};
+pub use connection::{ConnectRequest, validate_hostname};
 pub use error::Error;
+pub use events::{EventMessage, ProfileEvent};
+pub use lifecycle::{DesktopRequest, Lifecycle};
 pub use local::{LocalSpec, reap_orphans};
 pub use plan::{ResumePlan, StartPlan};
-pub use profile::{
-    ConnectRequest, EventMessage, ProfileController, ProfileEvent, ProfileSource, validate_hostname,
-};
-pub use server::DEFAULT_MAXWAIT;
+pub use profile::{ProfileController, ProfileSource};
+pub use server::{DEFAULT_MAXWAIT, ServerQueries};
 pub use shared::SharedListings;
 pub use table::{Cause, Change, status_str};

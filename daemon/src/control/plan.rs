@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::Error;
+use super::error::Error;
 use super::local::LocalSpec;
 use crate::profiles::SessionSettings;
 use crate::x2go::session_options::{Pack, ResumeArgs, SessionCommand, SessionType, StartAgentArgs};

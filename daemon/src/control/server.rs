@@ -1,11 +1,17 @@
-//! Server queries of a profile: home, sshfs, users, mounts and shareable desktops.
+//! Server queries of a profile: features and versions (cached per connection), home, sshfs,
+//! users, mounts and shareable desktops.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tracing::debug;
 
-use super::Error;
-use super::profile::{COMMAND_TIMEOUT, ProfileController};
+use super::connection::Connector;
+use super::error::Error;
+use super::exec::{COMMAND_TIMEOUT, run_text};
+use super::listing::Listings;
+use super::sync::lock;
 use crate::x2go::command::{RemoteCommand, SSHFS_YES, X2GO_USER_OK};
 use crate::x2go::server_info::{self, Desktop};
 use crate::x2go::validate::{SessionName, Username};
@@ -13,9 +19,66 @@ use crate::x2go::validate::{SessionName, Username};
 /// python-x2go's `maxwait` for desktop and mount listings.
 pub const DEFAULT_MAXWAIT: Duration = Duration::from_secs(20);
 
-impl ProfileController {
-    fn text(out: &[u8]) -> String {
-        String::from_utf8_lossy(out).into_owned()
+/// What the current connection's server said of itself.
+#[derive(Default)]
+struct Cache {
+    features: Option<Vec<String>>,
+    versions: Option<BTreeMap<String, String>>,
+}
+
+/// Asks a profile's server about itself and its user.
+pub struct ServerQueries {
+    connector: Arc<Connector>,
+    listings: Arc<Listings>,
+    cache: Mutex<Cache>,
+}
+
+impl ServerQueries {
+    /// Queries over `connector`'s connection; `listings` tell which sessions exist.
+    pub(crate) fn new(connector: Arc<Connector>, listings: Arc<Listings>) -> ServerQueries {
+        ServerQueries {
+            connector,
+            listings,
+            cache: Mutex::default(),
+        }
+    }
+
+    /// A new connection: what the previous server said may not hold.
+    pub(crate) fn connected(&self) {
+        *lock(&self.cache) = Cache::default();
+    }
+
+    async fn run(&self, cmd: &RemoteCommand, timeout: Duration) -> Result<String, Error> {
+        run_text(&self.connector, cmd, timeout).await
+    }
+
+    /// The server's X2Go features, cached for the life of the connection.
+    pub async fn features(&self, force: bool) -> Result<Vec<String>, Error> {
+        if !force && let Some(cached) = &lock(&self.cache).features {
+            return Ok(cached.clone());
+        }
+        let out = self
+            .run(&RemoteCommand::feature_list(), COMMAND_TIMEOUT)
+            .await?;
+        let features: Vec<String> = server_info::parse_feature_list(&out)
+            .iter()
+            .map(|f| (*f).to_owned())
+            .collect();
+        lock(&self.cache).features = Some(features.clone());
+        Ok(features)
+    }
+
+    /// The server's X2Go component versions, cached for the life of the connection.
+    pub async fn versions(&self, force: bool) -> Result<BTreeMap<String, String>, Error> {
+        if !force && let Some(cached) = &lock(&self.cache).versions {
+            return Ok(cached.clone());
+        }
+        let out = self
+            .run(&RemoteCommand::versions(), COMMAND_TIMEOUT)
+            .await?;
+        let versions = server_info::parse_versions(&out);
+        lock(&self.cache).versions = Some(versions.clone());
+        Ok(versions)
     }
 
     /// Whether the remote home directory exists.
@@ -23,7 +86,7 @@ impl ProfileController {
         let out = self
             .run(&RemoteCommand::home_exists(), COMMAND_TIMEOUT)
             .await?;
-        server_info::parse_home_exists(&Self::text(&out)).map_err(|e| Error::Protocol {
+        server_info::parse_home_exists(&out).map_err(|e| Error::Protocol {
             command: "home check".into(),
             reason: e.to_string(),
         })
@@ -34,7 +97,7 @@ impl ProfileController {
         let out = self
             .run(&RemoteCommand::sshfs_available(), COMMAND_TIMEOUT)
             .await?;
-        Ok(Self::text(&out).trim() == SSHFS_YES)
+        Ok(out.trim() == SSHFS_YES)
     }
 
     /// Whether `user` may run X2Go sessions on the server (see [`RemoteCommand::x2go_user`]).
@@ -43,13 +106,19 @@ impl ProfileController {
         let out = self
             .run(&RemoteCommand::x2go_user(&user), COMMAND_TIMEOUT)
             .await?;
-        Ok(Self::text(&out).trim() == X2GO_USER_OK)
+        Ok(out.trim() == X2GO_USER_OK)
     }
 
     /// The mount points of client folders shared into session `name`.
     pub async fn list_mounts(&self, name: &str, maxwait: Duration) -> Result<Vec<String>, Error> {
         let name = SessionName::parse(name)?;
-        if !self.list_sessions().await?.iter().any(|s| s.name == name) {
+        if !self
+            .listings
+            .list_now()
+            .await?
+            .iter()
+            .any(|s| s.name == name)
+        {
             return Err(Error::NotFound(format!(
                 "no session {:?} on the server",
                 name.as_str()
@@ -58,7 +127,7 @@ impl ProfileController {
         let out = self
             .run(&RemoteCommand::list_mounts(&name), maxwait)
             .await?;
-        Ok(server_info::parse_mounts(&Self::text(&out))
+        Ok(server_info::parse_mounts(&out)
             .into_iter()
             .map(|m| m.mountpoint)
             .collect())
@@ -71,47 +140,14 @@ impl ProfileController {
         let mut last = None;
         for attempt in 1..=2 {
             match self.run(&RemoteCommand::list_desktops(), maxwait).await {
-                Ok(out) => return Ok(server_info::parse_desktops(&Self::text(&out))),
+                Ok(out) => return Ok(server_info::parse_desktops(&out)),
                 Err(Error::Ssh(e @ crate::ssh::Error::Timeout(_))) => {
-                    debug!(profile = %self.name(), attempt, "x2golistdesktops timed out");
+                    debug!(profile = %self.connector.params().name, attempt, "x2golistdesktops timed out");
                     last = Some(Error::Ssh(e));
                 }
                 Err(e) => return Err(e),
             }
         }
         Err(last.unwrap_or_else(|| Error::NotFound("no desktops".into())))
-    }
-}
-
-impl ProfileController {
-    /// Shadows `user`'s desktop `display` (view-only unless `full_access`) and shows it locally;
-    /// returns the shadow session's name. A desktop the server does not offer is `NotFound`;
-    /// an owner who declines gives `DesktopSharingDenied`.
-    pub async fn share_desktop(
-        self: &std::sync::Arc<Self>,
-        user: &str,
-        display: &str,
-        full_access: bool,
-        mut plan: super::StartPlan,
-        maxwait: Duration,
-    ) -> Result<String, Error> {
-        use crate::x2go::session_options::{SessionCommand, SessionType};
-        let _sharing = super::profile::CountGuard::new(&self.sharing);
-        let user = Username::parse(user)?;
-        let display = crate::x2go::validate::Display::parse(display)?;
-        let offered = self.list_desktops(maxwait).await?;
-        if !offered
-            .iter()
-            .any(|d| d.user.as_str() == user.as_str() && d.display.number() == display.number())
-        {
-            return Err(Error::NotFound(format!(
-                "the server offers no desktop {}@:{} for sharing (see ListDesktops)",
-                user.as_str(),
-                display.number()
-            )));
-        }
-        plan.agent.command = SessionCommand::shadow(full_access, &user, display);
-        plan.agent.session_type = SessionType::Shadow;
-        self.start(plan).await
     }
 }

@@ -4,28 +4,34 @@
 //! script, shell builtins only) prints a line when the user's session directories change; only
 //! then does the watcher run `x2golistsessions`. Every [`FULL_LISTING`] it lists anyway, because
 //! the listing also repairs server state. The script also runs clients' listings on request
-//! over its channel (see [`Lister`]), which saves opening a channel per listing; the watcher's
-//! own listings run as commands of their own, so that the script, which runs a listing before
-//! it reads on, keeps reporting agent state changes (within milliseconds) meanwhile. Without the script
-//! (another login shell, a server that closes it) the watcher falls back to listing every
-//! `poll_interval` seconds.
+//! over its channel (see `Listings::offer_route`), which saves opening a channel per listing;
+//! the watcher's own listings run as commands of their own, so that the script, which runs a
+//! listing before it reads on, keeps reporting agent state changes (within milliseconds)
+//! meanwhile. Without the script (another login shell, a server that closes it) the watcher
+//! falls back to listing every `poll_interval` seconds.
+//!
+//! It sees its profile only through a [`WatchTarget`]: the sessions, the connection's
+//! generation, and the lifecycle's activity.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use tracing::{debug, info, trace, warn};
 
-use super::Error;
-use super::profile::{ProfileController, lock};
+use super::activity::Activity;
+use super::connection::Connector;
+use super::error::Error;
+use super::exec::new_marker;
+use super::listing::{ListRequest, Listings, Route};
+use super::sync::SharedName;
 use crate::ssh::{Connection, LineStream};
 use crate::x2go::command::RemoteCommand;
 use crate::x2go::envelope::Envelope;
 use crate::x2go::start::{WatchEvent, parse_watch_line};
-use crate::x2go::validate::SessionName;
 use crate::x2go::{ListMarker, list_request, parse_list_marker, watch_line};
 
 /// A listing at least this often, even when the watcher reports nothing (its heartbeats do not
@@ -52,37 +58,39 @@ const BUSY_RECHECK: Duration = Duration::from_millis(250);
 /// How long listings are put off at most, should an operation take long.
 const BUSY_DEFER_MAX: Duration = Duration::from_secs(5);
 
-/// Starts watching `ctl`'s sessions on `conn` until the connection ends or is replaced.
-pub(super) fn spawn(ctl: &Arc<ProfileController>, conn: Connection, generation: u64) {
-    let weak = Arc::downgrade(ctl);
-    tokio::spawn(async move { run(weak, conn, generation).await });
+/// What the watcher may use of its profile: the sessions (to list, to learn the names to
+/// follow, to publish agent states), the connector (is this connection still the current
+/// one?), and the lifecycle's activity (is an operation under way, is a resume waiting for an
+/// agent?). The sessions are held weakly: a profile that goes away ends its watcher.
+pub(crate) struct WatchTarget {
+    /// For logs.
+    pub name: SharedName,
+    /// The profile's sessions.
+    pub listings: Weak<Listings>,
+    /// The profile's connection.
+    pub connector: Weak<Connector>,
+    /// What the profile's own operations are doing.
+    pub activity: Arc<Activity>,
+    /// How often to list when the server-side script cannot run.
+    pub poll_interval: Duration,
 }
 
-async fn refresh(ctl: &ProfileController) {
-    if let Err(e) = ctl.refresh_sessions().await {
-        debug!(profile = %ctl.name(), error = %e, "watcher listing failed");
+/// Starts watching the target's sessions on `conn` until the connection ends or is replaced.
+pub(crate) fn spawn(target: WatchTarget, conn: Connection, generation: u64) {
+    tokio::spawn(async move { run(target, conn, generation).await });
+}
+
+async fn refresh(name: &SharedName, listings: &Listings) {
+    if let Err(e) = listings.list(Duration::ZERO, Route::Exec).await {
+        debug!(profile = %name, error = %e, "watcher listing failed");
     }
 }
 
-/// Lists in a task of its own: the listing may be asked of this very watcher (see
-/// [`Lister`]), which must keep reading its stream meanwhile.
-fn spawn_refresh(ctl: &Arc<ProfileController>) {
-    let ctl = Arc::clone(ctl);
-    tokio::spawn(async move { refresh(&ctl).await });
-}
-
-/// A listing asked of the watcher's script (see `x2go::watch::list_request`).
-pub(super) struct ListRequest {
-    /// Include shadow sessions.
-    pub include_shadow: bool,
-    /// The listing's text, or why it failed.
-    pub reply: oneshot::Sender<Result<String, Error>>,
-}
-
-/// Where listings can be asked of a running watcher, for the connection of `generation`.
-pub(super) struct Lister {
-    pub generation: u64,
-    pub requests: mpsc::UnboundedSender<ListRequest>,
+/// Lists in a task of its own, so that the watcher keeps reading its stream (which reports
+/// agent states within milliseconds) meanwhile.
+fn spawn_refresh(name: &SharedName, listings: &Arc<Listings>) {
+    let (name, listings) = (name.clone(), Arc::clone(listings));
+    tokio::spawn(async move { refresh(&name, &listings).await });
 }
 
 /// A listing the script was asked for and has not finished.
@@ -151,16 +159,16 @@ fn on_list_line(line: &str, pending: &mut VecDeque<Pending>) -> bool {
     }
 }
 
-async fn open_stream(ctl: &ProfileController, conn: &Connection) -> Option<LineStream> {
-    let envelope = Envelope::new(&super::profile::new_marker()).ok()?;
+async fn open_stream(name: &SharedName, conn: &Connection) -> Option<LineStream> {
+    let envelope = Envelope::new(&new_marker()).ok()?;
     let cmd = envelope.wrap(&RemoteCommand::watch_changes(WATCH_TICK));
     match conn.exec_lines(&cmd).await {
         Ok(s) => {
-            info!(profile = %ctl.name(), "watching sessions on the server");
+            info!(profile = %name, "watching sessions on the server");
             Some(s)
         }
         Err(e) => {
-            warn!(profile = %ctl.name(), error = %e, "cannot start the session watcher; polling instead");
+            warn!(profile = %name, error = %e, "cannot start the session watcher; polling instead");
             None
         }
     }
@@ -176,21 +184,19 @@ async fn next_line(stream: &mut Option<LineStream>) -> Option<String> {
     }
 }
 
-async fn run(weak: Weak<ProfileController>, conn: Connection, generation: u64) {
+async fn run(target: WatchTarget, conn: Connection, generation: u64) {
+    let name = target.name.clone();
     let (mut stream, mut listed_at) = {
-        let Some(ctl) = weak.upgrade() else { return };
-        refresh(&ctl).await;
-        (open_stream(&ctl, &conn).await, Instant::now())
+        let Some(listings) = target.listings.upgrade() else {
+            return;
+        };
+        refresh(&name, &listings).await;
+        (open_stream(&name, &conn).await, Instant::now())
     };
-    let (requests, mut asked) = mpsc::unbounded_channel::<ListRequest>();
-    if stream.is_some()
-        && let Some(ctl) = weak.upgrade()
-    {
-        *lock(&ctl.lister) = Some(Lister {
-            generation,
-            requests,
-        });
-    }
+    let mut asked = match (&stream, target.listings.upgrade()) {
+        (Some(_), Some(listings)) => Some(listings.offer_route(generation)),
+        _ => None,
+    };
     let mut pending: VecDeque<Pending> = VecDeque::new();
     let mut next_id: u64 = 0;
     let mut told: Option<String> = None;
@@ -199,22 +205,27 @@ async fn run(weak: Weak<ProfileController>, conn: Connection, generation: u64) {
     // Since when a listing has been put off for an operation in progress (see [`BUSY_RECHECK`]).
     let mut deferred_since: Option<Instant> = None;
     loop {
-        let Some(ctl) = weak.upgrade() else { return };
-        if ctl.generation() != generation || conn.is_closed() {
-            drop_lister(&ctl, generation);
+        let (Some(listings), Some(connector)) =
+            (target.listings.upgrade(), target.connector.upgrade())
+        else {
+            return;
+        };
+        if connector.generation() != generation || conn.is_closed() {
+            listings.withdraw_route(generation);
             return;
         }
-        tell_sessions(&ctl, stream.as_ref(), &mut told).await;
+        drop(connector);
+        tell_sessions(&name, &listings, stream.as_ref(), &mut told).await;
         let wait = if stream.is_some() {
             FULL_LISTING
         } else {
-            ctl.poll_interval()
+            target.poll_interval
         };
         let list = tokio::select! {
             line = next_line(&mut stream) => match line {
                 // (Not logged: listing rows carry the sessions' X cookies.)
                 Some(line) if on_list_line(&line, &mut pending) => false,
-                Some(line) => match parse_watch_line(&line).inspect(|e| trace!(profile = %ctl.name(), event = ?e, "watcher line")) {
+                Some(line) => match parse_watch_line(&line).inspect(|e| trace!(profile = %name, event = ?e, "watcher line")) {
                     Some(WatchEvent::Changed) => {
                         follow_up = Some(Instant::now() + FOLLOW_UP);
                         true
@@ -222,9 +233,9 @@ async fn run(weak: Weak<ProfileController>, conn: Connection, generation: u64) {
                     // Told at once; the change line that follows has it confirmed by a listing.
                     Some(WatchEvent::Agent { session, state, listen }) => {
                         if let Some(port) = listen {
-                            ctl.agent_listens(session.as_str(), port);
+                            target.activity.agent_listens(session.as_str(), port);
                         }
-                        ctl.observe_agent(session.as_str(), state).await;
+                        listings.observe_agent(session.as_str(), state).await;
                         false
                     }
                     Some(WatchEvent::Alive) | None => false,
@@ -235,17 +246,19 @@ async fn run(weak: Weak<ProfileController>, conn: Connection, generation: u64) {
                     }
                     // Callers waiting for a listing from the script, or about to ask, fall
                     // back to their own.
-                    drop_lister(&ctl, generation);
+                    listings.withdraw_route(generation);
                     pending.clear();
-                    asked.close();
-                    while asked.try_recv().is_ok() {}
+                    if let Some(mut a) = asked.take() {
+                        a.close();
+                        while a.try_recv().is_ok() {}
+                    }
                     if !conn.is_closed() {
-                        warn!(profile = %ctl.name(), "the session watcher ended; polling instead");
+                        warn!(profile = %name, "the session watcher ended; polling instead");
                     }
                     false
                 }
             },
-            Some(req) = asked.recv(), if stream.is_some() => {
+            Some(req) = next_request(&mut asked) => {
                 next_id += 1;
                 let line = list_request(next_id, req.include_shadow);
                 if let Some(s) = stream.as_ref()
@@ -259,27 +272,37 @@ async fn run(weak: Weak<ProfileController>, conn: Connection, generation: u64) {
                 follow_up = None;
                 true
             },
-            _ = ctl.kick.notified() => true,
+            () = listings.listing_requested() => true,
             // Back to the top, which tells the script the new set.
-            _ = ctl.names_changed.notified() => false,
+            () = listings.names_changed() => false,
             // Heartbeats do not postpone the periodic listing; while listings are put off,
             // the follow-up looks again.
             _ = tokio::time::sleep_until(listed_at + wait), if deferred_since.is_none() => true,
             _ = conn.closed() => {
-                drop_lister(&ctl, generation);
+                listings.withdraw_route(generation);
                 return;
             },
         };
         if list {
             let now = Instant::now();
-            if put_off(ctl.is_busy(), now, &mut deferred_since) {
+            if put_off(target.activity.is_busy(), now, &mut deferred_since) {
                 let recheck = now + BUSY_RECHECK;
                 follow_up = Some(follow_up.map_or(recheck, |f| f.min(recheck)));
             } else {
-                spawn_refresh(&ctl);
+                spawn_refresh(&name, &listings);
                 listed_at = now;
             }
         }
+    }
+}
+
+/// The next listing asked of the script, while it takes requests.
+async fn next_request(
+    asked: &mut Option<tokio::sync::mpsc::UnboundedReceiver<ListRequest>>,
+) -> Option<ListRequest> {
+    match asked {
+        Some(a) => a.recv().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -301,32 +324,23 @@ async fn sleep_until_some(at: Option<Instant>) {
     }
 }
 
-/// Stops offering this watcher for listings (unless a newer connection's watcher took over).
-fn drop_lister(ctl: &ProfileController, generation: u64) {
-    let mut lister = lock(&ctl.lister);
-    if lister.as_ref().is_some_and(|l| l.generation == generation) {
-        *lister = None;
-    }
-}
-
 /// Tells the server-side script which sessions' state files to look at: the ones listed
 /// (see `x2go::watch::WATCH_SCRIPT`), whenever that set has changed since it was last told.
 async fn tell_sessions(
-    ctl: &ProfileController,
+    name: &SharedName,
+    listings: &Listings,
     stream: Option<&LineStream>,
     told: &mut Option<String>,
 ) {
     let Some(stream) = stream else { return };
-    let mut names: Vec<SessionName> = lock(&ctl.table).all().map(|s| s.name.clone()).collect();
-    names.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-    let line = watch_line(&names);
+    let line = watch_line(&listings.names());
     if told.as_ref() == Some(&line) {
         return;
     }
-    trace!(profile = %ctl.name(), line = line.trim_end(), "telling the session watcher");
+    trace!(profile = %name, line = line.trim_end(), "telling the session watcher");
     match stream.send(line.as_bytes()).await {
         Ok(()) => *told = Some(line),
-        Err(e) => debug!(profile = %ctl.name(), error = %e, "cannot update the session watcher"),
+        Err(e) => debug!(profile = %name, error = %e, "cannot update the session watcher"),
     }
 }
 

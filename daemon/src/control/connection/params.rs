@@ -1,0 +1,352 @@
+//! From a profile's settings to the SSH layer's connection parameters: host and user names
+//! checked, key paths expanded, the host-key policy, the jump host, and the secrets the caller
+//! did not give taken from the keyring.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::{debug, warn};
+
+use super::super::error::{Error, truncate};
+use super::super::keyring;
+use super::super::sync::SharedName;
+use crate::config::{Paths, local_username};
+use crate::profiles::ProfileSettings;
+use crate::ssh::{self, AuthParams, ConnectParams, HostKeyPolicy, PromptHandle, Secret};
+use crate::x2go::validate::Username;
+
+/// Default for the `timeout` setting: TCP connect, handshake and authentication.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+/// Session channels one connection may have open at once: OpenSSH's default `MaxSessions`.
+const MAX_CHANNELS: usize = 10;
+
+/// What `Connect` was asked to do: the effective settings and the secrets for this attempt.
+#[derive(Debug, Clone)]
+pub struct ConnectRequest {
+    /// Stored settings with the caller's overrides applied.
+    pub settings: ProfileSettings,
+    /// Password, for password authentication or to unlock a key.
+    pub password: Option<Secret>,
+    /// Passphrase of an encrypted key.
+    pub passphrase: Option<Secret>,
+    /// Password for the jump host.
+    pub proxy_password: Option<Secret>,
+    /// Passphrase of the jump host's encrypted key.
+    pub proxy_passphrase: Option<Secret>,
+    /// Who to ask for what is still missing (a registered agent), if anyone.
+    pub prompter: Option<PromptHandle>,
+}
+
+impl ConnectRequest {
+    /// A request with `settings` and no secrets: keys, the agent and the keyring only.
+    pub fn new(settings: ProfileSettings) -> ConnectRequest {
+        ConnectRequest {
+            settings,
+            password: None,
+            passphrase: None,
+            proxy_password: None,
+            proxy_passphrase: None,
+            prompter: None,
+        }
+    }
+}
+
+/// What connection parameters are made of besides the settings: the profile's name, the
+/// user's files, and whether the profile is another program's (read-only).
+#[derive(Debug, Clone)]
+pub(crate) struct ParamsSource {
+    pub(crate) name: SharedName,
+    pub(crate) paths: Arc<Paths>,
+    pub(crate) read_only: bool,
+}
+
+impl ParamsSource {
+    fn host_key_policy(&self, add_unknown: bool, prompter: Option<PromptHandle>) -> HostKeyPolicy {
+        HostKeyPolicy {
+            read_files: vec![
+                self.paths.user_ssh_dir.join("known_hosts"),
+                self.paths.known_hosts.clone(),
+            ],
+            own_file: self.paths.known_hosts.clone(),
+            add_unknown,
+            trusted_fingerprint: None,
+            prompter,
+        }
+    }
+
+    fn home_dir(&self) -> Option<PathBuf> {
+        self.paths.user_ssh_dir.parent().map(Path::to_path_buf)
+    }
+
+    /// The SSH layer's parameters for `req`, every value checked.
+    pub(crate) fn connect_params(&self, req: ConnectRequest) -> Result<ConnectParams, Error> {
+        let s = req.settings;
+        let host = validate_hostname(&s.hostname)?;
+        let username = match s.username.clone().or_else(local_username) {
+            Some(u) => u,
+            None => {
+                return Err(Error::InvalidArgument(
+                    "no username given and the local user name is unknown".into(),
+                ));
+            }
+        };
+        Username::parse(&username)?;
+        let home = self.home_dir();
+        let expand = |files: &[PathBuf]| -> Vec<PathBuf> {
+            files
+                .iter()
+                .map(|p| expand_tilde(p, home.as_deref()))
+                .collect()
+        };
+        let timeout = checked_timeout(&s)?;
+        let key_files = expand(&s.key_filename);
+        let auth = AuthParams {
+            username: username.clone(),
+            password: req.password.clone(),
+            passphrase: req.passphrase.clone(),
+            key_files: key_files.clone(),
+            allow_agent: s.allow_agent,
+            look_for_keys: s.look_for_keys,
+            force_password_auth: s.force_password_auth,
+            ssh_dir: self.paths.user_ssh_dir.clone(),
+            agent_socket: agent_socket(),
+            prompter: req.prompter.clone(),
+        };
+        let host_keys = self.host_key_policy(s.add_to_known_hosts, req.prompter.clone());
+        // Through a jump host the target is reached at the tunnel's remote address.
+        let (target_host, target_port, proxy) = match &s.sshproxy {
+            None => (host, s.port, None),
+            Some(p) => {
+                let (th, tp) = p.target(&host, s.port).map_err(Error::InvalidArgument)?;
+                let th = validate_hostname(&th)?;
+                let proxy_host = validate_hostname(&p.host)?;
+                let proxy_user = p.user.clone().unwrap_or_else(|| username.clone());
+                Username::parse(&proxy_user)?;
+                let reuse = p.reuse_authinfo;
+                let proxy_auth = AuthParams {
+                    username: proxy_user,
+                    password: req
+                        .proxy_password
+                        .clone()
+                        .or_else(|| reuse.then(|| req.password.clone()).flatten()),
+                    passphrase: req
+                        .proxy_passphrase
+                        .clone()
+                        .or_else(|| reuse.then(|| req.passphrase.clone()).flatten()),
+                    key_files: if reuse && p.key_filename.is_empty() {
+                        key_files.clone()
+                    } else {
+                        expand(&p.key_filename)
+                    },
+                    allow_agent: p.allow_agent || (reuse && s.allow_agent),
+                    look_for_keys: p.look_for_keys || (reuse && s.look_for_keys),
+                    force_password_auth: p.force_password_auth,
+                    ssh_dir: self.paths.user_ssh_dir.clone(),
+                    agent_socket: agent_socket(),
+                    prompter: req.prompter.clone(),
+                };
+                let proxy_keys = self.host_key_policy(s.add_to_known_hosts, req.prompter.clone());
+                let proxy = ssh::ProxyParams {
+                    host: proxy_host,
+                    port: p.port,
+                    auth: proxy_auth,
+                    host_keys: proxy_keys,
+                };
+                (th, tp, Some(Box::new(proxy)))
+            }
+        };
+        Ok(ConnectParams {
+            host: target_host,
+            port: target_port,
+            auth,
+            host_keys,
+            timeout,
+            max_channels: MAX_CHANNELS,
+            keepalive_interval: Some(
+                s.keepalive_interval
+                    .filter(|t| t.is_finite() && *t > 0.0)
+                    .map_or(Duration::from_secs(15), Duration::from_secs_f64),
+            ),
+            keepalive_max: s.keepalive_count.map_or(3, |c| c as usize),
+            proxy,
+            host_key_name: s.unique_hostkey_aliases.then(|| self.host_key_alias()),
+            forward_agent: if s.forward_sshagent {
+                agent_socket()
+            } else {
+                None
+            },
+        })
+    }
+
+    /// The known_hosts name of the server under `unique_hostkey_aliases`: the profile, not
+    /// the address, so profiles reaching different servers through one address stay apart.
+    fn host_key_alias(&self) -> String {
+        let name: String = self
+            .name
+            .get()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        format!("x2god-profile-{name}")
+    }
+
+    /// Fills the secrets the caller did not give from the keyring, for the kinds the profile
+    /// has stored there. A keyring that cannot be read is logged and skipped: the agent (or
+    /// an AuthFailed naming what was tried) follows.
+    pub(crate) async fn fill_from_keyring(&self, req: &mut ConnectRequest) {
+        use x2god_proto::names::secret_kind as kind;
+        // Profiles read from another program's file have no record of what is stored: try
+        // every kind.
+        let stored: Vec<String> = if self.read_only {
+            kind::STORABLE.iter().map(|k| (*k).to_owned()).collect()
+        } else {
+            req.settings.keyring.clone()
+        };
+        let name = self.name.get();
+        for k in stored {
+            let slot = match k.as_str() {
+                kind::PASSWORD => &mut req.password,
+                kind::PASSPHRASE => &mut req.passphrase,
+                kind::SSHPROXY_PASSWORD => &mut req.proxy_password,
+                kind::SSHPROXY_PASSPHRASE => &mut req.proxy_passphrase,
+                _ => continue,
+            };
+            if slot.is_some() {
+                continue;
+            }
+            match keyring::lookup(&name, &k).await {
+                Ok(Some(secret)) => {
+                    debug!(profile = %name, kind = %k, "secret taken from the keyring");
+                    *slot = Some(secret);
+                }
+                Ok(None) => debug!(profile = %name, kind = %k, "listed secret not in the keyring"),
+                Err(e) => {
+                    // An unreachable or locked keyring fails every kind alike, each after its
+                    // timeout: one failure is enough to go on without it.
+                    warn!(profile = %name, kind = %k, error = %e, "keyring lookup failed");
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Connection parameters for a host-key probe: `settings`, keyring secrets for a jump
+    /// host's login, and `trusted` accepted on whichever hop presents it.
+    pub(crate) async fn probe_params(
+        &self,
+        settings: ProfileSettings,
+        trusted: Option<String>,
+        prompter: Option<PromptHandle>,
+    ) -> Result<ConnectParams, Error> {
+        let mut req = ConnectRequest::new(settings);
+        req.prompter = prompter;
+        if req.settings.sshproxy.is_some() {
+            self.fill_from_keyring(&mut req).await;
+        }
+        let mut params = self.connect_params(req)?;
+        let hops = std::iter::once(&mut params.host_keys)
+            .chain(params.proxy.as_deref_mut().map(|p| &mut p.host_keys));
+        for keys in hops {
+            keys.add_unknown = false;
+            keys.prompter = None;
+            keys.trusted_fingerprint.clone_from(&trusted);
+        }
+        Ok(params)
+    }
+}
+
+/// The account a connection logs in to, as a key for shared listings: equal for profiles
+/// that get the same answers from the server (the jump host is part of it, since a name may
+/// mean another machine behind it).
+pub(crate) fn account_of(params: &ConnectParams) -> String {
+    let mut account = format!("{}@[{}]:{}", params.auth.username, params.host, params.port);
+    if let Some(proxy) = &params.proxy {
+        account.push_str(&format!(
+            " via {}@[{}]:{}",
+            proxy.auth.username, proxy.host, proxy.port
+        ));
+    }
+    account
+}
+
+/// The connect timeout of `s`, checked.
+fn checked_timeout(s: &ProfileSettings) -> Result<Duration, Error> {
+    match s.timeout {
+        Some(t) if t.is_finite() && t > 0.0 && t <= 3600.0 => Ok(Duration::from_secs_f64(t)),
+        Some(t) => Err(Error::InvalidArgument(format!(
+            "timeout must be between 0 and 3600 seconds, not {t}"
+        ))),
+        None => Ok(CONNECT_TIMEOUT),
+    }
+}
+
+/// The local agent socket, for `allow_agent` and `forward_sshagent`.
+fn agent_socket() -> Option<PathBuf> {
+    std::env::var_os("SSH_AUTH_SOCK")
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+}
+
+/// Accepts host names and IPv4/IPv6 literals; nothing that could be mistaken for an option.
+pub fn validate_hostname(host: &str) -> Result<String, Error> {
+    let h = host.trim();
+    let h = h
+        .strip_prefix('[')
+        .and_then(|x| x.strip_suffix(']'))
+        .unwrap_or(h);
+    let ok = !h.is_empty()
+        && h.len() <= 253
+        && !h.starts_with('-')
+        && h.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '_' | '%'));
+    if ok {
+        Ok(h.to_owned())
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "invalid host name {:?}",
+            truncate(host, 64)
+        )))
+    }
+}
+
+fn expand_tilde(p: &Path, home: Option<&Path>) -> PathBuf {
+    match (p.strip_prefix("~"), home) {
+        (Ok(rest), Some(home)) => home.join(rest),
+        _ => p.to_path_buf(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostnames() {
+        assert_eq!(validate_hostname("127.0.0.1").unwrap(), "127.0.0.1");
+        assert_eq!(validate_hostname("[::1]").unwrap(), "::1");
+        assert_eq!(
+            validate_hostname("srv.example.org").unwrap(),
+            "srv.example.org"
+        );
+        for bad in ["", "-oProxyCommand=x", "a b", "a;b", "a\nb", "x$(id)"] {
+            assert!(validate_hostname(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tilde() {
+        let home = Path::new("/home/u");
+        assert_eq!(
+            expand_tilde(Path::new("~/.ssh/id"), Some(home)),
+            Path::new("/home/u/.ssh/id")
+        );
+        assert_eq!(expand_tilde(Path::new("/k"), Some(home)), Path::new("/k"));
+    }
+}
