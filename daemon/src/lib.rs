@@ -13,11 +13,11 @@
 
 pub mod bus;
 pub mod config;
-pub mod control;
+pub(crate) mod control;
 pub mod logging;
 pub mod profiles;
-pub mod registry;
-pub mod service;
+pub(crate) mod registry;
+pub(crate) mod service;
 pub mod ssh;
 pub mod x2go;
 

@@ -1,14 +1,14 @@
 //! The D-Bus objects of x2god. Only this module knows zbus; errors of the layers below are
 //! mapped to `org.x2go.Control1.Error.*` here.
 
-pub mod agents;
+pub(crate) mod agents;
 mod apps;
 mod errors;
-pub mod manager;
+pub(crate) mod manager;
 mod objects;
 pub mod options;
-pub mod profile;
-pub mod session;
+pub(crate) mod profile;
+pub(crate) mod session;
 mod sessions;
 #[cfg(test)]
 mod tests;
