@@ -18,7 +18,8 @@ use tokio::time::{Instant, sleep, timeout, timeout_at};
 
 use super::auth::{self, AuthParams};
 use super::error::Error;
-use super::host_keys::{self, HostKeyInfo, HostKeyPolicy};
+use super::host_key_info::HostKeyInfo;
+use super::host_keys::{self, HostKeyPolicy};
 use super::prompt::{self, Asker, Hop, PauseClock};
 
 /// First pause before retrying a channel open the server refused for lack of room; doubled up
