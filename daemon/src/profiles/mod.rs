@@ -1,5 +1,6 @@
 //! Profiles: what to connect to and how, kept in `$XDG_CONFIG_HOME/x2god/profiles.toml`.
 
+mod qt_ini;
 mod settings;
 mod store;
 pub mod x2goclient;

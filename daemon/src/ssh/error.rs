@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::host_keys::HostKeyInfo;
+use super::host_key_info::HostKeyInfo;
 
 /// Everything that can go wrong while connecting, verifying, authenticating or running a
 /// command.

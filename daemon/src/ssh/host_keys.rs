@@ -5,7 +5,6 @@
 //! one unparsable key, and ignores negations, wildcards and `@revoked`, all of which real
 //! `~/.ssh/known_hosts` files contain.
 
-use std::fmt;
 use std::fs;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -14,35 +13,11 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{KeyInit, Mac};
-use russh::keys::{HashAlg, PublicKey};
+use russh::keys::PublicKey;
 
 use super::error::Error;
+use super::host_key_info::HostKeyInfo;
 use super::prompt::PromptHandle;
-
-/// What a person needs to recognise a host key: its type and its fingerprint.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct HostKeyInfo {
-    /// The SSH key type, e.g. `ssh-ed25519`, `ecdsa-sha2-nistp256`, `ssh-rsa`.
-    pub key_type: String,
-    /// The SHA-256 fingerprint as OpenSSH prints it: `SHA256:` and unpadded base64.
-    pub fingerprint: String,
-}
-
-impl HostKeyInfo {
-    /// Describes `key`.
-    pub fn from_key(key: &PublicKey) -> Self {
-        Self {
-            key_type: key.algorithm().as_str().to_owned(),
-            fingerprint: key.fingerprint(HashAlg::Sha256).to_string(),
-        }
-    }
-}
-
-impl fmt::Display for HostKeyInfo {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} key {}", self.key_type, self.fingerprint)
-    }
-}
 
 /// Which host keys to accept, and where to look them up and record them.
 ///

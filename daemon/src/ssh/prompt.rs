@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::error::Error;
-use super::host_keys::HostKeyInfo;
+use super::host_key_info::HostKeyInfo;
 use super::secret::Secret;
 
 /// Which connection of a connect a question is about.

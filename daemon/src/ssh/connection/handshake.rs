@@ -1,0 +1,207 @@
+//! The key exchange of one hop: russh's callbacks (host key verification, forwarded agent
+//! channels, the end of the session) and the handshake on a stream.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use russh::client::{self, ChannelOpenHandle, DisconnectReason, Handle, Msg, Session};
+use russh::keys::PublicKeyOrCertificate;
+use russh::{Channel, ChannelOpenFailure};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::watch;
+
+use crate::ssh::auth::AuthParams;
+use crate::ssh::error::Error;
+use crate::ssh::host_key_info::HostKeyInfo;
+use crate::ssh::host_keys::HostKeyPolicy;
+use crate::ssh::prompt::{self, Asker, Hop, PauseClock};
+
+use super::agent::{AgentRelay, relay_agent};
+
+/// russh's callbacks: host key verification, forwarded agent connections and the end of the
+/// session.
+pub(in crate::ssh) struct ClientHandler {
+    policy: HostKeyPolicy,
+    /// The known_hosts lookup name.
+    name: String,
+    /// Who to ask about an unknown key.
+    asker: Option<Asker>,
+    /// The key the server offered, for the caller, whatever the verdict.
+    offered: Arc<OnceLock<HostKeyInfo>>,
+    closed: watch::Sender<bool>,
+    /// `None`: agent forwarding is off and the server's agent channels are refused.
+    agent: Option<Arc<AgentRelay>>,
+}
+
+impl ClientHandler {
+    /// The verdict on an unknown key when a person can be asked.
+    async fn confirm_unknown(
+        &self,
+        asker: &Asker,
+        key: &russh::keys::PublicKey,
+        unknown: Error,
+    ) -> Result<bool, Error> {
+        let info = HostKeyInfo::from_key(key);
+        match asker
+            .confirm_host_key(self.name.clone(), info.clone())
+            .await
+        {
+            Ok(true) => {
+                // Learn it the way `add_unknown` does (and look again: another connect may
+                // have learned a key meanwhile).
+                let learn = HostKeyPolicy {
+                    add_unknown: true,
+                    prompter: None,
+                    ..self.policy.clone()
+                };
+                learn.verify(&self.name, key)?;
+                tracing::info!(host = %self.name, key_type = %info.key_type,
+                    fingerprint = %info.fingerprint, "host key trusted by a person");
+                Ok(true)
+            }
+            Ok(false) => {
+                tracing::warn!(host = %self.name, key_type = %info.key_type,
+                    fingerprint = %info.fingerprint, "trusting the host key was refused");
+                Err(Error::HostKeyUnknown {
+                    host: self.name.clone(),
+                    key: info,
+                    refused: true,
+                })
+            }
+            Err(e) => {
+                let what = format!("the confirmation of the host key of {}", self.name);
+                Err(prompt::abort_error(&e, &what).unwrap_or(unknown))
+            }
+        }
+    }
+}
+
+impl client::Handler for ClientHandler {
+    type Error = Error;
+
+    async fn check_server_key(&mut self, key: &PublicKeyOrCertificate) -> Result<bool, Error> {
+        // A host certificate is checked as its plain key: we trust no CAs, and OpenSSH falls
+        // back the same way.
+        let key = key.public_key();
+        let info = HostKeyInfo::from_key(&key);
+        let _ = self.offered.set(info.clone());
+        let verdict = match self.policy.verify(&self.name, &key) {
+            Err(e @ Error::HostKeyUnknown { .. }) => match &self.asker {
+                Some(asker) => self.confirm_unknown(asker, &key, e).await,
+                None => Err(e),
+            },
+            Err(e) => Err(e),
+            Ok(how) => {
+                tracing::debug!(host = %self.name, key_type = %info.key_type,
+                    fingerprint = %info.fingerprint, ?how, "host key accepted");
+                Ok(true)
+            }
+        };
+        if let Err(e) = &verdict {
+            tracing::warn!(host = %self.name, key_type = %info.key_type,
+                fingerprint = %info.fingerprint, error = %e, "host key refused");
+        }
+        verdict
+    }
+
+    async fn server_channel_open_agent_forward(
+        &mut self,
+        channel: Channel<Msg>,
+        reply: ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Error> {
+        match &self.agent {
+            Some(relay) => {
+                // Off the session task: connecting must not hold up the connection.
+                tokio::spawn(relay_agent(Arc::clone(relay), channel, reply));
+            }
+            None => {
+                tracing::debug!(host = %self.name, "refusing an agent channel: agent forwarding is off");
+                reply
+                    .reject(ChannelOpenFailure::AdministrativelyProhibited)
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn disconnected(&mut self, reason: DisconnectReason<Error>) -> Result<(), Error> {
+        self.closed.send_replace(true);
+        match reason {
+            DisconnectReason::ReceivedDisconnect(info) => {
+                tracing::info!(host = %self.name, reason = ?info.reason_code,
+                    message = %info.message, "server closed the SSH connection");
+                Ok(())
+            }
+            DisconnectReason::Error(e) => {
+                tracing::info!(host = %self.name, error = %e, "SSH connection lost");
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The parts of a fresh session.
+pub(super) struct Handshake {
+    pub(super) handle: Handle<ClientHandler>,
+    pub(super) peer_addr: SocketAddr,
+    pub(super) host_key: HostKeyInfo,
+    pub(super) closed: watch::Receiver<bool>,
+}
+
+/// One hop of a connect: the jump host or the server.
+pub(super) struct HopSpec<'a> {
+    pub(super) host: &'a str,
+    pub(super) port: u16,
+    /// The known_hosts lookup name.
+    pub(super) name: String,
+    pub(super) auth: &'a AuthParams,
+    pub(super) policy: &'a HostKeyPolicy,
+    pub(super) hop: Hop,
+    pub(super) forward_agent: Option<&'a Path>,
+}
+
+/// The key exchange on `stream`, with the host key checked (and a person asked, if the
+/// policy has a prompter and the key is unknown).
+pub(super) async fn handshake_on<S>(
+    stream: S,
+    peer_addr: SocketAddr,
+    spec: &HopSpec<'_>,
+    config: &Arc<client::Config>,
+    clock: &PauseClock,
+) -> Result<Handshake, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let offered = Arc::new(OnceLock::new());
+    let (closed_tx, closed) = watch::channel(false);
+    let agent = spec.forward_agent.map(|socket| {
+        Arc::new(AgentRelay {
+            socket: socket.to_owned(),
+            binding: OnceLock::new(),
+        })
+    });
+    let handler = ClientHandler {
+        policy: spec.policy.clone(),
+        name: spec.name.clone(),
+        asker: Asker::new(spec.policy.prompter.as_ref(), spec.hop, clock),
+        offered: Arc::clone(&offered),
+        closed: closed_tx,
+        agent: agent.clone(),
+    };
+    let handle = client::connect_stream(Arc::clone(config), stream, handler).await?;
+    if let (Some(agent), Some(binding)) = (agent, handle.agent_session_binding()) {
+        let _ = agent.binding.set(binding.clone());
+    }
+    let host_key = offered
+        .get()
+        .cloned()
+        .ok_or_else(|| Error::Channel("the server presented no host key".into()))?;
+    Ok(Handshake {
+        handle,
+        peer_addr,
+        host_key,
+        closed,
+    })
+}

@@ -1,0 +1,91 @@
+//! Where and how to connect: the server, its jump host, credentials, limits.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::ssh::auth::AuthParams;
+use crate::ssh::host_keys::HostKeyPolicy;
+
+/// Where and how to connect.
+///
+/// [`Default`] gives port 22, a 20 s timeout, 10 channels, no keepalive and no jump host, so
+/// that callers can name only what they set (`..Default::default()`).
+#[derive(Debug, Clone)]
+pub struct ConnectParams {
+    /// Host name or address. Through a jump host, the jump host resolves it.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Credentials.
+    pub auth: AuthParams,
+    /// Which host keys to accept.
+    pub host_keys: HostKeyPolicy,
+    /// Limit for resolving, TCP connect, SSH handshake and authentication together, the jump
+    /// host's included. Time spent waiting for a person to answer a prompt does not count.
+    pub timeout: Duration,
+    /// Session channels open at once; OpenSSH's `MaxSessions` defaults to 10. Each running
+    /// [`Connection::exec`] and each live [`LineStream`] holds one slot (a
+    /// line stream for as long as it exists); further calls wait for a free slot. Port
+    /// forwardings ([`Connection::forward_local`]) need none.
+    ///
+    /// [`Connection::exec`]: super::super::Connection::exec
+    /// [`Connection::forward_local`]: super::super::Connection::forward_local
+    /// [`LineStream`]: super::super::LineStream
+    pub max_channels: usize,
+    /// Send a keepalive after this long without traffic from the server (the jump host
+    /// too).
+    pub keepalive_interval: Option<Duration>,
+    /// Close the connection after this many unanswered keepalives (0: never).
+    pub keepalive_max: usize,
+    /// Reach the server through this jump host: an authenticated connection to it carries
+    /// the connection to `host`:`port` in a `direct-tcpip` channel, like `ssh -J`. Errors of
+    /// that hop are [`Error::Proxy`].
+    ///
+    /// [`Error::Proxy`]: super::super::Error::Proxy
+    pub proxy: Option<Box<ProxyParams>>,
+    /// Look the server's key up, and learn it, under this name instead of `host` or
+    /// `[host]:port` (OpenSSH's `HostKeyAlias`). Stored in lower case; names known_hosts cannot
+    /// hold as one plain entry (white space, `*?!,|#`, leading `@` or `[`) are
+    /// [`Error::InvalidParams`].
+    ///
+    /// [`Error::InvalidParams`]: super::super::Error::InvalidParams
+    pub host_key_name: Option<String>,
+    /// Forward this local SSH agent socket: every command's session channel requests agent
+    /// forwarding, and the server's agent connections are relayed to a new connection to this
+    /// socket each.
+    pub forward_agent: Option<PathBuf>,
+}
+
+impl Default for ConnectParams {
+    fn default() -> Self {
+        Self {
+            host: String::new(),
+            port: 22,
+            auth: AuthParams::default(),
+            host_keys: HostKeyPolicy::default(),
+            timeout: Duration::from_secs(20),
+            max_channels: 10,
+            keepalive_interval: None,
+            keepalive_max: 3,
+            proxy: None,
+            host_key_name: None,
+            forward_agent: None,
+        }
+    }
+}
+
+/// The jump host of [`ConnectParams::proxy`]. Its key is looked up under `host` or
+/// `[host]:port`.
+#[derive(Debug, Clone, Default)]
+pub struct ProxyParams {
+    /// Jump host name or address.
+    pub host: String,
+    /// Its SSH port.
+    pub port: u16,
+    /// Credentials for the jump host. Questions to a person are asked with [`Hop::Proxy`].
+    ///
+    /// [`Hop::Proxy`]: super::super::Hop::Proxy
+    pub auth: AuthParams,
+    /// Which host keys of the jump host to accept.
+    pub host_keys: HostKeyPolicy,
+}
