@@ -18,7 +18,7 @@ pub mod logging;
 pub mod profiles;
 pub(crate) mod registry;
 pub(crate) mod service;
-pub mod ssh;
+pub(crate) mod ssh;
 pub mod x2go;
 
 // The workspace's module graph and file sizes, checked.

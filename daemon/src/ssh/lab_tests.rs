@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use super::lines::MAX_LINE;
 use super::*;
 
 const T: Duration = Duration::from_secs(15);

@@ -32,8 +32,8 @@ pub use error::Error;
 pub use forward::LocalForward;
 pub use host_key_info::HostKeyInfo;
 pub use host_keys::HostKeyPolicy;
-pub use lines::{LineStream, MAX_LINE};
-pub use prompt::{Hop, PromptError, PromptFuture, PromptHandle, Prompter, SecretKind};
+pub use lines::LineStream;
+pub use prompt::{Hop, PromptError, PromptHandle, Prompter, SecretKind};
 pub use secret::Secret;
 
 #[cfg(test)]

@@ -101,12 +101,14 @@ impl Connection {
         self.inner.peer_addr
     }
 
-    /// The jump host's address, when the connection runs through one.
+    /// The jump host's address, when the connection runs through one (for the lab tests).
+    #[cfg(test)]
     pub fn jump_peer_addr(&self) -> Option<SocketAddr> {
         self.inner.jump.as_ref().map(Connection::peer_addr)
     }
 
-    /// The server's host key, as verified.
+    /// The server's host key, as verified (for the lab tests).
+    #[cfg(test)]
     pub fn host_key(&self) -> &HostKeyInfo {
         &self.inner.host_key
     }
