@@ -1,5 +1,9 @@
 //! The D-Bus API as the daemon serves it equals the golden XML in `proto-dbus/interfaces/`.
 //! Run with `X2GOD_BLESS=1` to rewrite the files after a deliberate API change.
+//!
+//! The proxies and the key table of `x2god-proto` are checked against the same files (`cargo
+//! test -p x2god-proto`); the Agent interface, which applets serve, is compared with its file by
+//! `x2god-client`'s own unit test, over a peer-to-peer connection.
 
 use std::path::PathBuf;
 

@@ -1,10 +1,12 @@
 //! `--set key=value` arguments turned into typed `a{sv}` entries.
 //!
 //! x2god refuses a value of the wrong D-Bus type (`allow_agent` must be `b`, not the string
-//! `"true"`), so each known key is sent with the type README's option tables give it. Keys this
-//! table does not know go as strings; `key:TYPE=value` forces a type for those.
+//! `"true"`), so each known key is sent with the type the contract's key table gives it
+//! ([`x2god_proto::keys`], the README's section "Keys"). Keys the table does not know go as
+//! strings; `key:TYPE=value` forces a type for those.
 
 use x2god_client::Options;
+use x2god_proto::keys;
 
 use crate::exit::Failure;
 
@@ -29,56 +31,18 @@ pub enum Kind {
     StrList,
 }
 
-/// Keys of Connect/CreateProfile/Update/Start/… dictionaries whose type is not `s`.
-const TYPED: &[(&str, Kind)] = &[
-    ("port", Kind::U16),
-    ("sshproxy_port", Kind::U16),
-    ("keepalive_count", Kind::U32),
-    ("dpi", Kind::U32),
-    ("share_mode", Kind::I32),
-    ("max_no_submenus", Kind::I32),
-    ("timeout", Kind::F64),
-    ("keepalive_interval", Kind::F64),
-    ("poll_interval", Kind::F64),
-    ("maxwait", Kind::F64),
-    ("key_filename", Kind::StrList),
-    ("sshproxy_key_filename", Kind::StrList),
-    ("allow_agent", Kind::Bool),
-    ("look_for_keys", Kind::Bool),
-    ("force_password_auth", Kind::Bool),
-    ("add_to_known_hosts", Kind::Bool),
-    ("auto_reconnect", Kind::Bool),
-    ("auto_resume", Kind::Bool),
-    ("autoconnect", Kind::Bool),
-    ("forward_sshagent", Kind::Bool),
-    ("unique_hostkey_aliases", Kind::Bool),
-    ("use_sshproxy", Kind::Bool),
-    ("sshproxy_allow_agent", Kind::Bool),
-    ("sshproxy_look_for_keys", Kind::Bool),
-    ("sshproxy_force_password_auth", Kind::Bool),
-    ("sshproxy_reuse_authinfo", Kind::Bool),
-    ("destroy_terminals", Kind::Bool),
-    ("published_applications", Kind::Bool),
-    ("refresh", Kind::Bool),
-    ("raw", Kind::Bool),
-    ("very_raw", Kind::Bool),
-];
+/// The type `key` is sent as without an explicit `:TYPE`: the one x2god itself uses for it
+/// (every row of a name is sent alike, whatever call it is for).
+pub fn kind_of(key: &str) -> Kind {
+    keys::named(key)
+        .next()
+        .and_then(|k| explicit_kind(k.ty.signature()))
+        .unwrap_or(Kind::Str)
+}
 
 /// Secrets travel only through the prompt or stdin, never through argv (which `ps` shows).
-const SECRETS: &[&str] = &[
-    "password",
-    "passphrase",
-    "sshproxy_password",
-    "sshproxy_passphrase",
-];
-
-/// The type `key` is sent as without an explicit `:TYPE`.
-pub fn kind_of(key: &str) -> Kind {
-    TYPED
-        .iter()
-        .find(|(k, _)| *k == key)
-        .map(|(_, kind)| *kind)
-        .unwrap_or(Kind::Str)
+fn is_secret(key: &str) -> bool {
+    keys::named(key).any(|k| k.secret)
 }
 
 fn explicit_kind(t: &str) -> Option<Kind> {
@@ -162,7 +126,7 @@ pub fn parse_setting(arg: &str) -> Result<Setting, Failure> {
     if key.is_empty() {
         return Err(Failure::usage(format!("--set {arg:?}: the key is empty")));
     }
-    if SECRETS.contains(&key) {
+    if is_secret(key) {
         return Err(Failure::usage(format!(
             "{key} is never taken on the command line (other users can read it there); use the \
              prompt or --password-stdin"
@@ -277,6 +241,19 @@ mod tests {
         let e = parse_setting("password=hunter2").unwrap_err();
         assert!(!e.message.contains("hunter2"));
         assert!(parse_setting("passphrase:s=x").is_err());
+    }
+
+    #[test]
+    fn every_key_of_the_table_gets_its_type() {
+        for k in keys::KEYS {
+            let sig = k.ty.signature();
+            assert_eq!(Some(kind_of(k.name)), explicit_kind(sig), "{}", k.name);
+            assert_eq!(is_secret(k.name), k.secret, "{}", k.name);
+        }
+        assert_eq!(kind_of("share_mode"), Kind::I32);
+        assert_eq!(kind_of("maxwait"), Kind::F64);
+        assert_eq!(kind_of("display"), Kind::Str);
+        assert!(is_secret("sshproxy_passphrase"));
     }
 
     #[test]

@@ -346,7 +346,11 @@ impl AgentObject {
 
 #[zbus::interface(name = "org.x2go.Control1.Agent")]
 impl AgentObject {
-    /// Asks for a secret of `kind` for `profile`, showing `prompt`.
+    /// Asks for a secret of `kind` for the profile at `profile`: `password`, `passphrase`,
+    /// `sshproxy_password` or `sshproxy_passphrase` (the kinds `Profile.StoreSecret` keeps), or
+    /// `response` for any other keyboard-interactive question (a one-time code, a new
+    /// password). `prompt` is the question to show, e.g. the server's `Verification code: `.
+    /// Declining is the error `org.x2go.Control1.Error.Cancelled`, which `Connect` returns.
     async fn request_secret(
         &self,
         profile: OwnedObjectPath,
@@ -364,7 +368,9 @@ impl AgentObject {
         self.until_cancelled(self.agent.request_secret(req)).await
     }
 
-    /// Asks whether to trust the host key `fingerprint` of `host`.
+    /// Asks whether to trust the unknown host key of `host` (`host` or `[host]:port`, the jump
+    /// host's name for the jump hop): its type `key_type` and SHA256 `fingerprint`. `true`
+    /// stores it in x2god's known_hosts. Changed keys are never asked about.
     async fn confirm_host_key(
         &self,
         profile: OwnedObjectPath,
@@ -384,7 +390,8 @@ impl AgentObject {
         self.until_cancelled(self.agent.confirm_host_key(req)).await
     }
 
-    /// x2god no longer needs the pending answers.
+    /// x2god no longer needs the answers it asked for (the connect timed out or was given up):
+    /// take the dialogs down.
     async fn cancel(
         &self,
         #[zbus(header)] hdr: zbus::message::Header<'_>,
@@ -516,5 +523,65 @@ impl Drop for AgentGuard {
                 .remove::<AgentObject, _>(AGENT_PATH)
                 .await;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `<interface name="…">…</interface>` element of `xml`, as `tests/introspection.rs`
+    /// cuts it for the daemon's interfaces.
+    fn interface_element(xml: &str, name: &str) -> String {
+        let start = xml
+            .find(&format!("<interface name=\"{name}\">"))
+            .unwrap_or_else(|| panic!("{name} not in {xml}"));
+        let end = start + xml[start..].find("</interface>").unwrap() + "</interface>".len();
+        format!("{}\n", &xml[start..end])
+    }
+
+    /// The agent object as a peer sees it, over a peer-to-peer connection (no bus needed).
+    async fn introspect_served_agent() -> String {
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let object = AgentObject {
+            agent: Arc::new(FnAgent::new(|_| async { Ok(String::new()) })),
+            cancel: Arc::new(Notify::new()),
+        };
+        let server = zbus::connection::Builder::unix_stream(a)
+            .server(zbus::Guid::generate())
+            .p2p()
+            .serve_at(AGENT_PATH, object)
+            .build();
+        let client = zbus::connection::Builder::unix_stream(b).p2p().build();
+        let (_server, client) = tokio::try_join!(server, client).unwrap();
+        let reply = client
+            .call_method(
+                None::<&str>,
+                AGENT_PATH,
+                Some("org.freedesktop.DBus.Introspectable"),
+                "Introspect",
+                &(),
+            )
+            .await
+            .unwrap();
+        reply.body().deserialize().unwrap()
+    }
+
+    /// The served `org.x2go.Control1.Agent` equals `proto-dbus/interfaces/`'s file, which the
+    /// daemon's proxy is checked against. `X2GOD_BLESS=1` rewrites the file.
+    #[tokio::test]
+    async fn served_interface_matches_the_contract_xml() {
+        let iface = x2god_proto::names::AGENT_INTERFACE;
+        let served = interface_element(&introspect_served_agent().await, iface);
+        let file = crate::test_support::interface_file(iface);
+        if std::env::var_os("X2GOD_BLESS").is_some() {
+            std::fs::write(&file, &served).unwrap();
+        }
+        let golden = std::fs::read_to_string(&file)
+            .unwrap_or_else(|e| panic!("{}: {e} (X2GOD_BLESS=1 writes it)", file.display()));
+        assert_eq!(
+            served, golden,
+            "{iface} changed; review and bless with X2GOD_BLESS=1"
+        );
     }
 }

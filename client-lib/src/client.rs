@@ -57,8 +57,8 @@ impl Client {
         Ok(self.manager.version().await?)
     }
 
-    /// Creates a profile from `settings` (`hostname` is required; see
-    /// [`crate::setting`] and the README for every key).
+    /// Creates a profile from `settings` (`hostname` is required; every key, its type and the
+    /// calls that take it are in [`crate::keys`] and the README's section "Keys").
     pub async fn create_profile(&self, name: &str, settings: Options) -> Result<Profile, Error> {
         let path = self
             .manager

@@ -6,6 +6,8 @@
 //! - [`Profile`]: one SSH control connection to an X2Go server: connect, list, start, resume,
 //!   suspend, terminate sessions, share desktops, published applications, server queries.
 //! - [`SessionHandle`]: one session object of the daemon (state, local display, lifecycle).
+//! - [`Options`]: the `a{sv}` dictionaries of settings and options; [`keys`] has every key,
+//!   its type and the calls that take it.
 //! - [`Error`]: the daemon's typed errors (`HostKeyUnknown`, `AuthFailed`, `NotFound` …),
 //!   with [`ErrorExt`] for the usual questions.
 //!
@@ -71,6 +73,8 @@ mod events;
 mod options;
 mod profile;
 mod session;
+#[cfg(test)]
+mod test_support;
 
 pub use agent::{
     AGENT_PATH, Agent, AgentGuard, Declined, FnAgent, HostKeyRequest, SecretKind, SecretRequest,
@@ -78,9 +82,10 @@ pub use agent::{
 pub use client::Client;
 pub use error::ErrorExt;
 pub use events::{Cause, Event, EventStream};
-pub use options::{Options, connect_option, setting};
+pub use options::Options;
 pub use profile::{Desktop, Profile, ProfileId, ProfileInfo, PublishedApp, PublishedApplications};
 pub use session::{Session, SessionDetails, SessionHandle, SessionId, SessionState};
+pub use x2god_proto::keys;
 pub use x2god_proto::proxy::{ManagerProxy, ProfileProxy, SessionProxy};
 pub use x2god_proto::types::ConnectionState;
 pub use x2god_proto::{self as proto, Error};

@@ -4,19 +4,17 @@ use std::collections::HashMap;
 
 use zbus::{OwnedVariant, Variant};
 
-/// Keys of the settings dictionaries of `CreateProfile` and `Update` ([`setting`]) and the
-/// connect-only keys of `Connect` ([`connect_option`]), as constants.
-pub use x2god_proto::types::{connect_option, setting};
-
 /// An `a{sv}` options dictionary under construction: settings for
 /// [`Client::create_profile`](crate::Client::create_profile), connect options for
 /// [`Profile::connect`](crate::Profile::connect), start options for
-/// [`Profile::start`](crate::Profile::start) and so on. The keys are listed in the README's API
-/// tables; the daemon refuses unknown keys with `InvalidArgument`.
+/// [`Profile::start`](crate::Profile::start) and so on. Every key, its type and the calls that
+/// take it are in [`keys`](crate::keys) (constants such as [`keys::CMD`](crate::keys::CMD)) and
+/// in the README's section "Keys"; the daemon refuses a key the call does not take, or a value
+/// of another type, with `InvalidArgument`.
 ///
 /// ```
-/// use x2god_client::Options;
-/// let o = Options::new().set("cmd", "xterm").set("session_type", "application");
+/// use x2god_client::{Options, keys};
+/// let o = Options::new().set(keys::CMD, "xterm").set(keys::SESSION_TYPE, "application");
 /// assert!(o.contains("cmd"));
 /// assert_eq!(o.len(), 2);
 /// ```

@@ -74,6 +74,13 @@ pub struct ProfileInfo {
     pub remote_peername: String,
     /// The last connection error; empty when none.
     pub last_error: String,
+    /// Kinds of secret stored in the keyring for this profile (never the secrets).
+    pub stored_secrets: Vec<String>,
+    /// The jump host as `host:port`; empty when the server is reached directly.
+    pub sshproxy: String,
+    /// `x2god` for profiles in x2god's own file, `x2goclient` for read-only ones from
+    /// `~/.x2goclient/sessions`.
+    pub source: String,
     /// Every property as sent, including ones this version does not know.
     pub raw: HashMap<String, OwnedVariant>,
 }
@@ -89,6 +96,9 @@ impl ProfileInfo {
             remote_username: get(&raw, "RemoteUsername").unwrap_or_default(),
             remote_peername: get(&raw, "RemotePeername").unwrap_or_default(),
             last_error: get(&raw, "LastError").unwrap_or_default(),
+            stored_secrets: get(&raw, "StoredSecrets").unwrap_or_default(),
+            sshproxy: get(&raw, "Sshproxy").unwrap_or_default(),
+            source: get(&raw, "Source").unwrap_or_default(),
             raw,
         }
     }
@@ -208,8 +218,9 @@ impl Profile {
     }
 
     /// Connects and authenticates. `options` override the profile's settings for this
-    /// connection and may carry `password` and `passphrase` ([`crate::connect_option`]),
-    /// which are never stored. What is missing is asked of the registered agent
+    /// connection and may carry the secrets `password`, `passphrase`, `sshproxy_password` and
+    /// `sshproxy_passphrase` ([`keys::SECRETS`](crate::keys::SECRETS)), which are never
+    /// stored. What is missing is asked of the registered agent
     /// ([`Client::register_agent`](crate::Client::register_agent)).
     pub async fn connect(&self, options: Options) -> Result<(), Error> {
         self.proxy
@@ -320,30 +331,18 @@ impl Profile {
     /// Stores `secret` as `kind` ([`x2god_proto::names::secret_kind::STORABLE`]) of this
     /// profile in the desktop keyring, for connects and automatic reconnects to use.
     pub async fn store_secret(&self, kind: &str, secret: &str) -> Result<(), Error> {
-        self.proxy
-            .inner()
-            .call::<_, _, ()>("StoreSecret", &(kind, secret))
-            .await
-            .map_err(object_error)
+        self.proxy.store_secret(kind, secret).await.map_err(gone)
     }
 
     /// Removes the secret `kind` of this profile from the keyring; [`Error::NotFound`] when
     /// none is stored.
     pub async fn forget_secret(&self, kind: &str) -> Result<(), Error> {
-        self.proxy
-            .inner()
-            .call::<_, _, ()>("ForgetSecret", &(kind,))
-            .await
-            .map_err(object_error)
+        self.proxy.forget_secret(kind).await.map_err(gone)
     }
 
     /// The kinds of secret stored in the keyring for this profile (never the secrets).
     pub async fn stored_secrets(&self) -> Result<Vec<String>, Error> {
-        self.proxy
-            .inner()
-            .get_property::<Vec<String>>("StoredSecrets")
-            .await
-            .map_err(object_error)
+        self.proxy.stored_secrets().await.map_err(object_error)
     }
 
     /// The sessions of the remote user, as the server lists them.
@@ -398,7 +397,8 @@ impl Profile {
 
     /// Starts a session and shows it on the local X display; returns once it runs. Options
     /// (over the profile's session settings): `cmd`, `session_type`, `geometry`, `link`,
-    /// `pack`, `dpi`, `kblayout`, `kbtype`, `clipboard`, `nxproxy`, `display`.
+    /// `pack`, `dpi`, `kblayout`, `kbtype`, `kbvariant`, `clipboard`, `nxproxy`, `display`
+    /// ([`keys::accepted`](crate::keys::accepted) of [`keys::Call::Start`](crate::keys::Call)).
     ///
     /// ```no_run
     /// # async fn demo(profile: x2god_client::Profile) -> Result<(), x2god_client::Error> {
@@ -544,5 +544,21 @@ impl Profile {
     /// Whether `username` may run X2Go sessions on the server.
     pub async fn is_x2go_user(&self, username: &str) -> Result<bool, Error> {
         self.proxy.is_x2go_user(username).await.map_err(gone)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::unread_properties;
+
+    #[test]
+    fn info_reads_every_property_the_interface_declares() {
+        // `connected` so that `State` reads as something else than the default state.
+        let unread = unread_properties(PROFILE_INTERFACE, "connected", |props| ProfileInfo {
+            raw: HashMap::new(),
+            ..ProfileInfo::from_props(props)
+        });
+        assert!(unread.is_empty(), "ProfileInfo does not read {unread:?}");
     }
 }

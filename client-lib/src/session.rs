@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use x2god_proto::keys::session as key;
 use x2god_proto::names::SESSION_INTERFACE;
 use x2god_proto::proxy::SessionProxy;
 use zbus::names::InterfaceName;
@@ -68,16 +69,16 @@ impl Session {
     /// Reads the typed fields of a `ListSessions` dictionary.
     pub fn from_dict(raw: HashMap<String, OwnedVariant>) -> Session {
         Session {
-            name: get(&raw, "name").unwrap_or_default(),
-            status: get(&raw, "status").unwrap_or_default(),
-            display: get(&raw, "display").unwrap_or_default(),
-            agent_pid: get(&raw, "agent_pid").unwrap_or_default(),
-            hostname: get(&raw, "hostname").unwrap_or_default(),
-            username: get(&raw, "username").unwrap_or_default(),
-            date_created: get(&raw, "date_created").unwrap_or_default(),
-            date_suspended: get(&raw, "date_suspended").unwrap_or_default(),
-            graphics_port: get(&raw, "graphics_port").unwrap_or_default(),
-            session_type: get(&raw, "session_type").unwrap_or_default(),
+            name: get(&raw, key::NAME).unwrap_or_default(),
+            status: get(&raw, key::STATUS).unwrap_or_default(),
+            display: get(&raw, key::DISPLAY).unwrap_or_default(),
+            agent_pid: get(&raw, key::AGENT_PID).unwrap_or_default(),
+            hostname: get(&raw, key::HOSTNAME).unwrap_or_default(),
+            username: get(&raw, key::USERNAME).unwrap_or_default(),
+            date_created: get(&raw, key::DATE_CREATED).unwrap_or_default(),
+            date_suspended: get(&raw, key::DATE_SUSPENDED).unwrap_or_default(),
+            graphics_port: get(&raw, key::GRAPHICS_PORT).unwrap_or_default(),
+            session_type: get(&raw, key::SESSION_TYPE).unwrap_or_default(),
             raw,
         }
     }
@@ -93,15 +94,16 @@ impl Session {
 
     /// The command or desktop the session runs (`command`).
     pub fn command(&self) -> String {
-        self.value("command").unwrap_or_default()
+        self.value(key::COMMAND).unwrap_or_default()
     }
 
     /// The client address the server saw last (`client_ip`).
     pub fn client_ip(&self) -> String {
-        self.value("client_ip").unwrap_or_default()
+        self.value(key::CLIENT_IP).unwrap_or_default()
     }
 
-    /// Any value of the dictionary by its key (see the README for the keys and types).
+    /// Any value of the dictionary by its key ([`crate::keys::session`] has the keys and
+    /// types).
     pub fn value<T: TryFrom<OwnedVariant>>(&self, key: &str) -> Option<T> {
         get(&self.raw, key)
     }
@@ -249,11 +251,7 @@ impl SessionHandle {
 
     /// The command or desktop the session runs.
     pub async fn command(&self) -> Result<String, Error> {
-        self.proxy
-            .inner()
-            .get_property::<String>("Command")
-            .await
-            .map_err(object_error)
+        self.proxy.command().await.map_err(object_error)
     }
 
     /// X display number on the server.
@@ -295,5 +293,42 @@ impl SessionHandle {
     /// Stops showing the session here and leaves it alone on the server.
     pub async fn dissociate(&self) -> Result<(), Error> {
         self.proxy.dissociate().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::unread_properties;
+
+    #[test]
+    fn details_read_every_property_the_interface_declares() {
+        // `running` so that `State` reads as something else than an unknown state.
+        let unread = unread_properties(SESSION_INTERFACE, "running", |props| SessionDetails {
+            raw: HashMap::new(),
+            ..SessionDetails::from_props(props)
+        });
+        assert!(unread.is_empty(), "SessionDetails does not read {unread:?}");
+    }
+
+    #[test]
+    fn listing_rows_read_the_contract_keys() {
+        let raw: HashMap<String, OwnedVariant> = x2god_proto::keys::session::KEYS
+            .iter()
+            .map(|k| {
+                (
+                    k.name.to_owned(),
+                    crate::test_support::sample(k.signature, "R"),
+                )
+            })
+            .collect();
+        let s = Session::from_dict(raw);
+        assert_eq!((s.name.as_str(), s.status.as_str()), ("R", "R"));
+        assert_eq!((s.display, s.agent_pid, s.graphics_port), (7, 7, 7));
+        assert_eq!(s.state(), SessionState::Running);
+        assert_eq!(
+            (s.command(), s.client_ip()),
+            ("R".to_owned(), "R".to_owned())
+        );
     }
 }

@@ -19,19 +19,22 @@ pub const ERROR_PREFIX: &str = "org.x2go.Control1.Error";
 pub const AGENT_INTERFACE: &str = "org.x2go.Control1.Agent";
 
 /// Kinds of secret an agent may be asked for (`Agent.RequestSecret`) and that may be stored in
-/// the keyring (`Profile.StoreSecret`).
+/// the keyring (`Profile.StoreSecret`). The storable kinds are the secret keys of `Connect`
+/// ([`crate::keys::SECRETS`]): the same names, from the same table.
 pub mod secret_kind {
+    use crate::keys;
+
     /// The SSH login password of the X2Go server.
-    pub const PASSWORD: &str = "password";
+    pub const PASSWORD: &str = keys::PASSWORD;
     /// The passphrase of an encrypted private key for the X2Go server.
-    pub const PASSPHRASE: &str = "passphrase";
+    pub const PASSPHRASE: &str = keys::PASSPHRASE;
     /// The login password of the jump host.
-    pub const SSHPROXY_PASSWORD: &str = "sshproxy_password";
+    pub const SSHPROXY_PASSWORD: &str = keys::SSHPROXY_PASSWORD;
     /// The passphrase of an encrypted private key for the jump host.
-    pub const SSHPROXY_PASSPHRASE: &str = "sshproxy_passphrase";
+    pub const SSHPROXY_PASSPHRASE: &str = keys::SSHPROXY_PASSPHRASE;
     /// Any other keyboard-interactive question (one-time code, new password, …); the prompt
     /// says what is asked. Never stored.
     pub const RESPONSE: &str = "response";
-    /// The kinds `Profile.StoreSecret` accepts.
-    pub const STORABLE: [&str; 4] = [PASSWORD, PASSPHRASE, SSHPROXY_PASSWORD, SSHPROXY_PASSPHRASE];
+    /// The kinds `Profile.StoreSecret` accepts: the secrets of the key table.
+    pub const STORABLE: [&str; keys::SECRETS.len()] = keys::SECRETS;
 }

@@ -1,6 +1,11 @@
 //! Client-side proxies of the x2god interfaces.
 //!
-//! Methods return [`crate::Error`], so a caller can match on the error kind.
+//! Methods return [`crate::Error`], so a caller can match on the error kind. The keys of the
+//! `a{sv}` arguments, their types and the calls that take them are in [`crate::keys`].
+//!
+//! A test holds these traits to the interface XML in `interfaces/` (which the daemon's and the
+//! agents' served interfaces are compared with): every method, property and signal with its
+//! types, and nothing else.
 
 use std::collections::HashMap;
 
@@ -8,7 +13,8 @@ use zbus::{OwnedObjectPath, OwnedVariant, proxy};
 
 use crate::Error;
 
-/// One remote session as returned by `ListSessions`: python-x2go's session-info names as keys.
+/// One remote session as returned by `ListSessions`: python-x2go's session-info names as keys
+/// ([`crate::keys::session`]).
 pub type SessionDict = HashMap<String, OwnedVariant>;
 
 /// `org.x2go.Control1.Manager` at `/org/x2go/Control1`.
@@ -18,9 +24,10 @@ pub type SessionDict = HashMap<String, OwnedVariant>;
     default_path = "/org/x2go/Control1"
 )]
 pub trait Manager {
-    /// Creates a profile from `settings` (keys: `hostname`, `port`, `username`, `key_filename`,
-    /// `allow_agent`, `look_for_keys`, `force_password_auth`, `timeout`, `add_to_known_hosts`)
-    /// and returns its object path.
+    /// Creates a profile from `settings` and returns its object path. The keys are those
+    /// [`crate::keys::accepted`] gives for [`Call::CreateProfile`](crate::keys::Call): `hostname`
+    /// (required), connection, jump-host and reliability settings, and the session defaults of
+    /// `Start`. Secrets are refused (`StoreSecret` keeps them in the keyring).
     fn create_profile(
         &self,
         name: &str,
@@ -56,8 +63,10 @@ pub trait Manager {
     default_service = "org.x2go.Control1"
 )]
 pub trait Profile {
-    /// Connects and authenticates; `options` override the profile's settings and may carry
-    /// `password` and `passphrase`, which are never stored.
+    /// Connects and authenticates; `options` override the profile's settings (keys as for
+    /// `CreateProfile`) and may carry the secrets `password`, `passphrase`,
+    /// `sshproxy_password` and `sshproxy_passphrase`, which are never stored. What is missing
+    /// comes from the keyring, then from the registered agent.
     fn connect(&self, options: HashMap<&str, zbus::Variant<'_>>) -> Result<(), Error>;
     /// Closes the SSH connection.
     fn disconnect(&self) -> Result<(), Error>;
@@ -89,7 +98,8 @@ pub trait Profile {
     fn list_sessions_raw(&self) -> Result<String, Error>;
     /// Suspends a session on the server.
     fn suspend(&self, session_name: &str) -> Result<(), Error>;
-    /// Terminates a session on the server.
+    /// Terminates a session on the server. Option: `destroy_terminals` (b, accepted for
+    /// python-x2go compatibility).
     fn terminate(
         &self,
         session_name: &str,
@@ -103,12 +113,17 @@ pub trait Profile {
     fn is_suspended(&self, session_name: &str) -> Result<bool, Error>;
     /// Whether the session was seen and is gone; `NotFound` for a session never seen.
     fn has_terminated(&self, session_name: &str) -> Result<bool, Error>;
-    /// Starts a session (not implemented yet: `NotSupported`).
+    /// Starts a session and shows it on the local X display; returns its name and object once
+    /// it runs. Options (over the profile's session settings): `cmd`, `session_type`,
+    /// `geometry`, `link`, `pack`, `dpi`, `kblayout`, `kbtype`, `kbvariant`, `clipboard`,
+    /// `nxproxy`, `display` (the local X display).
     fn start(
         &self,
         options: HashMap<&str, zbus::Variant<'_>>,
     ) -> Result<(String, OwnedObjectPath), Error>;
-    /// Resumes a session (not implemented yet: `NotSupported`).
+    /// Resumes a suspended session (or takes over one another client shows) and shows it on
+    /// the local X display. Options as for `Start` (the command and type are the session's
+    /// own).
     fn resume(
         &self,
         session_name: &str,
@@ -116,7 +131,8 @@ pub trait Profile {
     ) -> Result<(), Error>;
     /// Stops displaying a session locally, leaving it on the server.
     fn dissociate(&self, session_name: &str) -> Result<(), Error>;
-    /// Terminates every session of the user.
+    /// Terminates every session of the user. Options: `destroy_terminals`,
+    /// `published_applications` (b: also published-applications sessions).
     fn clean_sessions(&self, options: HashMap<&str, zbus::Variant<'_>>) -> Result<(), Error>;
     /// Whether the remote home directory exists.
     fn home_exists(&self) -> Result<bool, Error>;
@@ -125,23 +141,27 @@ pub trait Profile {
     /// Whether `username` may run X2Go sessions on the server.
     #[zbus(name = "IsX2goUser")]
     fn is_x2go_user(&self, username: &str) -> Result<bool, Error>;
-    /// Mount points of client folders shared into a session.
+    /// Mount points of client folders shared into a session. Option: `maxwait` (s).
     fn list_mounts(
         &self,
         session_name: &str,
         options: HashMap<&str, zbus::Variant<'_>>,
     ) -> Result<Vec<String>, Error>;
-    /// Desktops the user may share.
+    /// Desktops the user may share: dictionaries with `desktop` (`user@:display`), `user`
+    /// and `display`. Option: `maxwait` (s).
     fn list_desktops(
         &self,
         options: HashMap<&str, zbus::Variant<'_>>,
     ) -> Result<Vec<HashMap<String, OwnedVariant>>, Error>;
-    /// Shadows a desktop and shows it locally.
+    /// Shadows a desktop and shows it locally; returns the shadow session's name and object.
+    /// Options: `desktop` (`user@:display`) or `user` and `display`, `share_mode` (0 view
+    /// only, 1 full access), `maxwait`, `local_display`, and the session keys of `Start`.
     fn share_desktop(
         &self,
         options: HashMap<&str, zbus::Variant<'_>>,
     ) -> Result<(String, OwnedObjectPath), Error>;
-    /// The published-applications menu.
+    /// The published-applications menu (`menu`, `lang`; `entries` with `raw`, `text` with
+    /// `very_raw`). Options: `lang`, `max_no_submenus`, `refresh`, `raw`, `very_raw`.
     fn published_applications(
         &self,
         options: HashMap<&str, zbus::Variant<'_>>,
@@ -237,7 +257,7 @@ pub trait Session {
     fn suspend(&self) -> Result<(), Error>;
     /// Terminates the session.
     fn terminate(&self) -> Result<(), Error>;
-    /// Resumes the session and displays it locally.
+    /// Resumes the session and displays it locally; options as for `Profile.Resume`.
     fn resume(&self, options: HashMap<&str, zbus::Variant<'_>>) -> Result<(), Error>;
     /// Stops displaying the session locally.
     fn dissociate(&self) -> Result<(), Error>;
@@ -259,6 +279,27 @@ pub trait Session {
     /// Display number on the server.
     #[zbus(property)]
     fn display(&self) -> zbus::Result<u32>;
+    /// The command or desktop the session runs.
+    #[zbus(property)]
+    fn command(&self) -> zbus::Result<String>;
+    /// Agent process id on the server.
+    #[zbus(property)]
+    fn agent_pid(&self) -> zbus::Result<u32>;
+    /// Graphics port of the agent on the server.
+    #[zbus(property)]
+    fn graphics_port(&self) -> zbus::Result<u16>;
+    /// Creation time (server local time).
+    #[zbus(property)]
+    fn date_created(&self) -> zbus::Result<String>;
+    /// Time of the last state change (server local time).
+    #[zbus(property)]
+    fn date_suspended(&self) -> zbus::Result<String>;
+    /// The client address the server saw last.
+    #[zbus(property)]
+    fn client_ip(&self) -> zbus::Result<String>;
+    /// The remote user.
+    #[zbus(property)]
+    fn username(&self) -> zbus::Result<String>;
 }
 
 /// `org.x2go.Control1.Agent`: served by an applet at the path it registered with

@@ -1,4 +1,5 @@
-//! Values shared by daemon and clients: connection states and the keys of option dictionaries.
+//! Values shared by daemon and clients: the states of connections and sessions. The keys of
+//! option dictionaries are in [`crate::keys`].
 
 use serde::{Deserialize, Serialize};
 
@@ -74,35 +75,4 @@ impl std::fmt::Display for SessionState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-/// Keys of the `settings` dictionary of `CreateProfile`, kept by the profile store.
-/// They are python-x2go's `connect()` parameter names.
-pub mod setting {
-    /// Server host name or address (`s`).
-    pub const HOSTNAME: &str = "hostname";
-    /// SSH port (any integer type).
-    pub const PORT: &str = "port";
-    /// Remote user name (`s`); defaults to the local user.
-    pub const USERNAME: &str = "username";
-    /// Private key file(s) (`s` or `as`).
-    pub const KEY_FILENAME: &str = "key_filename";
-    /// Try keys held by the SSH agent (`b`).
-    pub const ALLOW_AGENT: &str = "allow_agent";
-    /// Try the default key files in `~/.ssh` (`b`).
-    pub const LOOK_FOR_KEYS: &str = "look_for_keys";
-    /// Use only password authentication (`b`).
-    pub const FORCE_PASSWORD_AUTH: &str = "force_password_auth";
-    /// TCP connect and authentication timeout in seconds (integer or `d`).
-    pub const TIMEOUT: &str = "timeout";
-    /// Learn an unknown host key instead of refusing it (`b`).
-    pub const ADD_TO_KNOWN_HOSTS: &str = "add_to_known_hosts";
-}
-
-/// Keys of the `options` dictionary of `Profile.Connect` that never persist.
-pub mod connect_option {
-    /// Password for password authentication, or to unlock a key when no passphrase is given.
-    pub const PASSWORD: &str = "password";
-    /// Passphrase of an encrypted private key.
-    pub const PASSPHRASE: &str = "passphrase";
 }

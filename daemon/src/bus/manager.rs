@@ -36,9 +36,17 @@ fn sender<'a>(hdr: &zbus::message::Header<'a>) -> Result<zbus::names::UniqueName
 
 #[interface(name = "org.x2go.Control1.Manager")]
 impl Manager {
-    /// Creates a profile from `settings` (python-x2go `connect()` names: `hostname` (required),
-    /// `port`, `username`, `key_filename`, `allow_agent`, `look_for_keys`,
-    /// `force_password_auth`, `timeout`, `add_to_known_hosts`) and returns its path.
+    /// Creates a profile from `settings` and returns its path. Keys (python-x2go's names; every
+    /// key with its type in the README, "Keys"): `hostname` (required), `port`, `username`,
+    /// `key_filename` (`s` or `as`), `allow_agent`, `look_for_keys`, `force_password_auth`,
+    /// `timeout`, `add_to_known_hosts`, `forward_sshagent`, `unique_hostkey_aliases`; jump
+    /// host: `use_sshproxy`, `sshproxy_host`, `sshproxy_port`, `sshproxy_user`,
+    /// `sshproxy_key_filename`, `sshproxy_allow_agent`, `sshproxy_look_for_keys`,
+    /// `sshproxy_force_password_auth`, `sshproxy_reuse_authinfo`, `sshproxy_tunnel`;
+    /// reliability: `keepalive_interval`, `keepalive_count`, `auto_reconnect`, `auto_resume`,
+    /// `autoconnect`, `poll_interval`; session defaults for `Start`: `cmd`, `session_type`,
+    /// `geometry`, `link`, `pack`, `dpi`, `kblayout`, `kbtype`, `kbvariant`, `clipboard`,
+    /// `nxproxy`. Secrets are refused: `Connect` takes them, `StoreSecret` keeps them.
     async fn create_profile(
         &self,
         name: String,

@@ -1,13 +1,17 @@
 //! Decoding `a{sv}` option dictionaries into typed settings.
 //!
-//! Keys are python-x2go's parameter names. Numbers are accepted in any D-Bus integer type that
-//! holds the value (busctl users write `port u 22` or `port q 22`). An unknown key or a wrong type
-//! is an `InvalidArgument` that names the key.
+//! Which keys a call accepts, and the type of each, is the key table of the contract
+//! ([`x2god_proto::keys`]): a key the call does not accept is refused before its value is looked
+//! at, and a value of another type in the table's words. Keys are python-x2go's parameter names.
+//! Numbers are accepted in any D-Bus integer type that holds the value (busctl users write
+//! `port u 22` or `port q 22`). An unknown key or a wrong type is an `InvalidArgument` that names
+//! the key.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 
 use x2god_proto::Error;
+use x2god_proto::keys::{self, Call, Key};
 use zbus::{OwnedVariant, Variant};
 
 use crate::profiles::{ProfileSettings, ProxySettings};
@@ -48,7 +52,7 @@ fn as_i128(v: &Variant<'_>) -> Option<i128> {
 pub fn string(key: &str, v: &Variant<'_>) -> Result<String, Error> {
     match inner(v) {
         Variant::Str(s) => Ok(s.to_string()),
-        other => Err(invalid(key, "a string (s)", other)),
+        other => Err(invalid(key, keys::Type::String.expected(), other)),
     }
 }
 
@@ -56,13 +60,20 @@ pub fn string(key: &str, v: &Variant<'_>) -> Result<String, Error> {
 pub fn boolean(key: &str, v: &Variant<'_>) -> Result<bool, Error> {
     match inner(v) {
         Variant::Bool(b) => Ok(*b),
-        other => Err(invalid(key, "a boolean (b)", other)),
+        other => Err(invalid(key, keys::Type::Boolean.expected(), other)),
     }
 }
 
+/// Any integer, for the words of [`integer`]'s errors.
+const ANY_INTEGER: keys::Type = keys::Type::Integer {
+    signature: "x",
+    min: i64::MIN,
+    max: i64::MAX,
+};
+
 /// An integer option within `min..=max`, from any integer type.
 pub fn integer(key: &str, v: &Variant<'_>, min: i128, max: i128) -> Result<i128, Error> {
-    let n = as_i128(v).ok_or_else(|| invalid(key, "an integer", v))?;
+    let n = as_i128(v).ok_or_else(|| invalid(key, ANY_INTEGER.expected(), v))?;
     if n < min || n > max {
         return Err(Error::InvalidArgument(format!(
             "option {key:?} must be between {min} and {max}, not {n}"
@@ -75,7 +86,9 @@ pub fn integer(key: &str, v: &Variant<'_>, min: i128, max: i128) -> Result<i128,
 pub fn seconds(key: &str, v: &Variant<'_>) -> Result<f64, Error> {
     let t = match inner(v) {
         Variant::F64(f) => *f,
-        other => as_i128(other).ok_or_else(|| invalid(key, "a number of seconds", other))? as f64,
+        other => as_i128(other)
+            .ok_or_else(|| invalid(key, keys::Type::Seconds.expected(), other))?
+            as f64,
     };
     if !(t.is_finite() && t > 0.0 && t <= 3600.0) {
         return Err(Error::InvalidArgument(format!(
@@ -87,6 +100,7 @@ pub fn seconds(key: &str, v: &Variant<'_>) -> Result<f64, Error> {
 
 /// One path or a list of paths (`s` or `as`).
 pub fn paths(key: &str, v: &Variant<'_>) -> Result<Vec<PathBuf>, Error> {
+    let want = keys::Type::Paths.expected();
     match inner(v) {
         Variant::Str(s) if s.is_empty() => Ok(Vec::new()),
         Variant::Str(s) => Ok(vec![PathBuf::from(s.to_string())]),
@@ -95,114 +109,163 @@ pub fn paths(key: &str, v: &Variant<'_>) -> Result<Vec<PathBuf>, Error> {
             .iter()
             .map(|e| match e {
                 Variant::Str(s) => Ok(PathBuf::from(s.to_string())),
-                other => Err(invalid(key, "a string or an array of strings", other)),
+                other => Err(invalid(key, want, other)),
             })
             .collect(),
-        other => Err(invalid(key, "a string or an array of strings", other)),
+        other => Err(invalid(key, want, other)),
     }
 }
 
-/// Applies one `sshproxy_*` key to the jump-host settings.
-fn apply_proxy(p: &mut ProxySettings, key: &str, v: &Variant<'_>) -> Result<bool, Error> {
-    match key {
-        "sshproxy_host" => {
-            // python-x2go: `host:port` overrides `sshproxy_port` (no IPv6 literals there).
-            let h = string(key, v)?;
-            match h.rsplit_once(':') {
-                Some((host, port)) if !host.contains(':') => {
-                    p.host = host.to_owned();
-                    p.port = port.parse().ok().filter(|p| *p != 0).ok_or_else(|| {
-                        Error::InvalidArgument(format!("sshproxy_host {h:?}: bad port"))
-                    })?;
-                }
-                _ => p.host = h,
-            }
-        }
-        "sshproxy_port" => p.port = u16::try_from(integer(key, v, 1, 65535)?).unwrap_or(22),
-        "sshproxy_user" => {
-            let u = string(key, v)?;
-            p.user = (!u.is_empty()).then_some(u);
-        }
-        "sshproxy_key_filename" => p.key_filename = paths(key, v)?,
-        "sshproxy_allow_agent" => p.allow_agent = boolean(key, v)?,
-        "sshproxy_look_for_keys" => p.look_for_keys = boolean(key, v)?,
-        "sshproxy_force_password_auth" => p.force_password_auth = boolean(key, v)?,
-        "sshproxy_reuse_authinfo" => p.reuse_authinfo = boolean(key, v)?,
-        "sshproxy_tunnel" => {
-            let t = string(key, v)?;
-            p.tunnel = (!t.is_empty()).then_some(t);
-            p.target("", 22).map_err(Error::InvalidArgument)?;
-        }
-        _ => return Ok(false),
-    }
-    Ok(true)
-}
-
-/// Applies one stored-setting key; `Ok(false)` when `key` is not a setting.
-fn apply_setting(s: &mut ProfileSettings, key: &str, v: &Variant<'_>) -> Result<bool, Error> {
-    match key {
-        "hostname" => s.hostname = string(key, v)?,
-        "port" => s.port = u16::try_from(integer(key, v, 1, 65535)?).unwrap_or(22),
-        "username" => {
-            let u = string(key, v)?;
-            s.username = (!u.is_empty()).then_some(u);
-        }
-        "key_filename" => s.key_filename = paths(key, v)?,
-        "allow_agent" => s.allow_agent = boolean(key, v)?,
-        "look_for_keys" => s.look_for_keys = boolean(key, v)?,
-        "force_password_auth" => s.force_password_auth = boolean(key, v)?,
-        "timeout" => s.timeout = Some(seconds(key, v)?),
-        "add_to_known_hosts" => s.add_to_known_hosts = boolean(key, v)?,
-        "keepalive_interval" => s.keepalive_interval = Some(seconds(key, v)?),
-        "keepalive_count" => {
-            s.keepalive_count = Some(u32::try_from(integer(key, v, 1, 100)?).unwrap_or(3))
-        }
-        "auto_reconnect" => s.auto_reconnect = Some(boolean(key, v)?),
-        "auto_resume" => s.auto_resume = boolean(key, v)?,
-        "autoconnect" => s.autoconnect = boolean(key, v)?,
-        "forward_sshagent" => s.forward_sshagent = boolean(key, v)?,
-        "unique_hostkey_aliases" => s.unique_hostkey_aliases = boolean(key, v)?,
-        "cmd" => s.session.cmd = Some(string(key, v)?),
-        "session_type" => s.session.session_type = Some(string(key, v)?),
-        "geometry" => s.session.geometry = Some(string(key, v)?),
-        "link" => s.session.link = Some(string(key, v)?),
-        "pack" => s.session.pack = Some(string(key, v)?),
-        "dpi" => s.session.dpi = Some(u32::try_from(integer(key, v, 1, 1000)?).unwrap_or(96)),
-        "kblayout" => s.session.kblayout = Some(string(key, v)?),
-        "kbtype" => s.session.kbtype = Some(string(key, v)?),
-        "kbvariant" => s.session.kbvariant = Some(string(key, v)?),
-        "clipboard" => s.session.clipboard = Some(string(key, v)?),
-        "nxproxy" => s.session.nxproxy = Some(PathBuf::from(string(key, v)?)),
-        "poll_interval" => s.session.poll_interval = Some(seconds(key, v)?),
-        "pkey" | "sshproxy_pkey" => {
-            return Err(Error::NotSupported(format!(
-                "option {key:?}: an in-memory key cannot cross the bus; use a key file or the SSH agent"
-            )));
-        }
-        k if k.starts_with("sshproxy_") => {
-            let p = s.sshproxy.get_or_insert_with(|| ProxySettings::new(""));
-            return apply_proxy(p, key, v);
-        }
-        _ => return Ok(false),
-    }
-    Ok(true)
+/// An integer key within the range the key table gives it.
+fn ranged(key: &Key, v: &Variant<'_>) -> Result<i128, Error> {
+    let (min, max) = key.ty.range().unwrap_or((i64::MIN, i64::MAX));
+    integer(key.name, v, min.into(), max.into())
 }
 
 fn unknown(key: &str) -> Error {
     Error::InvalidArgument(format!("unknown option {key:?}"))
 }
 
-/// Keys that carry a secret: accepted by `Connect` only, never stored.
-const SECRET_KEYS: [&str; 4] = [
-    "password",
-    "passphrase",
-    "sshproxy_password",
-    "sshproxy_passphrase",
-];
+/// The table's row of `key` for `call`, with its value checked against the row's type; a key
+/// the call does not take is refused, with the reason when the table has one.
+fn entry(call: Call, key: &str, v: &Variant<'_>) -> Result<&'static Key, Error> {
+    let Some(k) = keys::lookup(call, key) else {
+        return Err(refused(call, key));
+    };
+    let value = inner(v);
+    if !k.ty.accepts(&value.value_signature().to_string()) {
+        return Err(invalid(key, k.ty.expected(), value));
+    }
+    Ok(k)
+}
 
-/// Applies `dict` to `settings`, with `use_sshproxy` deciding whether a jump host is used
-/// whatever order the keys come in; secret keys go to `secret`.
+/// Why `call` does not take `key`.
+fn refused(call: Call, key: &str) -> Error {
+    if let Some(u) = keys::unsupported(call, key) {
+        return Error::NotSupported(format!("option {key:?}: {}", u.reason));
+    }
+    let Some(k) = keys::named(key).next() else {
+        return unknown(key);
+    };
+    let settings_call = matches!(call, Call::CreateProfile | Call::Update);
+    let session_call = matches!(call, Call::Start | Call::Resume | Call::ShareDesktop);
+    if k.secret && settings_call {
+        Error::InvalidArgument(format!(
+            "{key:?} cannot be stored in a profile; pass it to Connect or StoreSecret"
+        ))
+    } else if session_call && k.accepted_by(Call::CreateProfile) {
+        Error::InvalidArgument(format!(
+            "{key:?} is a connection setting, not a session option"
+        ))
+    } else {
+        let calls: Vec<&str> = keys::named(key)
+            .flat_map(|k| k.calls)
+            .map(|c| c.member())
+            .collect();
+        Error::InvalidArgument(format!(
+            "option {key:?} is not accepted here (only by {})",
+            calls.join(", ")
+        ))
+    }
+}
+
+/// Applies one `sshproxy_*` key to the jump-host settings.
+fn apply_proxy(p: &mut ProxySettings, key: &Key, v: &Variant<'_>) -> Result<(), Error> {
+    let name = key.name;
+    match name {
+        keys::SSHPROXY_HOST => {
+            // python-x2go: `host:port` overrides `sshproxy_port` (no IPv6 literals there).
+            let h = string(name, v)?;
+            match h.rsplit_once(':') {
+                Some((host, port)) if !host.contains(':') => {
+                    p.host = host.to_owned();
+                    p.port =
+                        port.parse().ok().filter(|p| *p != 0).ok_or_else(|| {
+                            Error::InvalidArgument(format!("{name} {h:?}: bad port"))
+                        })?;
+                }
+                _ => p.host = h,
+            }
+        }
+        keys::SSHPROXY_PORT => p.port = u16::try_from(ranged(key, v)?).unwrap_or(22),
+        keys::SSHPROXY_USER => {
+            let u = string(name, v)?;
+            p.user = (!u.is_empty()).then_some(u);
+        }
+        keys::SSHPROXY_KEY_FILENAME => p.key_filename = paths(name, v)?,
+        keys::SSHPROXY_ALLOW_AGENT => p.allow_agent = boolean(name, v)?,
+        keys::SSHPROXY_LOOK_FOR_KEYS => p.look_for_keys = boolean(name, v)?,
+        keys::SSHPROXY_FORCE_PASSWORD_AUTH => p.force_password_auth = boolean(name, v)?,
+        keys::SSHPROXY_REUSE_AUTHINFO => p.reuse_authinfo = boolean(name, v)?,
+        keys::SSHPROXY_TUNNEL => {
+            let t = string(name, v)?;
+            p.tunnel = (!t.is_empty()).then_some(t);
+            p.target("", 22).map_err(Error::InvalidArgument)?;
+        }
+        _ => return Err(unknown(name)),
+    }
+    Ok(())
+}
+
+/// Applies one stored-setting key (a connection or session setting of the key table).
+fn apply_setting(s: &mut ProfileSettings, key: &Key, v: &Variant<'_>) -> Result<(), Error> {
+    let name = key.name;
+    match name {
+        keys::HOSTNAME => s.hostname = string(name, v)?,
+        keys::PORT => s.port = u16::try_from(ranged(key, v)?).unwrap_or(22),
+        keys::USERNAME => {
+            let u = string(name, v)?;
+            s.username = (!u.is_empty()).then_some(u);
+        }
+        keys::KEY_FILENAME => s.key_filename = paths(name, v)?,
+        keys::ALLOW_AGENT => s.allow_agent = boolean(name, v)?,
+        keys::LOOK_FOR_KEYS => s.look_for_keys = boolean(name, v)?,
+        keys::FORCE_PASSWORD_AUTH => s.force_password_auth = boolean(name, v)?,
+        keys::TIMEOUT => s.timeout = Some(seconds(name, v)?),
+        keys::ADD_TO_KNOWN_HOSTS => s.add_to_known_hosts = boolean(name, v)?,
+        keys::KEEPALIVE_INTERVAL => s.keepalive_interval = Some(seconds(name, v)?),
+        keys::KEEPALIVE_COUNT => {
+            s.keepalive_count = Some(u32::try_from(ranged(key, v)?).unwrap_or(3))
+        }
+        keys::AUTO_RECONNECT => s.auto_reconnect = Some(boolean(name, v)?),
+        keys::AUTO_RESUME => s.auto_resume = boolean(name, v)?,
+        keys::AUTOCONNECT => s.autoconnect = boolean(name, v)?,
+        keys::FORWARD_SSHAGENT => s.forward_sshagent = boolean(name, v)?,
+        keys::UNIQUE_HOSTKEY_ALIASES => s.unique_hostkey_aliases = boolean(name, v)?,
+        keys::POLL_INTERVAL => s.session.poll_interval = Some(seconds(name, v)?),
+        keys::CMD => s.session.cmd = Some(string(name, v)?),
+        keys::SESSION_TYPE => s.session.session_type = Some(string(name, v)?),
+        keys::GEOMETRY => s.session.geometry = Some(string(name, v)?),
+        keys::LINK => s.session.link = Some(string(name, v)?),
+        keys::PACK => s.session.pack = Some(string(name, v)?),
+        keys::DPI => s.session.dpi = Some(u32::try_from(ranged(key, v)?).unwrap_or(96)),
+        keys::KBLAYOUT => s.session.kblayout = Some(string(name, v)?),
+        keys::KBTYPE => s.session.kbtype = Some(string(name, v)?),
+        keys::KBVARIANT => s.session.kbvariant = Some(string(name, v)?),
+        keys::CLIPBOARD => s.session.clipboard = Some(string(name, v)?),
+        keys::NXPROXY => s.session.nxproxy = Some(PathBuf::from(string(name, v)?)),
+        keys::SSHPROXY_HOST
+        | keys::SSHPROXY_PORT
+        | keys::SSHPROXY_USER
+        | keys::SSHPROXY_KEY_FILENAME
+        | keys::SSHPROXY_ALLOW_AGENT
+        | keys::SSHPROXY_LOOK_FOR_KEYS
+        | keys::SSHPROXY_FORCE_PASSWORD_AUTH
+        | keys::SSHPROXY_REUSE_AUTHINFO
+        | keys::SSHPROXY_TUNNEL => {
+            let p = s.sshproxy.get_or_insert_with(|| ProxySettings::new(""));
+            apply_proxy(p, key, v)?;
+        }
+        _ => return Err(unknown(name)),
+    }
+    Ok(())
+}
+
+/// Applies `dict` (the settings or options of `call`) to `settings`, with `use_sshproxy`
+/// deciding whether a jump host is used whatever order the keys come in; secret keys go to
+/// `secret`.
 fn apply_dict(
+    call: Call,
     settings: &mut ProfileSettings,
     dict: &Dict,
     mut secret: impl FnMut(&str, &Variant<'_>) -> Result<(), Error>,
@@ -210,34 +273,42 @@ fn apply_dict(
     let had_proxy = settings.sshproxy.is_some();
     let mut use_proxy = None;
     for (key, v) in dict {
-        if SECRET_KEYS.contains(&key.as_str()) {
+        let k = entry(call, key, v)?;
+        if k.secret {
             secret(key, v)?;
-        } else if key == "use_sshproxy" {
+        } else if k.name == keys::USE_SSHPROXY {
             use_proxy = Some(boolean(key, v)?);
-        } else if !apply_setting(settings, key, v)? {
-            return Err(unknown(key));
+        } else {
+            apply_setting(settings, k, v)?;
         }
     }
     match (use_proxy, settings.sshproxy.as_ref()) {
         (Some(false), _) => settings.sshproxy = None,
         (Some(true), None) => {
-            return Err(Error::InvalidArgument(
-                "use_sshproxy needs sshproxy_host".into(),
-            ));
+            return Err(Error::InvalidArgument(format!(
+                "{} needs {}",
+                keys::USE_SSHPROXY,
+                keys::SSHPROXY_HOST
+            )));
         }
         (_, Some(p)) if p.host.is_empty() => {
             return Err(Error::InvalidArgument(
                 if use_proxy.is_none() && !had_proxy {
-                    "sshproxy_* options need use_sshproxy=true and sshproxy_host".into()
+                    format!(
+                        "sshproxy_* options need {}=true and {}",
+                        keys::USE_SSHPROXY,
+                        keys::SSHPROXY_HOST
+                    )
                 } else {
-                    "use_sshproxy needs sshproxy_host".into()
+                    format!("{} needs {}", keys::USE_SSHPROXY, keys::SSHPROXY_HOST)
                 },
             ));
         }
         (None, Some(_)) if !had_proxy => {
-            return Err(Error::InvalidArgument(
-                "sshproxy_* options need use_sshproxy=true".into(),
-            ));
+            return Err(Error::InvalidArgument(format!(
+                "sshproxy_* options need {}=true",
+                keys::USE_SSHPROXY
+            )));
         }
         _ => {}
     }
@@ -247,10 +318,10 @@ fn apply_dict(
 /// Applies a `CreateProfile`/`Update` dictionary to `settings`. Secrets are refused: they are
 /// never stored (`Profile.StoreSecret` puts them in the keyring).
 pub fn apply_settings(settings: &mut ProfileSettings, dict: &Dict) -> Result<(), Error> {
-    apply_dict(settings, dict, |key, _| {
-        Err(Error::InvalidArgument(format!(
-            "{key:?} cannot be stored in a profile; pass it to Connect or StoreSecret"
-        )))
+    // The table gives both calls the same keys; it refuses the secrets, with the reason,
+    // before they get here.
+    apply_dict(Call::CreateProfile, settings, dict, |key, _| {
+        Err(unknown(key))
     })
 }
 
@@ -270,13 +341,14 @@ pub struct ConnectSecrets {
 /// Applies a `Connect` dictionary: setting overrides for this connection plus secrets.
 pub fn apply_connect(settings: &mut ProfileSettings, dict: &Dict) -> Result<ConnectSecrets, Error> {
     let mut secrets = ConnectSecrets::default();
-    apply_dict(settings, dict, |key, v| {
+    apply_dict(Call::Connect, settings, dict, |key, v| {
         let value = Some(Secret::new(string(key, v)?));
         match key {
-            "password" => secrets.password = value,
-            "passphrase" => secrets.passphrase = value,
-            "sshproxy_password" => secrets.proxy_password = value,
-            _ => secrets.proxy_passphrase = value,
+            keys::PASSWORD => secrets.password = value,
+            keys::PASSPHRASE => secrets.passphrase = value,
+            keys::SSHPROXY_PASSWORD => secrets.proxy_password = value,
+            keys::SSHPROXY_PASSPHRASE => secrets.proxy_passphrase = value,
+            _ => return Err(unknown(key)),
         }
         Ok(())
     })?;
@@ -295,80 +367,80 @@ pub fn settings_dict(s: &ProfileSettings) -> Dict {
         p.iter().map(|p| p.display().to_string()).collect()
     }
     let mut d = Dict::new();
-    put(&mut d, "hostname", s.hostname.as_str());
-    put(&mut d, "port", s.port);
+    put(&mut d, keys::HOSTNAME, s.hostname.as_str());
+    put(&mut d, keys::PORT, s.port);
     if let Some(u) = &s.username {
-        put(&mut d, "username", u.as_str());
+        put(&mut d, keys::USERNAME, u.as_str());
     }
-    put(&mut d, "key_filename", paths(&s.key_filename));
+    put(&mut d, keys::KEY_FILENAME, paths(&s.key_filename));
     for (k, v) in [
-        ("allow_agent", s.allow_agent),
-        ("look_for_keys", s.look_for_keys),
-        ("force_password_auth", s.force_password_auth),
-        ("add_to_known_hosts", s.add_to_known_hosts),
-        ("auto_resume", s.auto_resume),
-        ("autoconnect", s.autoconnect),
-        ("forward_sshagent", s.forward_sshagent),
-        ("unique_hostkey_aliases", s.unique_hostkey_aliases),
-        ("use_sshproxy", s.sshproxy.is_some()),
+        (keys::ALLOW_AGENT, s.allow_agent),
+        (keys::LOOK_FOR_KEYS, s.look_for_keys),
+        (keys::FORCE_PASSWORD_AUTH, s.force_password_auth),
+        (keys::ADD_TO_KNOWN_HOSTS, s.add_to_known_hosts),
+        (keys::AUTO_RESUME, s.auto_resume),
+        (keys::AUTOCONNECT, s.autoconnect),
+        (keys::FORWARD_SSHAGENT, s.forward_sshagent),
+        (keys::UNIQUE_HOSTKEY_ALIASES, s.unique_hostkey_aliases),
+        (keys::USE_SSHPROXY, s.sshproxy.is_some()),
     ] {
         put(&mut d, k, v);
     }
     if let Some(t) = s.timeout {
-        put(&mut d, "timeout", t);
+        put(&mut d, keys::TIMEOUT, t);
     }
     if let Some(t) = s.keepalive_interval {
-        put(&mut d, "keepalive_interval", t);
+        put(&mut d, keys::KEEPALIVE_INTERVAL, t);
     }
     if let Some(c) = s.keepalive_count {
-        put(&mut d, "keepalive_count", c);
+        put(&mut d, keys::KEEPALIVE_COUNT, c);
     }
     if let Some(r) = s.auto_reconnect {
-        put(&mut d, "auto_reconnect", r);
+        put(&mut d, keys::AUTO_RECONNECT, r);
     }
     if let Some(p) = &s.sshproxy {
-        put(&mut d, "sshproxy_host", p.host.as_str());
-        put(&mut d, "sshproxy_port", p.port);
+        put(&mut d, keys::SSHPROXY_HOST, p.host.as_str());
+        put(&mut d, keys::SSHPROXY_PORT, p.port);
         if let Some(u) = &p.user {
-            put(&mut d, "sshproxy_user", u.as_str());
+            put(&mut d, keys::SSHPROXY_USER, u.as_str());
         }
-        put(&mut d, "sshproxy_key_filename", paths(&p.key_filename));
-        put(&mut d, "sshproxy_allow_agent", p.allow_agent);
-        put(&mut d, "sshproxy_look_for_keys", p.look_for_keys);
+        put(&mut d, keys::SSHPROXY_KEY_FILENAME, paths(&p.key_filename));
+        put(&mut d, keys::SSHPROXY_ALLOW_AGENT, p.allow_agent);
+        put(&mut d, keys::SSHPROXY_LOOK_FOR_KEYS, p.look_for_keys);
         put(
             &mut d,
-            "sshproxy_force_password_auth",
+            keys::SSHPROXY_FORCE_PASSWORD_AUTH,
             p.force_password_auth,
         );
-        put(&mut d, "sshproxy_reuse_authinfo", p.reuse_authinfo);
+        put(&mut d, keys::SSHPROXY_REUSE_AUTHINFO, p.reuse_authinfo);
         if let Some(t) = &p.tunnel {
-            put(&mut d, "sshproxy_tunnel", t.as_str());
+            put(&mut d, keys::SSHPROXY_TUNNEL, t.as_str());
         }
     }
     let ss = &s.session;
     for (k, v) in [
-        ("cmd", &ss.cmd),
-        ("session_type", &ss.session_type),
-        ("geometry", &ss.geometry),
-        ("link", &ss.link),
-        ("pack", &ss.pack),
-        ("kblayout", &ss.kblayout),
-        ("kbtype", &ss.kbtype),
-        ("kbvariant", &ss.kbvariant),
-        ("clipboard", &ss.clipboard),
+        (keys::CMD, &ss.cmd),
+        (keys::SESSION_TYPE, &ss.session_type),
+        (keys::GEOMETRY, &ss.geometry),
+        (keys::LINK, &ss.link),
+        (keys::PACK, &ss.pack),
+        (keys::KBLAYOUT, &ss.kblayout),
+        (keys::KBTYPE, &ss.kbtype),
+        (keys::KBVARIANT, &ss.kbvariant),
+        (keys::CLIPBOARD, &ss.clipboard),
     ] {
         if let Some(v) = v {
             put(&mut d, k, v.as_str());
         }
     }
     if let Some(dpi) = ss.dpi {
-        put(&mut d, "dpi", dpi);
+        put(&mut d, keys::DPI, dpi);
     }
     if let Some(n) = &ss.nxproxy {
-        put(&mut d, "nxproxy", n.display().to_string());
+        put(&mut d, keys::NXPROXY, n.display().to_string());
     }
     if let Some(t) = ss.poll_interval {
-        put(&mut d, "poll_interval", t);
+        put(&mut d, keys::POLL_INTERVAL, t);
     }
     d
 }
@@ -385,22 +457,16 @@ pub struct StartOptions {
 /// Applies a `Start`/`Resume` dictionary over the profile's session defaults. Only session keys
 /// and `display` are accepted.
 pub fn apply_start(settings: &ProfileSettings, dict: &Dict) -> Result<StartOptions, Error> {
+    // `Start` and `Resume` take the same keys; connection settings cannot change for one
+    // session, so they are not among them.
     let mut s = settings.clone();
     let mut display = None;
     for (key, v) in dict {
-        if key == "display" {
+        let k = entry(Call::Start, key, v)?;
+        if k.name == keys::DISPLAY {
             display = Some(string(key, v)?);
-            continue;
-        }
-        let before = s.clone();
-        if !apply_setting(&mut s, key, v)? {
-            return Err(unknown(key));
-        }
-        // Connection settings cannot change for one session.
-        if s.session == before.session && s != before {
-            return Err(Error::InvalidArgument(format!(
-                "{key:?} is a connection setting, not a session option"
-            )));
+        } else {
+            apply_setting(&mut s, k, v)?;
         }
     }
     Ok(StartOptions {
@@ -433,8 +499,9 @@ pub fn apply_share(settings: &ProfileSettings, dict: &Dict) -> Result<ShareOptio
     let mut maxwait = crate::control::DEFAULT_MAXWAIT;
     let mut local_display = None;
     for (key, v) in dict {
-        match key.as_str() {
-            "desktop" => {
+        let k = entry(Call::ShareDesktop, key, v)?;
+        match k.name {
+            keys::DESKTOP => {
                 let d = string(key, v)?;
                 let (u, disp) = d.rsplit_once('@').ok_or_else(|| {
                     Error::InvalidArgument(format!(
@@ -448,17 +515,18 @@ pub fn apply_share(settings: &ProfileSettings, dict: &Dict) -> Result<ShareOptio
                         .to_owned(),
                 );
             }
-            "user" => user = Some(string(key, v)?),
-            "display" => {
+            keys::USER => user = Some(string(key, v)?),
+            keys::DISPLAY => {
                 display = Some(match as_i128(v) {
                     Some(n) => n.to_string(),
                     None => string(key, v)?.trim_start_matches(':').to_owned(),
                 })
             }
-            "share_mode" => full_access = integer(key, v, 0, 1)? == 1,
-            "maxwait" => maxwait = std::time::Duration::from_secs_f64(seconds(key, v)?),
-            "local_display" => local_display = Some(string(key, v)?),
+            keys::SHARE_MODE => full_access = ranged(k, v)? == 1,
+            keys::MAXWAIT => maxwait = std::time::Duration::from_secs_f64(seconds(key, v)?),
+            keys::LOCAL_DISPLAY => local_display = Some(string(key, v)?),
             _ => {
+                // Session keys, which `Start` takes too.
                 if let Ok(owned) = v.try_clone() {
                     rest.insert(key.clone(), owned);
                 }
@@ -475,9 +543,12 @@ pub fn apply_share(settings: &ProfileSettings, dict: &Dict) -> Result<ShareOptio
             maxwait,
             start,
         }),
-        _ => Err(Error::InvalidArgument(
-            "name the desktop: \"desktop\" as user@:display, or \"user\" and \"display\"".into(),
-        )),
+        _ => Err(Error::InvalidArgument(format!(
+            "name the desktop: {:?} as user@:display, or {:?} and {:?}",
+            keys::DESKTOP,
+            keys::USER,
+            keys::DISPLAY
+        ))),
     }
 }
 
@@ -506,28 +577,29 @@ pub fn apply_apps(dict: &Dict) -> Result<AppsOptions, Error> {
         very_raw: false,
     };
     for (key, v) in dict {
-        match key.as_str() {
-            "lang" => o.lang = string(key, v)?,
-            "max_no_submenus" => {
-                o.max_no_submenus = i32::try_from(integer(key, v, -1, 10_000)?).unwrap_or(10)
-            }
-            "refresh" => o.refresh = boolean(key, v)?,
-            "raw" => o.raw = boolean(key, v)?,
-            "very_raw" => o.very_raw = boolean(key, v)?,
+        let k = entry(Call::PublishedApplications, key, v)?;
+        match k.name {
+            keys::LANG => o.lang = string(key, v)?,
+            keys::MAX_NO_SUBMENUS => o.max_no_submenus = i32::try_from(ranged(k, v)?).unwrap_or(10),
+            keys::REFRESH => o.refresh = boolean(key, v)?,
+            keys::RAW => o.raw = boolean(key, v)?,
+            keys::VERY_RAW => o.very_raw = boolean(key, v)?,
             _ => return Err(unknown(key)),
         }
     }
     Ok(o)
 }
 
-/// Reads `maxwait` (seconds) from an options dictionary; any other key is refused.
+/// Reads `maxwait` (seconds) from a `ListDesktops`/`ListMounts` dictionary; any other key is
+/// refused.
 pub fn only_maxwait(dict: &Dict) -> Result<std::time::Duration, Error> {
     let mut maxwait = crate::control::DEFAULT_MAXWAIT;
     for (k, v) in dict {
-        if k == "maxwait" {
-            maxwait = std::time::Duration::from_secs_f64(seconds(k, v)?);
-        } else {
-            return Err(unknown(k));
+        // Both calls take only `maxwait`.
+        let key = entry(Call::ListDesktops, k, v)?;
+        match key.name {
+            keys::MAXWAIT => maxwait = std::time::Duration::from_secs_f64(seconds(k, v)?),
+            _ => return Err(unknown(k)),
         }
     }
     Ok(maxwait)
@@ -665,6 +737,103 @@ mod tests {
         assert!(!e.to_string().contains("pw-xyz"));
         let secrets = apply_connect(&mut s, &d).unwrap();
         assert_eq!(secrets.password.unwrap().expose(), "pw-xyz");
+    }
+
+    /// Parses a one-key dictionary as `call` does.
+    fn parse_as(call: Call, key: &str, v: Variant<'static>) -> Result<(), Error> {
+        let d = dict(vec![(key, v)]);
+        let s = ProfileSettings::new("h");
+        match call {
+            Call::CreateProfile | Call::Update => apply_settings(&mut s.clone(), &d),
+            Call::Connect => apply_connect(&mut s.clone(), &d).map(drop),
+            Call::Start | Call::Resume => apply_start(&s, &d).map(drop),
+            Call::ShareDesktop => apply_share(&s, &d).map(drop),
+            Call::ListDesktops | Call::ListMounts => only_maxwait(&d).map(drop),
+            Call::PublishedApplications => apply_apps(&d).map(drop),
+            Call::Terminate => only_bool(&d, keys::DESTROY_TERMINALS, true).map(drop),
+            // Parsed by `Profile.CleanSessions` itself.
+            Call::CleanSessions => Ok(()),
+        }
+    }
+
+    fn sample(ty: keys::Type) -> Variant<'static> {
+        match ty {
+            keys::Type::String => Variant::from("x"),
+            keys::Type::Boolean => Variant::from(true),
+            keys::Type::Integer { min, .. } => Variant::from(min),
+            keys::Type::Seconds => Variant::F64(1.5),
+            keys::Type::Paths => Variant::from(vec!["/k"]),
+            keys::Type::IntegerOrString => Variant::U32(1),
+        }
+    }
+
+    #[test]
+    fn every_call_takes_the_keys_of_the_table_and_only_those() {
+        for call in Call::ALL {
+            for k in keys::accepted(call) {
+                // A value of the right type gets past the table: an error now is about the
+                // value or about another key (a jump host needs its host, …).
+                if let Err(e) = parse_as(call, k.name, sample(k.ty)) {
+                    let m = e.to_string();
+                    assert!(
+                        !m.contains("unknown option")
+                            && !m.contains("not accepted")
+                            && !m.contains("connection setting"),
+                        "{call} {}: {m}",
+                        k.name
+                    );
+                }
+                if call != Call::CleanSessions {
+                    let e = parse_as(call, k.name, Variant::from((1u32, 2u32))).unwrap_err();
+                    assert!(
+                        matches!(e, Error::InvalidArgument(ref m)
+                            if m.contains(k.name) && m.contains(k.ty.expected())),
+                        "{call} {}: {e}",
+                        k.name
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn get_settings_uses_the_keys_and_types_of_the_table() {
+        let mut s = ProfileSettings::new("h");
+        let mut d: Vec<(&str, Variant<'static>)> = keys::accepted(Call::CreateProfile)
+            .filter(|k| k.name != keys::SSHPROXY_TUNNEL)
+            .map(|k| (k.name, sample(k.ty)))
+            .collect();
+        d.push((keys::SSHPROXY_TUNNEL, Variant::from("localhost:1:srv2:22")));
+        apply_settings(&mut s, &dict(d)).unwrap();
+        let got = settings_dict(&s);
+        for k in keys::accepted(Call::CreateProfile) {
+            let v = got
+                .get(k.name)
+                .unwrap_or_else(|| panic!("{} missing", k.name));
+            assert_eq!(
+                v.value_signature().to_string(),
+                k.ty.signature(),
+                "{}",
+                k.name
+            );
+        }
+        assert_eq!(got.len(), keys::accepted(Call::CreateProfile).count());
+    }
+
+    #[test]
+    fn keys_of_other_calls_are_refused_with_a_reason() {
+        let e = parse_as(Call::Start, keys::HOSTNAME, Variant::from("h")).unwrap_err();
+        assert!(e.to_string().contains("connection setting"), "{e}");
+        let e = parse_as(Call::Start, keys::POLL_INTERVAL, Variant::U32(5)).unwrap_err();
+        assert!(e.to_string().contains("connection setting"), "{e}");
+        let e = parse_as(Call::Start, keys::MAXWAIT, Variant::U32(5)).unwrap_err();
+        assert!(e.to_string().contains("ListDesktops"), "{e}");
+        let e = parse_as(Call::Update, keys::PASSWORD, Variant::from("pw-123")).unwrap_err();
+        assert!(e.to_string().contains("StoreSecret") && !e.to_string().contains("pw-123"));
+        let e = parse_as(Call::Start, keys::PKEY, Variant::from("k")).unwrap_err();
+        assert!(matches!(e, Error::NotSupported(_)), "{e}");
+        let e = parse_as(Call::PublishedApplications, keys::PKEY, Variant::from("k"));
+        assert!(e.unwrap_err().to_string().contains("unknown option"));
     }
 
     #[test]

@@ -47,7 +47,8 @@ impl ProfileObject {
 #[interface(name = "org.x2go.Control1.Profile")]
 impl ProfileObject {
     /// Connects and authenticates. `options` override the stored settings for this connection
-    /// and may carry `password` and `passphrase`, which are never stored or logged.
+    /// (keys as for `CreateProfile`) and may carry the secrets `password`, `passphrase`,
+    /// `sshproxy_password` and `sshproxy_passphrase`, which are never stored or logged.
     ///
     /// What is missing comes from the keyring (`StoreSecret`), then from the registered agent
     /// (`Manager.RegisterAgent`): passwords, passphrases, one-time codes and decisions on
@@ -269,7 +270,9 @@ impl ProfileObject {
 
     /// Shadows a desktop and shows it locally; returns the shadow session's name and object.
     /// Options: `desktop` (`user@:display`) or `user` and `display`, `share_mode` (0 view
-    /// only, 1 full access), `maxwait` (s), `local_display`, and session keys (`geometry`, …).
+    /// only, 1 full access), `maxwait` (s), `local_display` (the local X display), and the
+    /// session keys of `Start`: `cmd`, `session_type`, `geometry`, `link`, `pack`, `dpi`,
+    /// `kblayout`, `kbtype`, `kbvariant`, `clipboard`, `nxproxy`.
     /// Errors: `NotFound` when the server offers no such desktop, `DesktopSharingDenied` when
     /// its owner declines.
     async fn share_desktop(&self, options: Dict) -> Result<(String, OwnedObjectPath), Error> {

@@ -1,0 +1,585 @@
+//! Every key of the `a{sv}` dictionaries of the x2god API, in one table.
+//!
+//! [`KEYS`] holds the settings of `CreateProfile` and `Update` and the options of `Connect`,
+//! `Start`, `Resume`, `ShareDesktop`, `ListDesktops`, `ListMounts`, `Terminate`,
+//! `CleanSessions` and `PublishedApplications`: for each key its constant (the spelling), its
+//! D-Bus [`Type`], the [`Call`]s that accept it, whether it is a secret, its python-x2go name
+//! and what it means. [`session`] does the same for the dictionaries `ListSessions` returns.
+//!
+//! The daemon parses dictionaries with this table (a key the call does not accept is refused,
+//! a value of another type is refused in the table's words), `x2goctl --set` types its values
+//! with it, the keyring's kinds ([`crate::names::secret_kind::STORABLE`]) are its secrets, and
+//! the README's section "Keys" is rendered from it: a test fails when they disagree, and another
+//! when the interface XML's comment of a call does not name every key the call accepts.
+
+use std::fmt;
+
+/// A method that takes an `a{sv}` of settings or options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Call {
+    /// `Manager.CreateProfile(s name, a{sv} settings)`.
+    CreateProfile,
+    /// `Profile.Update(a{sv} settings)`.
+    Update,
+    /// `Profile.Connect(a{sv} options)`.
+    Connect,
+    /// `Profile.Start(a{sv} options)`.
+    Start,
+    /// `Profile.Resume(s name, a{sv} options)` and `Session.Resume(a{sv} options)`.
+    Resume,
+    /// `Profile.ShareDesktop(a{sv} options)`.
+    ShareDesktop,
+    /// `Profile.ListDesktops(a{sv} options)`.
+    ListDesktops,
+    /// `Profile.ListMounts(s name, a{sv} options)`.
+    ListMounts,
+    /// `Profile.Terminate(s name, a{sv} options)`.
+    Terminate,
+    /// `Profile.CleanSessions(a{sv} options)`.
+    CleanSessions,
+    /// `Profile.PublishedApplications(a{sv} options)`.
+    PublishedApplications,
+}
+
+impl Call {
+    /// Every call, in the order of the README.
+    pub const ALL: [Call; 11] = [
+        Call::CreateProfile,
+        Call::Update,
+        Call::Connect,
+        Call::Start,
+        Call::Resume,
+        Call::ShareDesktop,
+        Call::ListDesktops,
+        Call::ListMounts,
+        Call::Terminate,
+        Call::CleanSessions,
+        Call::PublishedApplications,
+    ];
+
+    /// The method's member name on the bus.
+    pub fn member(self) -> &'static str {
+        match self {
+            Call::CreateProfile => "CreateProfile",
+            Call::Update => "Update",
+            Call::Connect => "Connect",
+            Call::Start => "Start",
+            Call::Resume => "Resume",
+            Call::ShareDesktop => "ShareDesktop",
+            Call::ListDesktops => "ListDesktops",
+            Call::ListMounts => "ListMounts",
+            Call::Terminate => "Terminate",
+            Call::CleanSessions => "CleanSessions",
+            Call::PublishedApplications => "PublishedApplications",
+        }
+    }
+
+    /// The interfaces that have the method (`Resume` is on profiles and on sessions).
+    pub fn interfaces(self) -> &'static [&'static str] {
+        use crate::names::{MANAGER_INTERFACE, PROFILE_INTERFACE, SESSION_INTERFACE};
+        match self {
+            Call::CreateProfile => &[MANAGER_INTERFACE],
+            Call::Resume => &[PROFILE_INTERFACE, SESSION_INTERFACE],
+            _ => &[PROFILE_INTERFACE],
+        }
+    }
+}
+
+impl fmt::Display for Call {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.member())
+    }
+}
+
+/// D-Bus integer types, any of which is accepted where a key takes an integer: busctl users
+/// write `port u 22` as readily as `port q 22`.
+const INTEGER_SIGNATURES: [&str; 7] = ["y", "n", "q", "i", "u", "x", "t"];
+
+/// How the value of a key is typed on the bus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Type {
+    /// A string, `s`.
+    String,
+    /// A boolean, `b`.
+    Boolean,
+    /// An integer within `min..=max`, in any D-Bus integer type that holds it; `signature` is
+    /// the type x2god itself uses for it (in `GetSettings`) and x2goctl sends.
+    Integer {
+        /// `q`, `u` or `i`.
+        signature: &'static str,
+        /// The smallest value accepted.
+        min: i64,
+        /// The largest value accepted.
+        max: i64,
+    },
+    /// A number of seconds, more than 0 and at most 3600: `d` or any integer type.
+    Seconds,
+    /// One path (`s`, empty for none) or several (`as`).
+    Paths,
+    /// A number in any integer type, or a string.
+    IntegerOrString,
+}
+
+impl Type {
+    /// The signature x2god uses for values of this type, and clients should send.
+    pub fn signature(self) -> &'static str {
+        match self {
+            Type::String | Type::IntegerOrString => "s",
+            Type::Boolean => "b",
+            Type::Integer { signature, .. } => signature,
+            Type::Seconds => "d",
+            Type::Paths => "as",
+        }
+    }
+
+    /// Whether a value of the D-Bus type `signature` is accepted (its value may still be out
+    /// of range).
+    pub fn accepts(self, signature: &str) -> bool {
+        let integer = INTEGER_SIGNATURES.contains(&signature);
+        match self {
+            Type::String => signature == "s",
+            Type::Boolean => signature == "b",
+            Type::Integer { .. } => integer,
+            Type::Seconds => integer || signature == "d",
+            Type::Paths => signature == "s" || signature == "as",
+            Type::IntegerOrString => integer || signature == "s",
+        }
+    }
+
+    /// What a value must be, in the words of error messages ("must be …").
+    pub fn expected(self) -> &'static str {
+        match self {
+            Type::String => "a string (s)",
+            Type::Boolean => "a boolean (b)",
+            Type::Integer { .. } => "an integer",
+            Type::Seconds => "a number of seconds",
+            Type::Paths => "a string or an array of strings",
+            Type::IntegerOrString => "an integer or a string",
+        }
+    }
+
+    /// The accepted range of an integer type.
+    pub fn range(self) -> Option<(i64, i64)> {
+        match self {
+            Type::Integer { min, max, .. } => Some((min, max)),
+            _ => None,
+        }
+    }
+}
+
+/// The name python-x2go gives a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Python {
+    /// The same name (a parameter of `X2GoControlSession`, of a session or of a session
+    /// profile).
+    Same,
+    /// Another name for the same thing.
+    Other(&'static str),
+    /// python-x2go has no such parameter.
+    Missing,
+}
+
+/// One key of an `a{sv}` the API takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key {
+    /// The key as spelled on the bus.
+    pub name: &'static str,
+    /// The type of its value.
+    pub ty: Type,
+    /// The calls that accept it.
+    pub calls: &'static [Call],
+    /// A secret: accepted by `Connect` only, never stored, logged or shown; the same names
+    /// are the kinds `Profile.StoreSecret` keeps in the keyring.
+    pub secret: bool,
+    /// Its python-x2go name.
+    pub python: Python,
+    /// What it means, in one line.
+    pub doc: &'static str,
+}
+
+impl Key {
+    /// Whether `call` accepts this key.
+    pub fn accepted_by(&self, call: Call) -> bool {
+        self.calls.contains(&call)
+    }
+}
+
+/// Defines the constant of each key (the first row of a name gives it its documentation) and
+/// the table [`KEYS`] of all rows, so that no key has a constant without a row.
+macro_rules! key_table {
+    (@constant $konst:ident = $name:literal, $doc:literal) => {
+        #[doc = concat!("`", $name, "`: ", $doc)]
+        pub const $konst: &str = $name;
+    };
+    (@constant $konst:ident, $doc:literal) => {};
+    ($( $konst:ident $(= $name:literal)? => $ty:expr, $calls:expr, $secret:expr, $python:expr,
+        $doc:literal; )*) => {
+        $( key_table!(@constant $konst $(= $name)?, $doc); )*
+
+        /// Every key of every `a{sv}` the API takes. A name has more than one row when it
+        /// means different things to different calls (`display`).
+        pub const KEYS: &[Key] = &[
+            $( Key { name: $konst, ty: $ty, calls: $calls, secret: $secret, python: $python,
+                doc: $doc }, )*
+        ];
+    };
+}
+
+use Call::*;
+use Python::{Missing, Other, Same};
+
+/// The calls that take a profile's settings.
+const SETTINGS: &[Call] = &[CreateProfile, Update, Connect];
+/// The calls that take session settings: stored with the profile, or for one session.
+const SESSION: &[Call] = &[CreateProfile, Update, Connect, Start, Resume, ShareDesktop];
+/// A TCP port.
+const PORT_NUMBER: Type = Type::Integer {
+    signature: "q",
+    min: 1,
+    max: 65535,
+};
+
+// Each row: CONSTANT = "key" => type, the calls that accept it, secret, python-x2go name,
+// meaning. A row without `= "key"` gives a key defined above another meaning for other calls.
+key_table! {
+    HOSTNAME = "hostname" => Type::String, SETTINGS, false, Same,
+        "Host name or address of the server; required by `CreateProfile`.";
+    PORT = "port" => PORT_NUMBER, SETTINGS, false, Same,
+        "SSH port of the server (default 22).";
+    USERNAME = "username" => Type::String, SETTINGS, false, Same,
+        "Remote user name (default: the local user; empty: unset).";
+    KEY_FILENAME = "key_filename" => Type::Paths, SETTINGS, false, Same,
+        "Private key files to try, in order.";
+    ALLOW_AGENT = "allow_agent" => Type::Boolean, SETTINGS, false, Same,
+        "Try the keys of the SSH agent (the daemon's `SSH_AUTH_SOCK`).";
+    LOOK_FOR_KEYS = "look_for_keys" => Type::Boolean, SETTINGS, false, Same,
+        "Try `~/.ssh/id_ed25519`, `id_ecdsa` and `id_rsa`.";
+    FORCE_PASSWORD_AUTH = "force_password_auth" => Type::Boolean, SETTINGS, false, Same,
+        "Authenticate with the password only.";
+    TIMEOUT = "timeout" => Type::Seconds, SETTINGS, false, Same,
+        "Limit for the TCP connect and the authentication.";
+    ADD_TO_KNOWN_HOSTS = "add_to_known_hosts" => Type::Boolean, SETTINGS, false, Same,
+        "Learn an unknown host key instead of failing with `HostKeyUnknown`.";
+    FORWARD_SSHAGENT = "forward_sshagent" => Type::Boolean, SETTINGS, false, Same,
+        "Forward the daemon's SSH agent to every command channel.";
+    UNIQUE_HOSTKEY_ALIASES = "unique_hostkey_aliases" => Type::Boolean, SETTINGS, false, Same,
+        "Keep the server's host key under `x2god-profile-<name>` instead of `[host]:port`.";
+    KEEPALIVE_INTERVAL = "keepalive_interval" => Type::Seconds, SETTINGS, false, Missing,
+        "Seconds between SSH keepalives (default 15).";
+    KEEPALIVE_COUNT = "keepalive_count"
+        => Type::Integer { signature: "u", min: 1, max: 100 }, SETTINGS, false, Missing,
+        "Unanswered keepalives after which the connection is `lost` (default 3).";
+    AUTO_RECONNECT = "auto_reconnect" => Type::Boolean, SETTINGS, false, Missing,
+        "Reconnect by itself after a loss (default true).";
+    AUTO_RESUME = "auto_resume" => Type::Boolean, SETTINGS, false, Missing,
+        "After a reconnect, resume the sessions x2god was showing (default false).";
+    AUTOCONNECT = "autoconnect" => Type::Boolean, SETTINGS, false, Other("auto_connect"),
+        "Connect when the daemon starts (default false).";
+    POLL_INTERVAL = "poll_interval" => Type::Seconds, SETTINGS, false, Missing,
+        "Seconds between listings when the server-side session watcher cannot run (default 2).";
+    USE_SSHPROXY = "use_sshproxy" => Type::Boolean, SETTINGS, false, Same,
+        "Reach the server through the jump host `sshproxy_host`.";
+    SSHPROXY_HOST = "sshproxy_host" => Type::String, SETTINGS, false, Same,
+        "The jump host, `host` or `host:port`.";
+    SSHPROXY_PORT = "sshproxy_port" => PORT_NUMBER, SETTINGS, false, Same,
+        "SSH port of the jump host (default 22).";
+    SSHPROXY_USER = "sshproxy_user" => Type::String, SETTINGS, false, Same,
+        "User on the jump host (default: `username`).";
+    SSHPROXY_KEY_FILENAME = "sshproxy_key_filename" => Type::Paths, SETTINGS, false, Same,
+        "Private key files for the jump host.";
+    SSHPROXY_ALLOW_AGENT = "sshproxy_allow_agent" => Type::Boolean, SETTINGS, false, Same,
+        "Try the keys of the SSH agent on the jump host.";
+    SSHPROXY_LOOK_FOR_KEYS = "sshproxy_look_for_keys" => Type::Boolean, SETTINGS, false, Same,
+        "Try the default key files in `~/.ssh` on the jump host.";
+    SSHPROXY_FORCE_PASSWORD_AUTH = "sshproxy_force_password_auth"
+        => Type::Boolean, SETTINGS, false, Same,
+        "Authenticate with the password only on the jump host.";
+    SSHPROXY_REUSE_AUTHINFO = "sshproxy_reuse_authinfo" => Type::Boolean, SETTINGS, false, Same,
+        "Give the jump host the profile's key files and password (x2goclient's \"same password\").";
+    SSHPROXY_TUNNEL = "sshproxy_tunnel" => Type::String, SETTINGS, false, Same,
+        "`<local-address>:<local-port>:<remote-address>:<remote-port>`: the remote part is the \
+         server as the jump host reaches it.";
+    PASSWORD = "password" => Type::String, &[Connect], true, Same,
+        "Login password of the server; also unlocks key files when no `passphrase` is given.";
+    PASSPHRASE = "passphrase" => Type::String, &[Connect], true, Same,
+        "Passphrase of an encrypted private key for the server.";
+    SSHPROXY_PASSWORD = "sshproxy_password" => Type::String, &[Connect], true, Same,
+        "Login password of the jump host.";
+    SSHPROXY_PASSPHRASE = "sshproxy_passphrase" => Type::String, &[Connect], true, Same,
+        "Passphrase of an encrypted private key for the jump host.";
+    CMD = "cmd" => Type::String, SESSION, false, Same,
+        "`XFCE`, `MATE`, `KDE`, `LXDE`, `TERMINAL`, … or a command with its arguments (default \
+         `TERMINAL`).";
+    SESSION_TYPE = "session_type" => Type::String, SESSION, false, Same,
+        "`desktop`, `application` or `published`.";
+    GEOMETRY = "geometry" => Type::String, SESSION, false, Same,
+        "`WxH`, `fullscreen` or `maximize` (default `800x600`).";
+    LINK = "link" => Type::String, SESSION, false, Same,
+        "Link speed: `modem`, `isdn`, `adsl`, `wan` or `lan`.";
+    PACK = "pack" => Type::String, SESSION, false, Same,
+        "NX pack method, e.g. `16m-jpeg-9`.";
+    DPI = "dpi" => Type::Integer { signature: "u", min: 1, max: 1000 }, SESSION, false, Same,
+        "Screen resolution in dots per inch.";
+    KBLAYOUT = "kblayout" => Type::String, SESSION, false, Same,
+        "Keyboard layout, e.g. `de`.";
+    KBTYPE = "kbtype" => Type::String, SESSION, false, Same,
+        "Keyboard type, e.g. `pc105/de`.";
+    KBVARIANT = "kbvariant" => Type::String, SESSION, false, Same,
+        "Keyboard variant: not supported yet, a non-empty value makes a start or resume fail with \
+         `NotSupported`.";
+    CLIPBOARD = "clipboard" => Type::String, SESSION, false, Same,
+        "Clipboard sharing: `both`, `server`, `client` or `none`.";
+    NXPROXY = "nxproxy" => Type::String, SESSION, false, Missing,
+        "The local `nxproxy` binary (default: found in `PATH`).";
+    DISPLAY = "display" => Type::String, &[Start, Resume], false, Missing,
+        "The local X display to show the session on (default: the daemon's `DISPLAY`, with its \
+         `XAUTHORITY`).";
+    DESKTOP = "desktop" => Type::String, &[ShareDesktop], false, Same,
+        "The desktop to share, `user@:display` as `ListDesktops` gives it.";
+    USER = "user" => Type::String, &[ShareDesktop], false, Same,
+        "Owner of the desktop to share (with `display`, instead of `desktop`).";
+    DISPLAY => Type::IntegerOrString, &[ShareDesktop], false, Same,
+        "Display number of the desktop to share on the server, `N` or `:N` (with `user`).";
+    SHARE_MODE = "share_mode"
+        => Type::Integer { signature: "i", min: 0, max: 1 }, &[ShareDesktop], false, Same,
+        "0 view only (default), 1 full access.";
+    LOCAL_DISPLAY = "local_display" => Type::String, &[ShareDesktop], false, Missing,
+        "The local X display to show the shared desktop on (what `display` is to `Start`).";
+    MAXWAIT = "maxwait" => Type::Seconds, &[ShareDesktop, ListDesktops, ListMounts], false, Same,
+        "How long listing the server's desktops or mounts may take (default 20); `ListDesktops` \
+         retries a timed-out attempt once.";
+    DESTROY_TERMINALS = "destroy_terminals"
+        => Type::Boolean, &[Terminate, CleanSessions], false, Same,
+        "Accepted for python-x2go compatibility; sessions end the same way either way.";
+    PUBLISHED_APPLICATIONS = "published_applications"
+        => Type::Boolean, &[CleanSessions], false, Same,
+        "Also terminate published-applications sessions (default false).";
+    LANG = "lang" => Type::String, &[PublishedApplications], false, Same,
+        "Language of names and comments, matched as freedesktop does (`de_DE.UTF-8`: `de_DE`, \
+         `de`, default); default: the daemon's `LANG`.";
+    MAX_NO_SUBMENUS = "max_no_submenus"
+        => Type::Integer { signature: "i", min: -1, max: 10_000 }, &[PublishedApplications],
+        false, Same,
+        "Up to this many entries are listed flat under `TOP`, more are grouped by XDG main \
+         category (default 10; -1: never grouped).";
+    REFRESH = "refresh" => Type::Boolean, &[PublishedApplications], false, Same,
+        "Fetch the menu again instead of using the connection's cache.";
+    RAW = "raw" => Type::Boolean, &[PublishedApplications], false, Same,
+        "Answer with the parsed entries (`entries`) instead of the menu.";
+    VERY_RAW = "very_raw" => Type::Boolean, &[PublishedApplications], false, Same,
+        "Answer with the server's output (`text`) instead of the menu.";
+}
+
+/// A python-x2go key x2god knows and refuses with `NotSupported`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unsupported {
+    /// The key.
+    pub name: &'static str,
+    /// The calls that refuse it with `NotSupported` (the others call it unknown).
+    pub calls: &'static [Call],
+    /// Why, for the error message.
+    pub reason: &'static str,
+}
+
+/// `pkey`: python-x2go's in-memory private key object.
+pub const PKEY: &str = "pkey";
+/// `sshproxy_pkey`: python-x2go's in-memory private key object for the jump host.
+pub const SSHPROXY_PKEY: &str = "sshproxy_pkey";
+
+/// The python-x2go keys x2god refuses with `NotSupported` rather than as unknown.
+pub const UNSUPPORTED: &[Unsupported] = &[
+    Unsupported {
+        name: PKEY,
+        calls: SESSION,
+        reason: "an in-memory key cannot cross the bus; use a key file or the SSH agent",
+    },
+    Unsupported {
+        name: SSHPROXY_PKEY,
+        calls: SESSION,
+        reason: "an in-memory key cannot cross the bus; use a key file or the SSH agent",
+    },
+];
+
+const fn secret_count() -> usize {
+    let (mut n, mut i) = (0, 0);
+    while i < KEYS.len() {
+        if KEYS[i].secret {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+}
+
+/// The secret keys in table order: `password`, `passphrase`, `sshproxy_password`,
+/// `sshproxy_passphrase`. They are also the kinds of secret the keyring keeps.
+pub const SECRETS: [&str; secret_count()] = {
+    let mut out = [""; secret_count()];
+    let (mut i, mut j) = (0, 0);
+    while i < KEYS.len() {
+        if KEYS[i].secret {
+            out[j] = KEYS[i].name;
+            j += 1;
+        }
+        i += 1;
+    }
+    out
+};
+
+/// The row of `name` for `call`, if `call` accepts it.
+pub fn lookup(call: Call, name: &str) -> Option<&'static Key> {
+    KEYS.iter().find(|k| k.name == name && k.accepted_by(call))
+}
+
+/// Every row of `name` (more than one when it means different things to different calls).
+pub fn named(name: &str) -> impl Iterator<Item = &'static Key> + '_ {
+    KEYS.iter().filter(move |k| k.name == name)
+}
+
+/// The keys `call` accepts.
+pub fn accepted(call: Call) -> impl Iterator<Item = &'static Key> {
+    KEYS.iter().filter(move |k| k.accepted_by(call))
+}
+
+/// The entry of `name` if `call` refuses it with `NotSupported`.
+pub fn unsupported(call: Call, name: &str) -> Option<&'static Unsupported> {
+    UNSUPPORTED
+        .iter()
+        .find(|u| u.name == name && u.calls.contains(&call))
+}
+
+/// The keys of the session dictionaries `Profile.ListSessions` returns, one per line of
+/// `x2golistsessions`: python-x2go's session-info names. The X cookie is a credential and is
+/// never among them.
+pub mod session {
+    /// One key of a session dictionary.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct SessionKey {
+        /// The key.
+        pub name: &'static str,
+        /// The D-Bus signature of its value.
+        pub signature: &'static str,
+        /// What it means, in one line.
+        pub doc: &'static str,
+    }
+
+    /// Defines the constants and the table [`KEYS`] together.
+    macro_rules! session_keys {
+        ($( $konst:ident = $name:literal => $signature:literal, $doc:literal; )*) => {
+            $(
+                #[doc = concat!("`", $name, "` (`", $signature, "`): ", $doc)]
+                pub const $konst: &str = $name;
+            )*
+
+            /// Every key of a session dictionary, in the order of `x2golistsessions`' fields.
+            pub const KEYS: &[SessionKey] = &[
+                $( SessionKey { name: $konst, signature: $signature, doc: $doc }, )*
+            ];
+        };
+    }
+
+    session_keys! {
+        AGENT_PID = "agent_pid" => "u", "Process id of the session's agent on the server.";
+        NAME = "name" => "s", "The session name.";
+        DISPLAY = "display" => "u", "X display number on the server.";
+        HOSTNAME = "hostname" => "s", "Host name of the server.";
+        STATUS = "status" => "s",
+            "`R` running, `S` suspended (another letter as the server wrote it).";
+        STATE = "state" => "s", "`running`, `suspended` or `unknown`.";
+        DATE_CREATED = "date_created" => "s", "Creation time (server local time).";
+        CLIENT_IP = "client_ip" => "s", "The client address the server saw last.";
+        GRAPHICS_PORT = "graphics_port" => "q", "Graphics port of the agent on the server.";
+        SND_PORT = "snd_port" => "q", "Sound port on the server.";
+        DATE_SUSPENDED = "date_suspended" => "s",
+            "Time of the last state change (server local time).";
+        USERNAME = "username" => "s", "The remote user.";
+        SSHFS_PORT = "sshfs_port" => "q", "Port for sharing client folders on the server.";
+        TEKICTRL_PORT = "tekictrl_port" => "i", "Telekinesis control port (-1: none).";
+        TEKIDATA_PORT = "tekidata_port" => "i", "Telekinesis data port (-1: none).";
+        SESSION_TYPE = "session_type" => "s", "`desktop`, `application`, `published` or `shadow`.";
+        COMMAND = "command" => "s", "The command or desktop the session runs.";
+        COLOR_DEPTH = "color_depth" => "u", "Colour depth in bits.";
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_the_storable_kinds_in_their_order() {
+        assert_eq!(
+            SECRETS,
+            [PASSWORD, PASSPHRASE, SSHPROXY_PASSWORD, SSHPROXY_PASSPHRASE]
+        );
+        assert_eq!(crate::names::secret_kind::STORABLE, SECRETS);
+        for k in KEYS.iter().filter(|k| k.secret) {
+            assert_eq!(k.calls, [Call::Connect], "{}", k.name);
+            assert_eq!(k.ty, Type::String, "{}", k.name);
+        }
+    }
+
+    #[test]
+    fn one_row_per_key_and_call() {
+        for call in Call::ALL {
+            let mut names: Vec<_> = accepted(call).map(|k| k.name).collect();
+            assert!(!names.is_empty(), "{call} accepts no key");
+            let n = names.len();
+            names.sort_unstable();
+            names.dedup();
+            assert_eq!(names.len(), n, "{call} has a key twice");
+        }
+    }
+
+    #[test]
+    fn rows_of_one_name_are_sent_alike() {
+        // Clients that type values by key alone (x2goctl) rely on this.
+        for k in KEYS {
+            for other in named(k.name) {
+                assert_eq!(k.ty.signature(), other.ty.signature(), "{}", k.name);
+            }
+        }
+    }
+
+    #[test]
+    fn types_accept_their_own_signature() {
+        for k in KEYS {
+            assert!(k.ty.accepts(k.ty.signature()), "{}", k.name);
+            assert!(!k.ty.accepts("a{sv}"), "{}", k.name);
+            if let Some((min, max)) = k.ty.range() {
+                assert!(min <= max, "{}", k.name);
+            }
+        }
+        assert!(Type::Seconds.accepts("u") && Type::Seconds.accepts("d"));
+        assert!(Type::Paths.accepts("s") && !Type::Paths.accepts("av"));
+        assert!(!Type::String.accepts("u") && Type::IntegerOrString.accepts("u"));
+    }
+
+    #[test]
+    fn lookups() {
+        assert_eq!(
+            lookup(Call::Start, DISPLAY).map(|k| k.ty),
+            Some(Type::String)
+        );
+        assert_eq!(
+            lookup(Call::ShareDesktop, DISPLAY).map(|k| k.ty),
+            Some(Type::IntegerOrString)
+        );
+        assert!(lookup(Call::CreateProfile, PASSWORD).is_none());
+        assert!(lookup(Call::Connect, PASSWORD).is_some_and(|k| k.secret));
+        assert_eq!(named(DISPLAY).count(), 2);
+        assert!(unsupported(Call::Start, PKEY).is_some());
+        assert!(unsupported(Call::PublishedApplications, PKEY).is_none());
+        for u in UNSUPPORTED {
+            assert_eq!(named(u.name).count(), 0, "{} is in both tables", u.name);
+        }
+    }
+
+    #[test]
+    fn session_keys_are_unique() {
+        let mut names: Vec<_> = session::KEYS.iter().map(|k| k.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), session::KEYS.len());
+    }
+}
