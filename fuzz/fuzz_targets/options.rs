@@ -1,5 +1,5 @@
 //! `a{sv}` option dictionaries → `x2god::bus::options::{apply_settings, apply_connect,
-//! apply_start, apply_share, apply_apps, only_maxwait, only_bool}`.
+//! apply_start, apply_share, apply_apps, only_maxwait, apply_terminate, apply_clean}`.
 //!
 //! The dictionary is built with `arbitrary` from the input: keys mostly from the real option
 //! names (plus arbitrary strings), values of every basic D-Bus type, arrays, structures and
@@ -13,7 +13,8 @@ use std::collections::HashMap;
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use x2god::bus::options::{
-    Dict, apply_apps, apply_connect, apply_settings, apply_share, apply_start, only_bool,
+    Dict, apply_apps, apply_clean, apply_connect, apply_settings, apply_share, apply_start,
+    apply_terminate,
     only_maxwait,
 };
 use x2god::profiles::ProfileSettings;
@@ -117,7 +118,6 @@ impl Value {
 struct Input {
     hostname: String,
     entries: Vec<(Key, Value)>,
-    bool_key: Key,
 }
 
 fn key(k: &Key) -> String {
@@ -208,5 +208,6 @@ fuzz_target!(|input: Input| {
         assert!(w.as_secs_f64() <= 3600.0);
     }
 
-    expected_error(&only_bool(&d, &key(&input.bool_key), false), "only_bool");
+    expected_error(&apply_terminate(&d), "apply_terminate");
+    expected_error(&apply_clean(&d), "apply_clean");
 });

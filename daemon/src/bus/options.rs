@@ -605,18 +605,36 @@ pub fn only_maxwait(dict: &Dict) -> Result<std::time::Duration, Error> {
     Ok(maxwait)
 }
 
-/// Reads the boolean `key` of an options dictionary, `default` when absent; any other key is
-/// refused.
-pub fn only_bool(dict: &Dict, key: &str, default: bool) -> Result<bool, Error> {
-    let mut value = default;
+/// Checks a `Terminate` dictionary: `destroy_terminals` is accepted for python-x2go
+/// compatibility (the server's `x2goterminate-session` always ends the session's programs).
+pub fn apply_terminate(dict: &Dict) -> Result<(), Error> {
     for (k, v) in dict {
-        if k == key {
-            value = boolean(k, v)?;
-        } else {
-            return Err(unknown(k));
+        let key = entry(Call::Terminate, k, v)?;
+        match key.name {
+            keys::DESTROY_TERMINALS => {
+                boolean(k, v)?;
+            }
+            _ => return Err(unknown(k)),
         }
     }
-    Ok(value)
+    Ok(())
+}
+
+/// Reads a `CleanSessions` dictionary: whether published-applications sessions go too
+/// (`published_applications`, default false); `destroy_terminals` as for `Terminate`.
+pub fn apply_clean(dict: &Dict) -> Result<bool, Error> {
+    let mut published = false;
+    for (k, v) in dict {
+        let key = entry(Call::CleanSessions, k, v)?;
+        match key.name {
+            keys::DESTROY_TERMINALS => {
+                boolean(k, v)?;
+            }
+            keys::PUBLISHED_APPLICATIONS => published = boolean(k, v)?,
+            _ => return Err(unknown(k)),
+        }
+    }
+    Ok(published)
 }
 
 #[cfg(test)]
@@ -750,9 +768,8 @@ mod tests {
             Call::ShareDesktop => apply_share(&s, &d).map(drop),
             Call::ListDesktops | Call::ListMounts => only_maxwait(&d).map(drop),
             Call::PublishedApplications => apply_apps(&d).map(drop),
-            Call::Terminate => only_bool(&d, keys::DESTROY_TERMINALS, true).map(drop),
-            // Parsed by `Profile.CleanSessions` itself.
-            Call::CleanSessions => Ok(()),
+            Call::Terminate => apply_terminate(&d),
+            Call::CleanSessions => apply_clean(&d).map(drop),
         }
     }
 

@@ -228,7 +228,7 @@ impl ProfileObject {
 
     /// Terminates a session on the server. Option: `destroy_terminals` (b).
     async fn terminate(&self, session_name: String, options: Dict) -> Result<(), Error> {
-        options::only_bool(&options, "destroy_terminals", true)?;
+        options::apply_terminate(&options)?;
         Ok(self.ctl.lifecycle().terminate(&session_name).await?)
     }
 
@@ -369,18 +369,7 @@ impl ProfileObject {
     /// python-x2go compatibility), `published_applications` (b: also published-applications
     /// sessions; default false).
     async fn clean_sessions(&self, options: Dict) -> Result<(), Error> {
-        let mut published = false;
-        for (k, v) in &options {
-            match k.as_str() {
-                "destroy_terminals" => {
-                    options::boolean(k, v)?;
-                }
-                "published_applications" => published = options::boolean(k, v)?,
-                other => {
-                    return Err(Error::InvalidArgument(format!("unknown option {other:?}")));
-                }
-            }
-        }
+        let published = options::apply_clean(&options)?;
         Ok(self.ctl.lifecycle().clean_sessions(published).await?)
     }
 
