@@ -6,8 +6,9 @@ use tracing::debug;
 
 use super::Error;
 use super::profile::{COMMAND_TIMEOUT, ProfileController};
-use crate::x2go::command::{RemoteCommand, SSHFS_YES, X2GO_USER_OK};
+use crate::x2go::command::RemoteCommand;
 use crate::x2go::server_info::{self, Desktop};
+use crate::x2go::tokens::{SSHFS_YES, X2GO_USER_OK};
 use crate::x2go::validate::{SessionName, Username};
 
 /// python-x2go's `maxwait` for desktop and mount listings.
