@@ -9,8 +9,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use x2god::x2go::tokens::{WATCH_ALIVE, WATCH_CHANGED, WATCH_STATE};
 use x2god::x2go::validate::SessionName;
-use x2god::x2go::watch::{WATCH_ALIVE, WATCH_CHANGED, WATCH_STATE};
 use x2god::x2go::{
     AgentState, ListMarker, WatchEvent, parse_agent_state, parse_list_marker, parse_resume,
     parse_start_agent, parse_watch_line,

@@ -12,8 +12,9 @@ use super::error::Error;
 use super::exec::{COMMAND_TIMEOUT, run_text};
 use super::listing::Listings;
 use super::sync::lock;
-use crate::x2go::command::{RemoteCommand, SSHFS_YES, X2GO_USER_OK};
+use crate::x2go::command::RemoteCommand;
 use crate::x2go::server_info::{self, Desktop};
+use crate::x2go::tokens::{SSHFS_YES, X2GO_USER_OK};
 use crate::x2go::validate::{SessionName, Username};
 
 /// python-x2go's `maxwait` for desktop and mount listings.

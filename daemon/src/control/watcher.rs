@@ -31,7 +31,7 @@ use super::sync::SharedName;
 use crate::ssh::{Connection, LineStream};
 use crate::x2go::command::RemoteCommand;
 use crate::x2go::envelope::Envelope;
-use crate::x2go::start::{WatchEvent, parse_watch_line};
+use crate::x2go::watch::{WatchEvent, parse_watch_line};
 use crate::x2go::{ListMarker, list_request, parse_list_marker, watch_line};
 
 /// A listing at least this often, even when the watcher reports nothing (its heartbeats do not

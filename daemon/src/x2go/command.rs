@@ -7,53 +7,36 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
+use super::scripts::script;
 use super::session_options::{
     ResumeArgs, SessionCommand, SessionType, StartAgentArgs, set_keyboard_flag,
 };
 use super::validate::{Display, InvalidArgument, SessionName, Username};
 use super::watch::{HEARTBEAT_SECS, WATCH_SCRIPT};
 
-/// The shell loop shared by the agent waits: the agent state of session `"$1"` every 50 ms, at
-/// most `"$2"` times, until it matches the `case` pattern given; prints the last state.
-/// The state is read from the agent's state file with the `read` builtin where the user's own
-/// X2Go directory has it, else asked of `x2gogetagentstate` (a Perl start-up per look, which
-/// would compete on a small server with the very agent and nxproxy handshake being waited
-/// for; it also finds the files of shadow sessions, kept in the shadowed user's directory).
-/// `$lib` must hold the libexec directory.
-macro_rules! await_agent_loop {
-    ($states:literal) => {
-        concat!(
-            x2go_tmp_dir!(),
-            "f=$d/C-$1/state; n=0; while :; do s=; ",
-            "if [ -r \"$f\" ]; then { read -r s || :; } <\"$f\"; ",
-            "else s=$(\"$lib/x2gogetagentstate\" \"$1\"); fi; case $s in ",
-            $states,
-            ") break ;; esac; n=$((n+1)); [ \"$n\" -ge \"$2\" ] && break; sleep 0.05; done; ",
-            "echo \"$s\""
-        )
-    };
-}
-
 /// Runs `x2goresume-session "$@"` once the agent of session `$1` no longer says `SUSPENDING`
 /// (see [`RemoteCommand::resume`]). The state file is where the watcher looks for it
 /// ([`super::watch`]).
-const RESUME_SCRIPT: &str = concat!(
-    x2go_tmp_dir!(),
-    "n=0; while [ \"$n\" -lt 60 ]; do s=; { read -r s || :; } 2>/dev/null <\"$d/C-$1/state\"; ",
-    "[ \"$s\" = SUSPENDING ] || break; n=$((n+1)); sleep 0.05; done; ",
-    "exec x2goresume-session \"$@\""
-);
+const RESUME_SCRIPT: &str = script!("resume.sh");
 
 /// `x2golistsessions`, then `x2golistshadowsessions` where the server has it and this user may
-/// have shadow sessions (see [`any_shadow_dir`]).
-const LIST_WITH_SHADOW_SCRIPT: &str = concat!(
-    "x2golistsessions || exit; ",
-    "command -v x2golistshadowsessions >/dev/null 2>&1 || exit 0; ",
-    x2go_tmp_dir!(),
-    "if ",
-    any_shadow_dir!(),
-    "; then exec x2golistshadowsessions; fi"
-);
+/// have shadow sessions (see `scripts/any_shadow_dir.sh`).
+const LIST_WITH_SHADOW_SCRIPT: &str = script!("list_with_shadow.sh");
+
+/// The wait of [`RemoteCommand::await_agent_state`].
+const AWAIT_RUNNING_SCRIPT: &str = script!("await_running.sh");
+
+/// The suspend and wait of [`RemoteCommand::suspend_and_await`].
+const SUSPEND_AND_AWAIT_SCRIPT: &str = script!("suspend_and_await.sh");
+
+/// The check of [`RemoteCommand::home_exists`].
+const HOME_EXISTS_SCRIPT: &str = script!("home_exists.sh");
+
+/// The check of [`RemoteCommand::sshfs_available`].
+const SSHFS_AVAILABLE_SCRIPT: &str = script!("sshfs_available.sh");
+
+/// The check of [`RemoteCommand::x2go_user`].
+const X2GO_USER_SCRIPT: &str = script!("x2go_user.sh");
 
 /// The name of an environment variable set on a remote command.
 ///
@@ -135,23 +118,19 @@ impl Builder {
     }
 }
 
+/// Whether a word of a script is a variable assignment, `<name>=…`.
+fn is_assignment(word: &str) -> bool {
+    word.split_once('=').is_some_and(|(name, _)| {
+        name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
 /// A constant `sh -c` script: the only way shell syntax enters a command, and it never contains
 /// outside data.
 fn shell_script(script: &'static str) -> RemoteCommand {
     Builder::program("sh").arg("-c").arg(script).build()
 }
-
-/// Output of [`RemoteCommand::sshfs_available`] when folders can be shared.
-pub const SSHFS_YES: &str = "X2GOD_SSHFS_YES";
-/// Output of [`RemoteCommand::sshfs_available`] otherwise.
-pub const SSHFS_NO: &str = "X2GOD_SSHFS_NO";
-/// Output of [`RemoteCommand::x2go_user`] for a user who may run sessions.
-pub const X2GO_USER_OK: &str = "X2GOD_USER_OK";
-
-/// Output of [`RemoteCommand::home_exists`] when `$HOME` is a directory.
-pub const HOME_EXISTS_YES: &str = "X2GOD_HOME_EXISTS";
-/// Output of [`RemoteCommand::home_exists`] when it is not.
-pub const HOME_EXISTS_NO: &str = "X2GOD_HOME_MISSING";
 
 /// A command to run on the X2Go server: environment assignments plus an argv.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,24 +182,11 @@ impl RemoteCommand {
         Builder::program("x2goversion").build()
     }
 
-    /// The remote home directory, printed verbatim on one line (no word splitting, unlike
-    /// python-x2go's `echo $HOME`).
-    pub fn remote_home() -> Self {
-        Builder::program("printenv").arg("HOME").build()
-    }
-
-    /// Whether `$HOME` is a directory: prints [`HOME_EXISTS_YES`] or [`HOME_EXISTS_NO`]. The home
-    /// path is expanded by the remote shell, never interpolated by us.
+    /// Whether `$HOME` is a directory: prints [`super::tokens::HOME_EXISTS_YES`] or
+    /// [`super::tokens::HOME_EXISTS_NO`]. The home path is expanded by the remote shell, never
+    /// interpolated by us.
     pub fn home_exists() -> Self {
-        shell_script(
-            "if test -d \"$HOME\"; then echo X2GOD_HOME_EXISTS; else echo X2GOD_HOME_MISSING; fi",
-        )
-    }
-
-    /// Path of `fusermount`, or nothing when it is missing (doc §2.3); always exit status 0, so
-    /// "absent" is not mistaken for a failed command.
-    pub fn which_fusermount() -> Self {
-        shell_script("command -v fusermount || :")
+        shell_script(HOME_EXISTS_SCRIPT)
     }
 
     /// Folders shared into a session (doc §2.11).
@@ -335,17 +301,10 @@ impl RemoteCommand {
     /// round trip per check while nxproxy and the agent shake hands. The name and the count
     /// are positional parameters of a fixed script, as for [`RemoteCommand::agent_state`].
     pub fn await_agent_state(name: &SessionName, polls: u32) -> Self {
-        Builder::script(
-            "sh",
-            concat!(
-                "lib=$(x2gopath libexec) || exit 1; ",
-                await_agent_loop!("RUNNING|TERMINATING|TERMINATED")
-            ),
-            "x2gogetagentstate",
-        )
-        .arg(name.as_str())
-        .arg(&polls.to_string())
-        .build()
+        Builder::script("sh", AWAIT_RUNNING_SCRIPT, "x2gogetagentstate")
+            .arg(name.as_str())
+            .arg(&polls.to_string())
+            .build()
     }
 
     /// Suspends `name` and waits on the server (as [`RemoteCommand::await_agent_state`]) until
@@ -356,18 +315,10 @@ impl RemoteCommand {
     /// database says running (and `x2gocleansessions` then marks it suspended under the new
     /// client).
     pub fn suspend_and_await(name: &SessionName, polls: u32) -> Self {
-        Builder::script(
-            "sh",
-            concat!(
-                "lib=$(x2gopath libexec) || exit 1; ",
-                "x2gosuspend-session \"$1\" >/dev/null || exit; ",
-                await_agent_loop!("SUSPENDED|TERMINATING|TERMINATED")
-            ),
-            "x2gosuspend-session",
-        )
-        .arg(name.as_str())
-        .arg(&polls.to_string())
-        .build()
+        Builder::script("sh", SUSPEND_AND_AWAIT_SCRIPT, "x2gosuspend-session")
+            .arg(name.as_str())
+            .arg(&polls.to_string())
+            .build()
     }
 
     /// Print the agent state word of a session (parse with
@@ -387,31 +338,19 @@ impl RemoteCommand {
 
     /// Whether the user can mount client folders: `sshfs`, `fusermount` (or `fusermount3`) and
     /// a readable, writable `/dev/fuse` — what `x2gomountdirs` needs, not only python-x2go's
-    /// `which fusermount`. Prints [`SSHFS_YES`] or [`SSHFS_NO`].
+    /// `which fusermount`. Prints [`super::tokens::SSHFS_YES`] or [`super::tokens::SSHFS_NO`].
     pub fn sshfs_available() -> Self {
-        shell_script(
-            "if command -v sshfs >/dev/null 2>&1 \
-             && { command -v fusermount || command -v fusermount3; } >/dev/null 2>&1 \
-             && test -r /dev/fuse && test -w /dev/fuse; \
-             then echo X2GOD_SSHFS_YES; else echo X2GOD_SSHFS_NO; fi",
-        )
+        shell_script(SSHFS_AVAILABLE_SCRIPT)
     }
 
     /// Whether `user` may run X2Go sessions on the server, by what the server enforces: the
     /// account exists, has a login shell (sshd runs every command through it) and a home
-    /// directory (`x2gostartagent` exits when `$HOME` is missing). Prints one of the
-    /// `X2GO_USER_*` tokens.
+    /// directory (`x2gostartagent` exits when `$HOME` is missing). Prints
+    /// [`super::tokens::X2GO_USER_OK`] or another `x2god_user_*` token of `scripts/tokens.sh`.
     pub fn x2go_user(user: &Username) -> Self {
-        Builder::script(
-            "sh",
-            "e=$(getent passwd \"$1\") || { echo X2GOD_USER_UNKNOWN; exit 0; }
-             home=$(printf %s \"$e\" | cut -d: -f6); shell=$(printf %s \"$e\" | cut -d: -f7)
-             case $shell in ''|*/nologin|*/false) echo X2GOD_USER_NO_LOGIN; exit 0;; esac
-             if test -d \"$home\"; then echo X2GOD_USER_OK; else echo X2GOD_USER_NO_HOME; fi",
-            "x2god-user",
-        )
-        .arg(user.as_str())
-        .build()
+        Builder::script("sh", X2GO_USER_SCRIPT, "x2god-user")
+            .arg(user.as_str())
+            .build()
     }
 
     /// Starts `exec` (a published application's command line, from the server's own menu) in
@@ -441,8 +380,8 @@ impl RemoteCommand {
     }
 
     /// A long-lived watcher for a persistent exec channel (see [`super::watch`]): prints
-    /// [`super::watch::WATCH_ALIVE`] once armed and as a heartbeat about every 30 s, and
-    /// [`super::watch::WATCH_CHANGED`] within about `poll` of a session appearing, vanishing or
+    /// [`super::tokens::WATCH_ALIVE`] once armed and as a heartbeat about every 30 s, and
+    /// [`super::tokens::WATCH_CHANGED`] within about `poll` of a session appearing, vanishing or
     /// changing agent state. `poll` is clamped to 0.1–10 s. Runs under bash explicitly (dash
     /// cannot sleep without a process), whatever the login shell. Keep the channel's stdin
     /// open: end-of-file on it stops the watcher.
@@ -466,7 +405,8 @@ impl RemoteCommand {
     }
 
     /// A short name for logs and errors: the program, the `$0` given to a fixed script, or the
-    /// first word of a script without one; `setsid` is looked through.
+    /// first word of a script without one (past the assignments of `scripts/tokens.sh` that
+    /// open some); `setsid` is looked through.
     pub fn name(&self) -> &str {
         let program = self.argv.first().map_or("", String::as_str);
         match (
@@ -477,7 +417,10 @@ impl RemoteCommand {
             ("sh" | "bash", Some("-c"), Some(_)) if self.argv.len() >= 4 => {
                 self.argv.get(3).map_or(program, String::as_str)
             }
-            ("sh", Some("-c"), Some(script)) => script.split_whitespace().next().unwrap_or(program),
+            ("sh", Some("-c"), Some(script)) => script
+                .split_whitespace()
+                .find(|word| !is_assignment(word))
+                .unwrap_or(program),
             ("setsid", Some(inner), _) => inner,
             _ => program,
         }
@@ -528,6 +471,7 @@ impl RemoteCommand {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::x2go::scripts::token;
     use proptest::prelude::*;
 
     fn name() -> SessionName {
@@ -564,7 +508,6 @@ mod tests {
             RemoteCommand::list_mounts(&name()).argv()[0],
             "x2golistmounts"
         );
-        assert_eq!(RemoteCommand::remote_home().to_shell(), "printenv HOME");
         assert_eq!(RemoteCommand::echo().to_shell(), "echo");
     }
 
@@ -615,9 +558,7 @@ mod tests {
             RemoteCommand::terminate(&name()),
             RemoteCommand::feature_list(),
             RemoteCommand::versions(),
-            RemoteCommand::remote_home(),
             RemoteCommand::home_exists(),
-            RemoteCommand::which_fusermount(),
             RemoteCommand::list_mounts(&name()),
             RemoteCommand::list_desktops(),
             RemoteCommand::get_apps(),
@@ -635,6 +576,7 @@ mod tests {
     }
 
     use crate::x2go::session_options::{ColorDepth, Pack};
+    use crate::x2go::tokens::{HOME_EXISTS_NO, HOME_EXISTS_YES, SSHFS_NO, SSHFS_YES, X2GO_USER_OK};
     use crate::x2go::validate::{Clipboard, Dpi, Geometry, KeyboardSetting, Link, Username};
 
     #[test]
@@ -794,7 +736,7 @@ mod tests {
     }
 
     /// A user name of this test process's own, whose `/tmp/.x2go-<user>` (see
-    /// `x2go_tmp_dir!`) the test owns; removed again on drop.
+    /// `scripts/x2go_tmp_dir.sh`) the test owns; removed again on drop.
     struct TmpUser(String);
 
     impl TmpUser {
@@ -1034,6 +976,67 @@ mod tests {
         );
         assert_eq!((code, out.trim()), (0, "RESUMING"));
         assert_eq!(calls.lines().count(), 3);
+    }
+
+    /// The probes print the tokens of `scripts/tokens.sh` they include, and keep the names
+    /// they had as one-line scripts.
+    #[test]
+    fn probes_print_their_tokens() {
+        let home = tempfile::tempdir().unwrap();
+        let missing = home.path().join("missing");
+        let cmd = RemoteCommand::home_exists();
+        assert_eq!(cmd.name(), "if");
+        for (dir, want) in [
+            (home.path(), HOME_EXISTS_YES),
+            (missing.as_path(), HOME_EXISTS_NO),
+        ] {
+            let (code, out, _) = run_with_fakes_env(&cmd, &[], &[("HOME", dir.as_os_str())]);
+            assert_eq!((code, out.as_str()), (0, format!("{want}\n").as_str()));
+        }
+
+        let cmd = RemoteCommand::sshfs_available();
+        assert_eq!(cmd.name(), "if");
+        let (code, out, _) = run_with_fakes(&cmd, &[]);
+        assert_eq!(code, 0);
+        assert!([SSHFS_YES, SSHFS_NO].contains(&out.trim_end()), "{out:?}");
+        let (_, out, _) = run_with_fakes(&cmd, &[("sshfs", ""), ("fusermount", "")]);
+        let fuse = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .open("/dev/fuse")
+            .is_ok();
+        assert_eq!(out.trim_end(), if fuse { SSHFS_YES } else { SSHFS_NO });
+
+        let cmd = RemoteCommand::x2go_user(&Username::parse("alice").unwrap());
+        let h = home.path().display();
+        for (getent, want) in [
+            ("exit 2".to_owned(), token("x2god_user_unknown")),
+            (
+                format!("echo 'alice:x:1000:1000::{h}:/usr/sbin/nologin'"),
+                token("x2god_user_no_login"),
+            ),
+            (
+                format!("echo 'alice:x:1000:1000::{h}/missing:/bin/sh'"),
+                token("x2god_user_no_home"),
+            ),
+            (
+                format!("echo \"$1:x:1000:1000::{h}:/bin/sh\""),
+                X2GO_USER_OK,
+            ),
+        ] {
+            let (code, out, _) = run_with_fakes(
+                &cmd,
+                &[(
+                    "getent",
+                    &format!("[ \"$1\" = passwd ] || exit 9; shift; {getent}"),
+                )],
+            );
+            assert_eq!((code, out.trim_end()), (0, want), "{getent}");
+        }
+        assert_eq!(
+            RemoteCommand::list_sessions(true).name(),
+            "x2golistsessions"
+        );
     }
 
     #[test]

@@ -5,23 +5,25 @@
 //! feeds it strings and bytes and sends what it builds. Keeping it pure makes it cheap to test
 //! exhaustively (unit tests plus property tests in every module).
 
-#[macro_use]
-mod snippets;
+mod scripts;
 
 pub mod apps;
 pub mod command;
 pub mod envelope;
 pub mod list;
+pub mod output;
 pub mod proxy;
 pub mod server_info;
 pub mod session_options;
 pub mod start;
+pub mod tokens;
 pub mod validate;
 pub mod watch;
 
 pub use command::RemoteCommand;
 pub use envelope::{Envelope, EnvelopeError};
 pub use list::{Listing, SessionInfo, SessionStatus, SkippedLine, XCookie, parse_listing};
+pub use output::UnexpectedOutput;
 pub use proxy::nxproxy_display_arg;
 pub use session_options::{
     ColorDepth, Pack, ResumeArgs, SessionCommand, SessionType, StartAgentArgs,

@@ -1,13 +1,14 @@
 //! Parsers for the small server queries: features, versions, mounts, shadowable desktops and the
-//! environment probes built by [`RemoteCommand`](super::command::RemoteCommand).
+//! environment probes built by `RemoteCommand`.
 //!
 //! All of them treat the output as untrusted: lines that do not fit are skipped, and values that
 //! a later command may reuse are validated like client input.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::command::{HOME_EXISTS_NO, HOME_EXISTS_YES};
-use super::validate::{Display, Username, preview};
+use super::output::UnexpectedOutput;
+use super::tokens::{HOME_EXISTS_NO, HOME_EXISTS_YES};
+use super::validate::{Display, Username};
 
 /// Server can list shadow sessions; decides the listing command (doc §2.4).
 pub const FEATURE_LIST_SHADOWSESSIONS: &str = "X2GO_LIST_SHADOWSESSIONS";
@@ -22,25 +23,6 @@ pub const FEATURE_TELEKINESIS: &str = "X2GO_TELEKINESIS";
 const TOKEN_MAX_LEN: usize = 64;
 /// Longest path accepted from the server.
 const PATH_MAX_LEN: usize = 4096;
-
-/// Probe output did not have the expected shape.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unexpected {what} output {preview}")]
-pub struct UnexpectedOutput {
-    /// Which probe.
-    pub what: &'static str,
-    /// Short escaped preview of the output.
-    pub preview: String,
-}
-
-impl UnexpectedOutput {
-    fn new(what: &'static str, output: &str) -> Self {
-        Self {
-            what,
-            preview: preview(output),
-        }
-    }
-}
 
 /// The server's feature tokens, sorted and deduplicated.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -164,17 +146,6 @@ pub fn parse_desktops(text: &str) -> Vec<Desktop> {
         .collect()
 }
 
-/// Parses the output of `RemoteCommand::remote_home`: exactly one line holding an absolute
-/// path. Blanks are allowed (they only need quoting); control characters are not.
-pub fn parse_remote_home(text: &str) -> Result<String, UnexpectedOutput> {
-    let line = text.strip_suffix('\n').unwrap_or(text);
-    if absolute_path(line) {
-        Ok(line.to_owned())
-    } else {
-        Err(UnexpectedOutput::new("remote home", text))
-    }
-}
-
 /// Parses the output of `RemoteCommand::home_exists`.
 pub fn parse_home_exists(text: &str) -> Result<bool, UnexpectedOutput> {
     match text.trim() {
@@ -182,13 +153,6 @@ pub fn parse_home_exists(text: &str) -> Result<bool, UnexpectedOutput> {
         HOME_EXISTS_NO => Ok(false),
         _ => Err(UnexpectedOutput::new("home check", text)),
     }
-}
-
-/// Parses the output of `RemoteCommand::which_fusermount`: the path when present, `None` when
-/// the output is empty or not an absolute path (a shell alias or function, for instance).
-pub fn parse_which_fusermount(text: &str) -> Option<String> {
-    let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
-    absolute_path(line).then(|| line.to_owned())
 }
 
 /// An absolute path without control characters, bounded in length.
@@ -269,28 +233,12 @@ mod tests {
 
     #[test]
     fn probes() {
-        assert_eq!(parse_remote_home("/home/alice\n").unwrap(), "/home/alice");
-        assert_eq!(
-            parse_remote_home("/home/my user\n").unwrap(),
-            "/home/my user"
-        );
-        assert!(parse_remote_home("").is_err());
-        assert!(parse_remote_home("relative\n").is_err());
-        assert!(parse_remote_home("/a\n/b\n").is_err());
-        let e = parse_remote_home(&format!("/{}\n", "\n".repeat(10_000))).unwrap_err();
-        assert!(e.preview.chars().count() <= 64);
-
         assert_eq!(parse_home_exists("X2GOD_HOME_EXISTS\n"), Ok(true));
         assert_eq!(parse_home_exists("X2GOD_HOME_MISSING\n"), Ok(false));
         assert!(parse_home_exists("").is_err());
         assert!(parse_home_exists("yes\n").is_err());
-
-        assert_eq!(
-            parse_which_fusermount("/bin/fusermount\n"),
-            Some("/bin/fusermount".into())
-        );
-        assert_eq!(parse_which_fusermount(""), None);
-        assert_eq!(parse_which_fusermount("fusermount\n"), None);
+        let e = parse_home_exists(&format!("/{}\n", "\n".repeat(10_000))).unwrap_err();
+        assert!(e.preview.chars().count() <= 64);
     }
 
     proptest! {
@@ -300,9 +248,7 @@ mod tests {
             let _ = parse_versions(&s);
             let _ = parse_mounts(&s);
             let _ = parse_desktops(&s);
-            let _ = parse_remote_home(&s);
             let _ = parse_home_exists(&s);
-            let _ = parse_which_fusermount(&s);
         }
     }
 }

@@ -2,11 +2,8 @@
 //! `x2goresume-session` (§2.7) and `x2gogetagentstate` (§3.2).
 
 use super::list::XCookie;
-use super::server_info::UnexpectedOutput;
+use super::output::UnexpectedOutput;
 use super::validate::{Display, SessionName, preview};
-
-/// Re-exported here as well because callers think of the watcher as part of the lifecycle.
-pub use super::watch::{WatchEvent, parse_watch_line};
 
 /// What `x2gostartagent` reports for a new session.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -23,26 +23,19 @@
 //! (SIGPIPE or a failed write); its helpers end with it (`tail --pid` covers a SIGKILL). The
 //! daemon must therefore keep the channel's stdin open.
 
+use super::scripts::script;
 use super::start::{AgentState, parse_agent_state};
+use super::tokens::{
+    LIST_BEGIN, LIST_END, LIST_ERR, LIST_REQUEST, LIST_SHADOW, WATCH_ALIVE, WATCH_CHANGED,
+    WATCH_SESSIONS, WATCH_STATE,
+};
 use super::validate::SessionName;
-
-/// Printed when the session set or an agent state may have changed.
-pub const WATCH_CHANGED: &str = "X2GOD-CHANGED";
-/// Printed once at start (after the first reference point is taken, so every later change is
-/// reported) and then whenever nothing else was printed for about 30 seconds.
-pub const WATCH_ALIVE: &str = "X2GOD-ALIVE";
-
-/// Starts the line printed, before [`WATCH_CHANGED`], for each named session whose agent state
-/// file changed: `X2GOD-STATE <session> <state>`, the state being the file's first line. For
-/// `RESUMING` it goes on with the graphics port the agent now listens on (the `listen=` of its
-/// `options` file, which `x2goresume-session` rewrites before it signals the agent):
-/// `X2GOD-STATE <session> RESUMING <port>`.
-pub const WATCH_STATE: &str = "X2GOD-STATE";
 
 /// Interval between heartbeats.
 pub(super) const HEARTBEAT_SECS: u64 = 30;
 
-/// The watcher, run as `bash -c WATCH_SCRIPT x2god-watch <poll seconds> <heartbeat polls> [dir]`.
+/// The watcher (`scripts/watch.sh`), run as
+/// `bash -c WATCH_SCRIPT x2god-watch <poll seconds> <heartbeat polls> [dir]`.
 ///
 /// Which state files it looks at on each poll: all of them (`C-*/state`) until the daemon
 /// writes a line `X2GOD-WATCH <session> …` ([`watch_line`]) on its standard input, then only
@@ -58,138 +51,8 @@ pub(super) const HEARTBEAT_SECS: u64 = 30;
 /// says (suspended once it is `SUSPENDING`) even before the script that changed it writes the
 /// database, so the daemon can tell its listeners without waiting the ~0.15 s of a listing.
 ///
-/// bash rather than POSIX sh because dash has no `read -t`, the only builtin way to sleep; every
-/// X2Go server has bash (its scripts need it). `[ a -nt b ]` in bash compares nanoseconds, but
-/// the kernel stamps files from a coarse clock (ticks of a few ms), so a change in the same tick
-/// as the reference refresh gets an *equal* mtime: the test is therefore "not older than the
-/// reference" (`! [ ref -nt f ]`), which may report a change twice but never loses one. The
-/// reference is refreshed before the check and compared against the previous one (two files,
-/// swapped), so a change between check and refresh is caught by the next round.
-pub(super) const WATCH_SCRIPT: &str = concat!(
-    r#"set -u
-poll=$1 beat=$2 d=${3:-}
-if [ -z "$d" ]; then
-  "#,
-    x2go_tmp_dir!(),
-    r#"
-  [ -n "$u" ] || exit 1
-fi
-dir=$d
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/x2god-watch.XXXXXXXX") || exit 1
-fwd= ring= bell=
-trap 'kill $fwd $bell 2>/dev/null; rm -rf -- "$tmp"' EXIT
-trap 'exit 0' HUP INT TERM PIPE
-old=$tmp/a new=$tmp/b slow=$tmp/c slownew=$tmp/d n=0 had= all=1
-names=()
-# Input, on FIFO fd 3: the daemon's lines, copied from stdin by cat, and the doorbell's.
-mkfifo "$tmp/in" && exec 3<>"$tmp/in" || exit 1
-cat <&0 >&3 &
-fwd=$!
-# The doorbell: one empty line per burst of output of the tail below, rung once the burst has
-# been quiet for 20 ms, so that a state file caught truncated is looked at again once written.
-if command -v tail >/dev/null 2>&1; then
-  exec 5> >(while IFS= read -r -N 1 _; do read -r -t 0.02 -d '' _; echo; done >&3 3>&-)
-  ring=1
-fi
-# (Re)starts tail on the named sessions' state files: inotify wakes it on every write.
-ring_on() {
-  local f=() s
-  [ -n "$bell" ] && kill "$bell" 2>/dev/null
-  bell=
-  [ -n "$ring" ] && [ "${#names[@]}" -gt 0 ] || return 0
-  for s in "${names[@]}"; do f+=("$dir/C-$s/state"); done
-  tail -q -n 0 -F -s 30 --pid=$$ -- "${f[@]}" </dev/null >&5 2>&5 3>&- &
-  bell=$!
-}
-# Whether any of the files "$2"… exists and is not older than the reference file "$1".
-touched() {
-  local ref=$1 f
-  shift
-  for f; do [ -e "$f" ] && ! [ "$ref" -nt "$f" ] && return 0; done
-  return 1
-}
-# Runs listing command "$1", its output ended by a newline, its stderr added to $tmp/err.
-run_listing() {
-  local out rc
-  out=$("$1" </dev/null 2>>"$tmp/err" 3>&- 5>&-)
-  rc=$?
-  [ -n "$out" ] && printf '%s\n' "$out"
-  return "$rc"
-}
-[ -e "$dir" ] && had=1
-: > "$old" && : > "$slow" || exit 1
-echo X2GOD-ALIVE || exit 0
-while :; do
-  words=()
-  read -r -t "$poll" -u 3 -a words
-  rc=$?
-  if [ "$rc" -ne 0 ] && [ "$rc" -le 128 ]; then exit 0; fi
-  # stdin reached its end: the daemon is gone.
-  kill -0 "$fwd" 2>/dev/null || exit 0
-  case ${words[0]:-} in
-  X2GOD-WATCH)
-    names=("${words[@]:1}")
-    all=
-    ring_on ;;
-  X2GOD-LIST)
-    id=${words[1]:-}
-    case $id in *[!0-9]* | '') id=0 ;; esac
-    echo "X2GOD-LIST-BEGIN $id" || exit 0
-    : >"$tmp/err"
-    run_listing x2golistsessions
-    rc=$?
-    if [ "$rc" -eq 0 ] && [ "${words[2]:-}" = shadow ] && command -v x2golistshadowsessions >/dev/null 2>&1 &&
-      "#,
-    any_shadow_dir!(),
-    r#"; then
-      run_listing x2golistshadowsessions
-      rc=$?
-    fi
-    while IFS= read -r l || [ -n "$l" ]; do echo "X2GOD-LIST-ERR $l"; done <"$tmp/err"
-    echo "X2GOD-LIST-END $id $rc" || exit 0 ;;
-  esac
-  : > "$new" || exit 1
-  changed= now=
-  n=$((n + 1))
-  [ -e "$dir" ] && now=1
-  if [ "$now" != "$had" ]; then
-    changed=1
-  elif [ -n "$now" ] && ! [ "$old" -nt "$dir" ]; then
-    changed=1
-  elif [ -n "$all" ]; then
-    touched "$old" "$dir"/C-*/state && changed=1
-  else
-    for s in ${names[@]+"${names[@]}"}; do
-      f=$dir/C-$s/state
-      if [[ -e $f && ! $old -nt $f ]]; then
-        changed=1 st=
-        read -r st <"$f" 2>/dev/null
-        lp=
-        if [ "$st" = RESUMING ]; then
-          o=
-          read -r o 2>/dev/null <"$dir/C-$s/options"
-          case $o in *,listen=[0-9]*) lp=${o#*,listen=} lp=" ${lp%%[!0-9]*}" ;; esac
-        fi
-        echo "X2GOD-STATE $s $st$lp" || exit 0
-      fi
-    done
-    if [ -z "$changed" ] && [ -n "$now" ] && [ "$n" -ge "$beat" ]; then
-      : > "$slownew" || exit 1
-      touched "$slow" "$dir"/C-*/state && changed=1
-      t=$slow slow=$slownew slownew=$t
-    fi
-  fi
-  had=$now t=$old old=$new new=$t
-  if [ -n "$changed" ]; then
-    echo X2GOD-CHANGED || exit 0
-    n=0
-  elif [ "$n" -ge "$beat" ]; then
-    echo X2GOD-ALIVE || exit 0
-    n=0
-  fi
-done
-"#
-);
+/// A change may be reported twice, but none is lost (the script says why).
+pub(super) const WATCH_SCRIPT: &str = script!("watch.sh");
 
 /// The line that tells a running watcher which sessions' state files to look at (see
 /// [`WATCH_SCRIPT`]); names are validated session names, so they hold no blank or glob
@@ -204,15 +67,12 @@ pub fn watch_line<'a>(sessions: impl IntoIterator<Item = &'a SessionName>) -> St
     line
 }
 
-/// First word of a [`watch_line`].
-const WATCH_SESSIONS: &str = "X2GOD-WATCH";
-
 /// The line that asks a running watcher for a listing, numbered `id`: the same output as
-/// [`super::command::RemoteCommand::list_sessions`], framed by [`ListMarker`] lines, over the
-/// watcher's channel — no channel to open, so one round trip instead of two or three.
+/// `RemoteCommand::list_sessions`, framed by [`ListMarker`] lines, over the watcher's channel —
+/// no channel to open, so one round trip instead of two or three.
 pub fn list_request(id: u64, include_shadow: bool) -> String {
-    let kind = if include_shadow { "shadow" } else { "plain" };
-    format!("X2GOD-LIST {id} {kind}\n")
+    let kind = if include_shadow { LIST_SHADOW } else { "plain" };
+    format!("{LIST_REQUEST} {id} {kind}\n")
 }
 
 /// A line that frames a listing the watcher runs on request ([`list_request`]); the lines
@@ -230,13 +90,14 @@ pub enum ListMarker<'a> {
 /// Recognises a [`ListMarker`] line (a trailing `\r` ignored).
 pub fn parse_list_marker(line: &str) -> Option<ListMarker<'_>> {
     let line = line.strip_suffix('\r').unwrap_or(line);
-    if let Some(rest) = line.strip_prefix("X2GOD-LIST-ERR ") {
+    let after = |word: &str| line.strip_prefix(word)?.strip_prefix(' ');
+    if let Some(rest) = after(LIST_ERR) {
         return Some(ListMarker::Stderr(rest));
     }
-    if let Some(id) = line.strip_prefix("X2GOD-LIST-BEGIN ") {
+    if let Some(id) = after(LIST_BEGIN) {
         return id.parse().ok().map(ListMarker::Begin);
     }
-    let (id, rc) = line.strip_prefix("X2GOD-LIST-END ")?.split_once(' ')?;
+    let (id, rc) = after(LIST_END)?.split_once(' ')?;
     Some(ListMarker::End(id.parse().ok()?, rc.parse().ok()?))
 }
 
@@ -413,7 +274,7 @@ mod tests {
                 .arg("-c")
                 .arg(format!("exec {line}"))
                 .env("TMPDIR", &tmp)
-                // No `~/.x2go` of whoever runs the tests (see `any_shadow_dir!`).
+                // No `~/.x2go` of whoever runs the tests (see `scripts/any_shadow_dir.sh`).
                 .env("HOME", &tmp)
                 .env("PATH", path)
                 .stdin(Stdio::piped())
