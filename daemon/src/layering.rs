@@ -259,6 +259,17 @@ fn read_crate(root: &Path) -> (BTreeMap<String, Module>, Vec<(PathBuf, String)>)
 /// The module a path written in module `from` names (the longest module prefix, seen through
 /// re-exports), if it names one.
 fn resolve(modules: &BTreeMap<String, Module>, from: &str, path: &[String]) -> Option<String> {
+    resolve_within(modules, from, path, 0)
+}
+
+/// [`resolve`], `depth` re-exports deep: a re-export of a name of the same module (`pub(crate)
+/// use my_macro;`) would otherwise be followed forever.
+fn resolve_within(
+    modules: &BTreeMap<String, Module>,
+    from: &str,
+    path: &[String],
+    depth: usize,
+) -> Option<String> {
     let mut at: Vec<String> = if from.is_empty() {
         Vec::new()
     } else {
@@ -279,7 +290,6 @@ fn resolve(modules: &BTreeMap<String, Module>, from: &str, path: &[String]) -> O
         }
         _ => return None,
     }
-    let mut hops = 0;
     while let Some(seg) = rest.first() {
         let here = at.join("::");
         let module = modules.get(&here)?;
@@ -291,15 +301,10 @@ fn resolve(modules: &BTreeMap<String, Module>, from: &str, path: &[String]) -> O
         // A re-export: follow it to where the item lives.
         let target = module.reexports.iter().find(|(bound, _)| bound == seg);
         match target {
-            Some((_, target)) if hops < 16 => {
-                hops += 1;
-                let resolved = resolve(modules, &here, target).or_else(|| {
-                    resolve(
-                        modules,
-                        &here,
-                        &[&["self".to_owned()], target.as_slice()].concat(),
-                    )
-                })?;
+            Some((_, target)) if depth < 16 => {
+                let relative = [&["self".to_owned()], target.as_slice()].concat();
+                let resolved = resolve_within(modules, &here, target, depth + 1)
+                    .or_else(|| resolve_within(modules, &here, &relative, depth + 1))?;
                 at = if resolved.is_empty() {
                     Vec::new()
                 } else {
