@@ -5,21 +5,10 @@
 //! test -p x2god-proto`); the Agent interface, which applets serve, is compared with its file by
 //! `x2god-client`'s own unit test, over a peer-to-peer connection.
 
-use std::path::PathBuf;
-
 use x2god_client::Options;
 use x2god_tests::Daemon;
 
 use crate::bounded;
-
-/// The `<interface name="…">…</interface>` element of `xml`.
-fn interface_element(xml: &str, name: &str) -> String {
-    let start = xml
-        .find(&format!("<interface name=\"{name}\">"))
-        .unwrap_or_else(|| panic!("{name} not in {xml}"));
-    let end = start + xml[start..].find("</interface>").unwrap() + "</interface>".len();
-    format!("{}\n", &xml[start..end])
-}
 
 async fn introspect(conn: &zbus::Connection, path: &str) -> String {
     let p = zbus::fdo::IntrospectableProxy::builder(conn)
@@ -34,18 +23,10 @@ async fn introspect(conn: &zbus::Connection, path: &str) -> String {
 /// Compares the interface `iface` served at `path` with its golden file (or writes it with
 /// `X2GOD_BLESS=1`).
 pub async fn check_golden(conn: &zbus::Connection, iface: &str, path: &str) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../proto-dbus/interfaces");
-    let served = interface_element(&introspect(conn, path).await, iface);
-    let file = dir.join(format!("{iface}.xml"));
-    if std::env::var_os("X2GOD_BLESS").is_some() {
-        std::fs::write(&file, &served).unwrap();
+    let served = introspect(conn, path).await;
+    if let Err(diff) = x2god_proto::interfaces::compare_with_shipped(&served, iface) {
+        panic!("{diff}");
     }
-    let golden = std::fs::read_to_string(&file)
-        .unwrap_or_else(|e| panic!("{}: {e} (X2GOD_BLESS=1 writes it)", file.display()));
-    assert_eq!(
-        served, golden,
-        "{iface} changed; review and bless with X2GOD_BLESS=1"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -128,8 +128,8 @@ impl UserManager {
         self.prop("MainPID").parse().unwrap()
     }
 
-    /// `journalctl --user -u x2god` with `args`, message text only.
-    fn journal(&self, args: &[&str]) -> String {
+    /// `journalctl --user -u x2god -o <output>` with `args`.
+    fn journal(&self, output: &str, args: &[&str]) -> String {
         let mut all = vec![
             "journalctl",
             "--user",
@@ -137,7 +137,7 @@ impl UserManager {
             "x2god.service",
             "--no-pager",
             "-o",
-            "cat",
+            output,
         ];
         all.extend_from_slice(args);
         self.ok(&all)
@@ -307,7 +307,7 @@ async fn x2god_under_a_real_systemd_user_manager() {
     );
     m.systemctl(&["daemon-reload"]);
     m.systemctl(&["restart", "x2god.service"]);
-    let inside = probe_verdicts(&m.journal(&[]));
+    let inside = probe_verdicts(&m.journal("cat", &[]));
     let outside = probe_verdicts(&m.ok(&["python3", &probe, &host_uts, &home, &runtime]));
     assert!(inside.len() >= 19, "probe output: {inside:?}");
     let modules_dirs = ["/usr/lib/modules", "/lib/modules"]
@@ -435,16 +435,7 @@ async fn x2god_under_a_real_systemd_user_manager() {
         });
 
         // The journal's fields for this profile and session.
-        let fields = m.ok(&[
-            "journalctl",
-            "--user",
-            "-u",
-            "x2god.service",
-            "--no-pager",
-            "-o",
-            "verbose",
-            &format!("PROFILE={PROFILE}"),
-        ]);
+        let fields = m.journal("verbose", &[&format!("PROFILE={PROFILE}")]);
         assert!(fields.contains("HOST=127.0.0.1"), "{fields}");
         assert!(fields.contains(&format!("SESSION={session}")), "{fields}");
         assert!(fields.contains("SYSLOG_IDENTIFIER=x2god"), "{fields}");
@@ -535,7 +526,7 @@ async fn x2god_under_a_real_systemd_user_manager() {
         text(&status)
     );
     assert!(text(&status).contains("Start request repeated too quickly"));
-    let errors = m.journal(&["-p", "err"]);
+    let errors = m.journal("cat", &["-p", "err"]);
     assert_eq!(errors.matches(&why).count(), 5, "journal: {errors}");
 
     // Mended, it starts again.

@@ -1,20 +1,12 @@
 //! What the unit tests read of the contract: the interface XML files of `x2god-proto`.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use zbus::{ObjectPath, OwnedVariant, Variant};
 
-/// The file of `interface` in `proto-dbus/interfaces/`.
-pub fn interface_file(interface: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../proto-dbus/interfaces")
-        .join(format!("{interface}.xml"))
-}
-
 /// The properties (name, signature) of `interface` as its XML file declares them.
 pub fn properties(interface: &str) -> Vec<(String, String)> {
-    let file = interface_file(interface);
+    let file = x2god_proto::interfaces::source_file(interface);
     let text = std::fs::read_to_string(&file).unwrap();
     let doc = roxmltree::Document::parse(&text).unwrap();
     let props: Vec<(String, String)> = doc

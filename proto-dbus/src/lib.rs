@@ -8,6 +8,7 @@
 //! This crate depends on nothing of the daemon, so applets can use it without pulling SSH in.
 
 pub mod error;
+pub mod interfaces;
 pub mod keys;
 pub mod names;
 pub mod path;
