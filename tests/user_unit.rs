@@ -155,10 +155,8 @@ impl UserManager {
         ])
     }
 
-    /// Writes `contents` to `rel` in the test user's home, owned by the user.
-    fn put(&self, rel: &str, contents: &[u8], mode: u32) -> PathBuf {
-        let path = self.home.join(rel);
-        let dir = path.parent().unwrap();
+    /// Makes the folder `dir` (and its parents), owned by the test user.
+    fn mkdir(&self, dir: &Path) {
         self.root(&[
             "install",
             "-d",
@@ -168,6 +166,12 @@ impl UserManager {
             USER,
             &dir.to_string_lossy(),
         ]);
+    }
+
+    /// Writes `contents` to `rel` in the test user's home, owned by the user.
+    fn put(&self, rel: &str, contents: &[u8], mode: u32) -> PathBuf {
+        let path = self.home.join(rel);
+        self.mkdir(path.parent().unwrap());
         std::fs::write(&path, contents).unwrap();
         self.root(&["chown", &format!("{USER}:{USER}"), &path.to_string_lossy()]);
         self.root(&["chmod", &format!("{mode:o}"), &path.to_string_lossy()]);
@@ -223,15 +227,7 @@ async fn x2god_under_a_real_systemd_user_manager() {
 
     // ---- install.sh, run as the user, as the README says (binaries from this build).
     let bins = m.home.join("bins");
-    m.root(&[
-        "install",
-        "-d",
-        "-o",
-        USER,
-        "-g",
-        USER,
-        &bins.to_string_lossy(),
-    ]);
+    m.mkdir(&bins);
     let daemon = daemon_binary();
     for name in ["x2god", "x2goctl"] {
         let src = daemon.with_file_name(name);
