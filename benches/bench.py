@@ -6,8 +6,11 @@ Measures x2god next to the reference clients in one run and prints a results tab
   6 scale (1/10/100 profiles, 1000 calls, python-x2go)   7 growth (1/10/50 sessions)
   5 rtt (BENCH_ONLY=rtt): lists and lifecycle with the server behind a 0 / 50 ms RTT delay line
     (namespace x2god-far, benches/tundelay.py), with the far sshd's channel counts per operation
-Everything runs as the lab's SECOND user (x2gotest2) so tests using x2gotest are not disturbed,
-on a private dbus-daemon and a private Xvfb; every session started here is terminated here.
+  8 share (BENCH_ONLY=share, opt-in): a client folder mounted on the server; x2god's
+    Session.ShareFolder next to pyhoca-cli -F and plain sshfs
+Everything runs as the lab's SECOND user (x2gotest2) so tests using x2gotest are not disturbed
+(except part 8: sshfs is the first user's only), on a private dbus-daemon and a private Xvfb;
+every session started here is terminated here.
 """
 import json
 import os
@@ -265,9 +268,9 @@ class Daemon:
         wait_for("x2god's bus name", owned, 20, 0.01)
         return self
 
-    def profile(self, name, connect=True, host="127.0.0.1", port=PORT):
+    def profile(self, name, connect=True, host="127.0.0.1", port=PORT, user=USER):
         busctl(self.bus.address, "/org/x2go/Control1", "Manager", "CreateProfile", "sa{sv}", name, "6",
-               "hostname", "s", host, "port", "q", port, "username", "s", USER, "key_filename", "s", KEY,
+               "hostname", "s", host, "port", "q", port, "username", "s", user, "key_filename", "s", KEY,
                "look_for_keys", "b", "false", "allow_agent", "b", "false")
         if connect:
             busctl(self.bus.address, ppath(name), "Profile", "Connect", "a{sv}", "0")
@@ -325,8 +328,8 @@ def cpu_delta(a, b, match=None):
 
 
 class Pyhoca:
-    def __init__(self, xvfb, host="127.0.0.1", port=PORT, kh=KH):
-        self.host, self.port = host, port
+    def __init__(self, xvfb, host="127.0.0.1", port=PORT, kh=KH, user=USER):
+        self.host, self.port, self.user = host, port, user
         self.home = tempfile.mkdtemp(prefix="pyhoca-", dir=WORK)
         os.makedirs(os.path.join(self.home, ".ssh"))
         shutil.copy(KEY, os.path.join(self.home, ".ssh", "id_ed25519"))  # it ignores -i (recipe §10)
@@ -336,7 +339,7 @@ class Pyhoca:
         CLEANUPS.append(self.stop)
 
     def cmd(self, *args):
-        return ["/usr/bin/pyhoca-cli", "--server", self.host, "-p", self.port, "-l", USER, "--sound", "none"] + list(args)
+        return ["/usr/bin/pyhoca-cli", "--server", self.host, "-p", self.port, "-l", self.user, "--sound", "none"] + list(args)
 
     def run(self, *args):
         dt, r = timed(self.cmd(*args), check=False, env=self.env, cwd=self.home, stdin=subprocess.DEVNULL)
@@ -1098,7 +1101,344 @@ def rtt_phase(far, xvfb, ms, lifecycle):
     return o
 
 
+# ---------------------------------------------------------------------------- 8 share: client folders on the server
+
+# The part runs as the lab user who may use sshfs (FUSE); the lab denies it to the other one.
+SHARE_USER = LAB.get("SSHFS_AVAILABLE_USER", "")
+SHARE_MIB = 256  # sequential write and read
+SHARE_ENTRIES = 10000  # `ls` of one directory
+SHARE_TREE = (50, 100, 2048)  # `tar c`: directories, files in each, bytes per file (5,000 small files)
+SHARE_EXTRA = 3  # more folders shared next to the measured one: RSS with 4 shares
+# pyhoca-cli's share needs ~45 ms per small file (4 minutes for one `tar` of the tree, 2026-12-07):
+# it reads 5 of the 50 folders of the tree, its time is scaled ×10, and it runs at most 2
+# repetitions; BENCH_SHARE_PYHOCA_FULL=1 has it read the whole tree in every repetition.
+SHARE_PYHOCA_FULL = os.environ.get("BENCH_SHARE_PYHOCA_FULL") == "1"
+
+# One repetition, run as the session user on the server, through the mount M. Every repetition
+# uses folders and files of its own (many-I, tree-I, read-I.bin) that this mount has never
+# touched, so each `ls` and `tar` is cold without waiting out sshfs's 20 s attribute and
+# directory caches (/work/shared/recipes/fsbench.sh slept 25 s instead). tar writes into a pipe:
+# GNU tar does not read the files at all when its archive is /dev/null; it takes the folders of
+# tree-I given as $4 (default: all of it). Prints "<op> <ns> <n>".
+SHARE_OPS = r'''
+M=$1 i=$2 mib=$3 dirs=${4:-.}
+now() { date +%s%N; }
+t=$(now); n=$(ls "$M/many-$i" | wc -l); echo "ls $(($(now) - t)) $n"
+# $dirs unquoted: a list of folders
+t=$(now); n=$(tar cf - -C "$M/tree-$i" $dirs | wc -c); echo "tar $(($(now) - t)) $n"
+t=$(now); out=$(dd if=/dev/zero of="$M/write-$i.bin" bs=1M count="$mib" conv=fsync 2>&1) || { echo "$out" >&2; exit 1; }
+echo "write $(($(now) - t)) $(echo "$out" | tail -n 1 | cut -d' ' -f1)"
+t=$(now); out=$(dd if="$M/read-$i.bin" of=/dev/null bs=1M 2>&1) || { echo "$out" >&2; exit 1; }
+echo "read $(($(now) - t)) $(echo "$out" | tail -n 1 | cut -d' ' -f1)"
+rm -f "$M/write-$i.bin"
+'''
+
+
+def as_user(user, *cmd):
+    """cmd run on the server as user, with the environment of a login and no SSH (runuser)."""
+    import pwd
+    home = pwd.getpwnam(user).pw_dir
+    return ["runuser", "-u", user, "--", "env", "-i", "HOME=" + home, "USER=" + user, "LOGNAME=" + user,
+            "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"] + list(cmd)
+
+
+def x2go_mount_point(user, folder):
+    """Where x2gomountdirs mounts a client folder: / and blanks become _ (x2go-protocol.md §2.12)."""
+    return "/tmp/.x2go-%s/media/disk/%s" % (user, folder.replace("/", "_").replace(" ", "_"))
+
+
+def sshfs_mounted(mp):
+    with open("/proc/mounts") as f:
+        return any(len(p) > 2 and p[1] == mp and p[2] == "fuse.sshfs" for p in (l.split() for l in f))
+
+
+def user_sessions(user):
+    _, r = timed(as_user(user, "x2golistsessions"))
+    return [l.split("|")[1] for l in r.stdout.splitlines() if "|" in l]
+
+
+def terminate_as(user, name):
+    subprocess.run(as_user(user, "x2goterminate-session", name), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+class ShareTree:
+    """The client folder (created here, on the client side; owned by the session user, so the plain
+    sshfs side, whose sftp-server runs as that user, may write too) and SHARE_EXTRA small ones."""
+
+    def __init__(self, user, reps):
+        import pwd
+        pw = pwd.getpwnam(user)
+        self.dir = os.path.join(WORK, "share")
+        self.extra = [os.path.join(WORK, "share-extra-%d" % i) for i in range(1, SHARE_EXTRA + 1)]
+        t = time.perf_counter()
+        for d in [self.dir] + self.extra:
+            os.makedirs(d)
+            open(os.path.join(d, "hello.txt"), "w").write("hello from the client side\n")
+        ndirs, nfiles, size = SHARE_TREE
+        for i in range(1, reps + 1):
+            many = os.path.join(self.dir, "many-%d" % i)
+            os.makedirs(many)
+            for k in range(SHARE_ENTRIES):
+                os.close(os.open(os.path.join(many, "f%05d" % k), os.O_CREAT | os.O_WRONLY, 0o644))
+            for j in range(ndirs):
+                sub = os.path.join(self.dir, "tree-%d" % i, "d%02d" % j)
+                os.makedirs(sub)
+                for k in range(nfiles):
+                    open(os.path.join(sub, "f%03d" % k), "wb").write(os.urandom(size))
+            with open(os.path.join(self.dir, "read-%d.bin" % i), "wb") as f:
+                for _ in range(SHARE_MIB):
+                    f.write(os.urandom(1 << 20))
+        for d in [self.dir] + self.extra:
+            subprocess.run(["chown", "-R", "%d:%d" % (pw.pw_uid, pw.pw_gid), d], check=True)
+        log("   client folder %s: %d × (%d entries, %d files, %d MiB) in %.1f s"
+            % (self.dir, reps, SHARE_ENTRIES, ndirs * nfiles, SHARE_MIB, time.perf_counter() - t))
+
+
+def share_ops(user, mp, reps, tar_dirs=None):
+    """The figures through mount point mp: SHARE_OPS once per repetition, checked and collected.
+    With tar_dirs (a number), tar reads only that many of tree-I's folders and its time is scaled
+    to the whole tree (files are alike, so the time per file is what counts)."""
+    res = {"ls": [], "tar": [], "write_mbps": [], "read_mbps": []}
+    ndirs, nfiles, size = SHARE_TREE
+    dirs = " ".join("d%02d" % j for j in range(tar_dirs)) if tar_dirs else "."
+    scale = ndirs / tar_dirs if tar_dirs else 1
+    for i in range(1, reps + 1):
+        _, r = timed(as_user(user, "bash", "-c", SHARE_OPS, "share-ops", mp, str(i), str(SHARE_MIB), dirs),
+                     timeout=900)
+        got = {w[0]: (int(w[1]) / 1e9, int(w[2])) for w in (l.split() for l in r.stdout.splitlines()) if len(w) == 3}
+        want_bytes = SHARE_MIB << 20
+        if got.get("ls", (0, 0))[1] != SHARE_ENTRIES or got.get("tar", (0, 0))[1] < ndirs / scale * nfiles * size or \
+                got.get("write", (0, 0))[1] != want_bytes or got.get("read", (0, 0))[1] != want_bytes:
+            raise RuntimeError("share ops through %s, repetition %d, gave %s (stderr %s)" % (mp, i, got, r.stderr[-300:]))
+        res["ls"].append(got["ls"][0])
+        res["tar"].append(got["tar"][0] * scale)
+        res["write_mbps"].append(want_bytes / 1e6 / got["write"][0])
+        res["read_mbps"].append(want_bytes / 1e6 / got["read"][0])
+        log("   %s #%d: ls %.0f ms, tar %.2f s, write %.1f MB/s, read %.1f MB/s"
+            % (mp, i, got["ls"][0] * 1000, got["tar"][0], res["write_mbps"][-1], res["read_mbps"][-1]))
+    out = {k: stats(v) for k, v in res.items()}
+    out["tar_files_read"] = (tar_dirs or ndirs) * nfiles
+    return out
+
+
+def check_readable(user, mps):
+    """Each mount point shows the client's hello.txt to the session user (FUSE mounts are private
+    to their user: root cannot look)."""
+    for mp in mps:
+        _, r = timed(as_user(user, "cat", os.path.join(mp, "hello.txt")), check=False)
+        if r.stdout != "hello from the client side\n":
+            raise RuntimeError("%s/hello.txt as %s: %r %s" % (mp, user, r.stdout[:100], r.stderr[-300:]))
+
+
+def wait_unmounted(mps, user=None, timeout=30):
+    """Until no mps is mounted; then, with user, the empty mount point folders x2goumount-session
+    leaves in /tmp/.x2go-<user>/media/disk are removed (as that user: the folder is 0700)."""
+    wait_for("unmount of " + ", ".join(mps), lambda: not any(sshfs_mounted(m) for m in mps), timeout, 0.1)
+    if user:
+        subprocess.run(as_user(user, "rmdir", "--ignore-fail-on-non-empty", *mps), stderr=subprocess.DEVNULL)
+
+
+def share_sshfs(tree, user, reps):
+    """Plain sshfs by the session user to the lab sshd's OpenSSH sftp-server over loopback, with
+    the sshfs options x2gomountdirs uses (recipe §3.2); the lab key is copied for the user."""
+    import pwd
+    pw = pwd.getpwnam(user)
+    d = os.path.join(WORK, "sshfs")
+    os.makedirs(d)
+    mp, key = os.path.join(d, "mnt"), os.path.join(d, "id")
+    os.makedirs(mp)
+    shutil.copy(KEY, key)
+    os.chmod(key, 0o600)
+    for p in (d, mp, key):
+        os.chown(p, pw.pw_uid, pw.pw_gid)
+    cmd = as_user(user, "sshfs", "-o", "idmap=user,uid=%d,gid=%d,default_permissions,ServerAliveInterval=300,"
+                  "IdentityFile=%s,UserKnownHostsFile=%s,BatchMode=yes" % (pw.pw_uid, pw.pw_gid, key, KH),
+                  "%s@127.0.0.1:%s" % (user, tree.dir), mp, "-p", PORT)
+    dt, _ = timed(cmd)
+    CLEANUPS.append(lambda: sshfs_mounted(mp) and subprocess.run(as_user(user, "fusermount3", "-u", mp)))
+    try:
+        check_readable(user, [mp])
+        out = share_ops(user, mp, reps)
+        out["mount_s"] = dt
+        return out
+    finally:
+        subprocess.run(as_user(user, "fusermount3", "-u", mp), check=True)
+        wait_unmounted([mp])
+
+
+class UserSshConfig:
+    """~user/.ssh/config with extra lines for a while; restore() puts back exactly what was there
+    (or nothing). python-x2go's embedded SSH server sends no server-sig-algs, so OpenSSH's ssh, run
+    by sshfs on the server, finds no signature algorithm for its RSA throw-away key without
+    `PubkeyAcceptedAlgorithms +ssh-rsa` (recipe, top of session-features.md)."""
+
+    def __init__(self, user, extra):
+        import pwd
+        self.pw = pwd.getpwnam(user)
+        self.path = os.path.join(self.pw.pw_dir, ".ssh", "config")
+        try:
+            st = os.stat(self.path)
+            self.orig = (open(self.path, "rb").read(), st.st_mode & 0o7777, st.st_uid, st.st_gid)
+        except FileNotFoundError:
+            self.orig = None
+        body = (self.orig[0] + b"\n" if self.orig else b"") + extra.encode()
+        self.done = False
+        CLEANUPS.append(self.restore)
+        self._write(body, 0o600, self.pw.pw_uid, self.pw.pw_gid)
+
+    def _write(self, body, mode, uid, gid):
+        tmp = self.path + ".x2god-bench.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.write(fd, body)
+        os.close(fd)
+        os.chown(tmp, uid, gid)
+        os.chmod(tmp, mode)
+        os.rename(tmp, self.path)
+
+    def restore(self):
+        if self.done:
+            return
+        self.done = True
+        if self.orig is None:
+            os.unlink(self.path)
+        else:
+            self._write(*self.orig)
+
+
+def share_pyhoca(xvfb, tree, user, reps):
+    """pyhoca-cli -N -F <folder> (python-x2go's embedded SFTP server through a reverse forward),
+    as recipe §3.1; the session is found by its mount and terminated with -T."""
+    mp = x2go_mount_point(user, tree.dir)
+    if sshfs_mounted(mp):
+        raise RuntimeError(mp + " is mounted already")
+    cfg = UserSshConfig(user, "Host 127.0.0.1\n  PubkeyAcceptedAlgorithms +ssh-rsa\n")
+    py = Pyhoca(xvfb, user=user)
+    name = None
+    try:
+        before = set(user_sessions(user))
+        t0 = time.perf_counter()
+        p = py.spawn("-N", "-c", "xterm", "-g", "800x600", "-F", tree.dir)
+
+        def up():
+            if p.poll() is not None:
+                raise RuntimeError("pyhoca-cli exited (%s): %s" % (p.returncode, open(
+                    os.path.join(py.home, "bg-0.log")).read()[-1500:]))
+            return sshfs_mounted(mp)
+        wait_for("pyhoca-cli's share " + mp, up, 90, 0.02)
+        mount_s = time.perf_counter() - t0
+
+        def mine():
+            for s in set(user_sessions(user)) - before:
+                _, r = timed(as_user(user, "x2golistmounts", s), check=False)
+                if any(l.split("|")[-1] == mp for l in r.stdout.splitlines()):
+                    return s
+        name = wait_for("the session with " + mp, mine, 20, 0.5)
+        stop = lambda: terminate_as(user, name)
+        CLEANUPS.append(stop)
+        check_readable(user, [mp])
+        if SHARE_PYHOCA_FULL:
+            out = share_ops(user, mp, reps)
+        else:
+            out = share_ops(user, mp, min(reps, 2), tar_dirs=5)
+        out["mount_s"] = mount_s
+        out["session"] = name
+        return out
+    finally:
+        try:
+            if name:
+                py.run("-T", name)
+                CLEANUPS.remove(stop)
+        finally:
+            py.stop()
+            try:
+                wait_unmounted([mp], user)
+            finally:
+                cfg.restore()
+
+
+def share_x2god(xvfb, tree, user, reps):
+    """x2god: Start (an xterm), then Session.ShareFolder for the measured folder and SHARE_EXTRA
+    more: the time from each call's return until its mount is in /proc/mounts (polled every 2 ms),
+    the daemon's RSS with no share and with 4, the figures through the first one; Terminate.
+    (Start's option share_local_folders shares while starting; ShareFolder can be timed alone.)"""
+    folders = [tree.dir] + tree.extra
+    mps = [x2go_mount_point(user, f) for f in folders]
+    if any(sshfs_mounted(m) for m in mps):
+        raise RuntimeError("mounted already: %s" % [m for m in mps if sshfs_mounted(m)])
+    d = Daemon(None, xvfb, tag="share").wait_name()
+    name = None
+    out = {}
+    try:
+        a = d.bus.address
+        path = d.profile("share", user=user)
+        time.sleep(1.0)  # the connect's own follow-ups (feature probe, watcher)
+        _, r = busctl(a, path, "Profile", "Start", "a{sv}", "3", "cmd", "s", "xterm", "session_type", "s",
+                      "application", "geometry", "s", "800x600")
+        q = r.stdout.split('"')
+        name, spath = q[1], q[3]
+        stop = lambda: terminate_as(user, name)
+        CLEANUPS.append(stop)
+        time.sleep(2.0)
+        out["rss_none_mib"] = d.usage()[0] / 1024
+        calls, visible = [], []
+        for f, mp in zip(folders, mps):
+            t0 = time.perf_counter()
+            busctl(a, spath, "Session", "ShareFolder", "sa{sv}", f, "0")
+            t1 = time.perf_counter()
+            wait_for("x2god's share " + mp, lambda: sshfs_mounted(mp), 30, 0.002)
+            t2 = time.perf_counter()
+            calls.append(t1 - t0)
+            visible.append(t2 - t1)
+        out["share_call"], out["share_visible"] = stats(calls), stats(visible)
+        _, r = timed(as_user(user, "x2golistmounts", name))
+        listed = [l.split("|")[-1] for l in r.stdout.splitlines() if "|" in l]
+        if not set(mps) <= set(listed):  # (a print spool or MIME box mount may be listed too)
+            raise RuntimeError("x2golistmounts %s printed %s, expected %s" % (name, listed, mps))
+        check_readable(user, mps)
+        time.sleep(2.0)
+        out["rss_4_mib"] = d.usage()[0] / 1024
+        out.update(share_ops(user, mps[0], reps))
+        out["rss_after_mib"] = d.usage()[0] / 1024
+        return out
+    finally:
+        try:
+            if name:
+                busctl(a, path, "Profile", "Terminate", "sa{sv}", name, "0")
+                CLEANUPS.remove(stop)
+                wait_unmounted(mps, user)
+        finally:
+            d.stop()
+
+
+def bench_share(xvfb):
+    log("8. share: a client folder mounted on the server")
+    if not SHARE_USER:
+        raise RuntimeError("lab.env names no SSHFS_AVAILABLE_USER: sshfs is not usable on the lab server")
+    if not shutil.which("sshfs"):
+        raise RuntimeError("sshfs is missing (the lab setup installs it)")
+    reps = 2 if QUICK else 3
+    out = {"user": SHARE_USER, "reps": reps, "mib": SHARE_MIB, "entries": SHARE_ENTRIES,
+           "tree_files": SHARE_TREE[0] * SHARE_TREE[1], "errors": {}}
+    R["share"] = out
+    tree = ShareTree(SHARE_USER, reps)
+    for side, f, args in (("sshfs", share_sshfs, ()), ("pyhoca", share_pyhoca, (xvfb,)),
+                          ("x2god", share_x2god, (xvfb,))):
+        log("8. share: " + side)
+        try:
+            out[side] = f(*args, tree, SHARE_USER, reps)
+        except Exception as e:  # one side failing leaves the others' figures
+            import traceback
+            traceback.print_exc()
+            msg = str(e)
+            out["errors"][side] = msg[msg.find("Call failed:"):] if "Call failed:" in msg else msg[-400:]
+        json.dump(R, open(os.path.join(RESULTS, "results.json"), "w"), indent=1)
+
+
 GROWTH_PY = None
+# Parts that run only when BENCH_ONLY names them. "share" stays here until x2god's side of it
+# (Session.ShareFolder) works: then delete it from this set, so the default run includes it, and
+# add its minutes to the run time in benches/run.sh's header and BENCHMARKS.md.
+OPT_IN = {"share"}
 
 
 def main():
@@ -1112,7 +1452,7 @@ def main():
     R["leftover_sessions_at_start"] = len(leftovers)
     xvfb = Xvfb()
     bus = Bus()
-    want = lambda k: not ONLY or k in ONLY
+    want = lambda k: k in ONLY if ONLY else k not in OPT_IN
     R["errors"] = {}
 
     def part(name, f, *a):
@@ -1141,6 +1481,7 @@ def main():
     part("rtt", bench_rtt, xvfb)
     GROWTH_PY = Pyhoca(xvfb)
     part("growth", bench_growth, bus, d, path, xvfb)
+    part("share", bench_share, xvfb)
     R["wall_s"] = time.perf_counter() - t_all
     json.dump(R, open(os.path.join(RESULTS, "results.json"), "w"), indent=1)
     report = render()
@@ -1238,6 +1579,8 @@ def render():
             x, f, p = med(g["x2god"]), med(g["floor"]), med(g["pyhoca"])
             w("| 7 | warm ListSessions with %s session(s) (%d listed) | %s | floor %s; pyhoca-cli -L %s | %.2f× floor, %.0f× faster than pyhoca | (info) | |"
               % (k, g["listed"], fmt_s(g["x2god"], "ms"), fmt_s(g["floor"], "ms"), fmt_s(g["pyhoca"]), x / f, p / x))
+    if "share" in R:
+        L.extend(render_share())
     w("")
     if "rtt" in R:
         L.extend(render_rtt())
@@ -1247,6 +1590,66 @@ def render():
         w("Raw OpenSSH+nxproxy lifecycle runs that failed (left out of its figures): %s  " % "; ".join(R["raw_failures"]))
     w("Run wall time: %.0f s." % R.get("wall_s", 0))
     return "\n".join(L)
+
+
+def render_share():
+    """Part 8 rows: each figure of the three sides, as speed ratios (higher is better for x2god)."""
+    sh = R["share"]
+    L = []
+    w = L.append
+    x, p, s = sh.get("x2god"), sh.get("pyhoca"), sh.get("sshfs")
+
+    def fmt(st, unit):
+        if not st or not st.get("n"):
+            return "n/a"
+        k = 1000 if unit == "ms" else 1
+        f = (lambda v: "%.0f" % (v * k)) if unit == "ms" else (lambda v: "%.2f" % v if unit == "s" else "%.1f" % v)
+        return "%s %s (%s–%s, n=%d)" % (f(st["median"]), unit, f(st["min"]), f(st["max"]), st["n"])
+
+    def speed(a, b, key, higher_better):
+        """How many times a is as fast as b on key (None when either is missing)."""
+        if not a or not b or not a.get(key, {}).get("n") or not b.get(key, {}).get("n"):
+            return None
+        return med(a[key]) / med(b[key]) if higher_better else med(b[key]) / med(a[key])
+
+    figures = [("write_mbps", "MB/s", True, "%d MiB sequential write (`dd bs=1M conv=fsync`)" % sh["mib"], True),
+               ("read_mbps", "MB/s", True, "%d MiB sequential read of a client-side file (`dd bs=1M`)" % sh["mib"], True),
+               ("ls", "ms", False, "`ls` of %d entries, cold" % sh["entries"], False),
+               ("tar", "s", False, "`tar c` of %d small files into a pipe, cold" % sh["tree_files"], False)]
+    for key, unit, hb, what, throughput in figures:
+        xp, xs, ps = speed(x, p, key, hb), speed(x, s, key, hb), speed(p, s, key, hb)
+        goal = "≥ 5× pyhoca" + (", ≥ 0.8× sshfs" if throughput else "")
+        if xp is None:
+            ratio = "pyhoca-cli %s sshfs" % ("%.2f×" % ps if ps else "n/a")
+            ok = "not run"
+        else:
+            ratio = "%.1f× pyhoca, %.2f× sshfs" % (xp, xs) if xs else "%.1f× pyhoca" % xp
+            ok = verdict(xp >= 5 and (not throughput or (xs or 0) >= 0.8))
+        w("| 8 | share (as %s, through the mount): %s | %s | pyhoca-cli -F: %s; plain sshfs: %s | %s | %s | %s |"
+          % (sh["user"], what, fmt((x or {}).get(key), unit), fmt((p or {}).get(key), unit),
+             fmt((s or {}).get(key), unit), ratio, goal, ok))
+    if x and x.get("share_visible"):
+        v = x["share_visible"]
+        w("| 8 | `Session.ShareFolder` returned → mount in /proc/mounts (%d folders, one after the other; the call itself %s) | median %s, max %s | | | ≤ 1 s | %s |"
+          % (v["n"], fmt(x["share_call"], "ms"), fmt(v, "ms"), "%.0f ms" % (v["max"] * 1000), verdict(v["max"] <= 1.0)))
+        dr = x["rss_4_mib"] - x["rss_none_mib"]
+        w("| 8 | x2god RSS with a session and %d shares vs none (after the figures: %.1f MiB) | %.1f → %.1f MiB (%+.2f MiB) | | | ≤ +2 MiB | %s |"
+          % (1 + SHARE_EXTRA, x["rss_after_mib"], x["rss_none_mib"], x["rss_4_mib"], dr, verdict(dr <= 2.0)))
+    else:
+        w("| 8 | `Session.ShareFolder` returned → mount visible; x2god RSS with 4 shares vs none | not run | | | ≤ 1 s; ≤ +2 MiB | not run |")
+    refs = []
+    if p:
+        refs.append("pyhoca-cli -N -F launched → mount %.1f s" % p["mount_s"])
+    if s:
+        refs.append("plain sshfs mount %.0f ms" % (s["mount_s"] * 1000))
+    if refs:
+        w("| 8 | (info) time to mount | | %s | | (info) | |" % "; ".join(refs))
+    if p and p.get("tar_files_read", sh["tree_files"]) < sh["tree_files"]:
+        w("|   | pyhoca-cli's `tar c` read %d of the %d files; its time is scaled to all of them | | | | | |"
+          % (p["tar_files_read"], sh["tree_files"]))
+    for side, e in sh.get("errors", {}).items():
+        w("|   | share, %s side failed | %s | | | | |" % (side, e.replace("|", "/").replace("\n", " ")))
+    return L
 
 
 def render_rtt():

@@ -11,6 +11,12 @@
 #                                  benches/tundelay.py, its own sshd); needs the lab's guard route
 #                                  `unreachable 10.231.0.0/16`; all of it is removed at the end
 #   BENCH_RTT_LIFECYCLE=0          rtt without the lifecycle runs (lists only)
+#   BENCH_ONLY=share               client folders mounted on the server (sshfs), as the lab's sshfs
+#                                  user: x2god (Session.ShareFolder) next to pyhoca-cli -F and plain
+#                                  sshfs; not in the default run until x2god's side works (OPT_IN in
+#                                  bench.py says how to add it); about 3-4 minutes
+#   BENCH_SHARE_PYHOCA_FULL=1      share: pyhoca-cli's `tar` reads the whole tree (4 min per run)
+#                                  instead of a tenth of it, scaled
 #   BENCH_QUICK=1                  fewer repetitions (a smoke run)
 #   BENCH_SETUP_LAB=auto|1|0       auto (default): run tests/lab/setup.sh only when the lab is not
 #                                  up; 1: always (it rebuilds a running lab); 0: never

@@ -518,7 +518,12 @@ async fn the_menu_shows_sessions_and_suspends_and_terminates_them() {
             .collect();
         assert_eq!(
             enabled,
-            vec![("Resume", false), ("Suspend", true), ("Terminate", true)],
+            vec![
+                ("Resume", false),
+                ("Suspend", true),
+                ("Terminate", true),
+                ("Share folder…", true)
+            ],
             "{m}"
         );
 

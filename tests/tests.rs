@@ -40,6 +40,10 @@ mod client;
 mod install;
 // The installed unit under a real systemd user manager: activation, sandbox, restarts, journal.
 mod user_unit;
+// Client folders shared into sessions: mounts, data both ways, the jail, keys, suspend/resume.
+mod shares;
+// Printing (CUPS + cups-x2go) and the MIME box through the session's reverse sshfs.
+mod printing;
 // The example tray applet, driven through its menu as a panel would.
 mod applet;
 

@@ -10,6 +10,7 @@
 //! X2GOD_ASKPASS=/usr/bin/ssh-askpass x2god-tray --verbose
 //! ```
 
+mod chooser;
 mod model;
 mod notify;
 mod prompt;
@@ -177,6 +178,42 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// Asks for a folder (see `chooser`) and shares it into the session; says so when done.
+async fn share_folder(
+    client: &Client,
+    notifier: &Notifier,
+    p: &x2god_client::ProfileId,
+    s: &x2god_client::SessionId,
+) -> Result<(), x2god_client::Error> {
+    let Some(chooser) = chooser::FolderChooser::find(|k| std::env::var_os(k)) else {
+        notifier.show(Notice {
+            key: format!("share:{}", s.name),
+            summary: "No folder chooser".into(),
+            body: "Install zenity or kdialog, or set X2GOD_FOLDER_CHOOSER, to share folders from \
+                   here (x2goctl share-folder works without)."
+                .into(),
+            urgent: false,
+        });
+        return Ok(());
+    };
+    let Some(folder) = chooser.choose(&s.name).await else {
+        return Ok(());
+    };
+    let profile = client.profile_at(p.path.clone()).await?;
+    let session = profile.session(&s.name).await?;
+    session
+        .share_folder(&folder.to_string_lossy(), false)
+        .await?;
+    info!(session = %s.name, folder = %folder.display(), "folder shared");
+    notifier.show(Notice {
+        key: format!("share:{}", s.name),
+        summary: format!("Shared with {}", s.name),
+        body: folder.display().to_string(),
+        urgent: false,
+    });
+    Ok(())
+}
+
 /// Runs a menu action against x2god; a failure becomes a notification. Each runs in its own
 /// task: a slow start or a connect waiting for a password blocks nothing else.
 async fn perform(client: Client, notifier: Notifier, action: Action) {
@@ -213,6 +250,7 @@ async fn perform(client: Client, notifier: Notifier, action: Action) {
             Ok(profile) => profile.terminate(&s.name).await,
             Err(e) => Err(e),
         },
+        Action::ShareFolder(p, s) => share_folder(&client, &notifier, p, s).await,
         Action::Quit => Ok(()),
     };
     if let Err(e) = result {

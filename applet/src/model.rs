@@ -79,6 +79,8 @@ pub enum Action {
     Suspend(ProfileId, SessionId),
     /// Terminates a session on the server.
     Terminate(ProfileId, SessionId),
+    /// Asks for a local folder and shares it into a running session.
+    ShareFolder(ProfileId, SessionId),
     /// Ends the applet.
     Quit,
 }
@@ -93,6 +95,7 @@ impl fmt::Display for Action {
             Action::Resume(p, s) => write!(f, "resume {} on {}", s.name, p.name),
             Action::Suspend(p, s) => write!(f, "suspend {} on {}", s.name, p.name),
             Action::Terminate(p, s) => write!(f, "terminate {} on {}", s.name, p.name),
+            Action::ShareFolder(p, s) => write!(f, "share a folder with {} on {}", s.name, p.name),
             Action::Quit => f.write_str("quit"),
         }
     }
@@ -408,6 +411,11 @@ fn profile_menu(p: &ProfileView) -> Entry {
                     connected && (running || suspended),
                     Action::Terminate(p.id.clone(), s.id.clone()),
                 ),
+                item(
+                    "Share folder…",
+                    connected && running,
+                    Action::ShareFolder(p.id.clone(), s.id.clone()),
+                ),
             ],
         });
     }
@@ -494,6 +502,7 @@ mod tests {
                 "  Resume (off)",
                 "  Suspend",
                 "  Terminate",
+                "  Share folder…",
                 "--",
                 "Quit",
             ]

@@ -115,7 +115,7 @@ impl Asker {
 }
 
 /// `name` in the colon-separated `path`, if it is an executable file there.
-fn which(name: &str, path: &std::ffi::OsStr) -> Option<PathBuf> {
+pub(crate) fn which(name: &str, path: &std::ffi::OsStr) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     std::env::split_paths(path).map(|d| d.join(name)).find(|p| {
         std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)

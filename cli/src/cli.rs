@@ -146,6 +146,33 @@ pub enum Command {
     /// Share (shadow) a desktop and show it locally; prints the new session's name
     Share(ShareArgs),
 
+    /// Share a local folder into a running session (the server mounts it: `mounts`)
+    ShareFolder {
+        /// Profile name
+        profile: String,
+        /// Session name
+        session: String,
+        /// The local folder
+        path: std::path::PathBuf,
+        /// The server may read, never change
+        #[arg(long)]
+        readonly: bool,
+    },
+
+    /// Stop sharing a local folder (or, with --all, every folder) with a session
+    UnshareFolder {
+        /// Profile name
+        profile: String,
+        /// Session name
+        session: String,
+        /// The shared folder
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        path: Option<std::path::PathBuf>,
+        /// Every shared folder (printing and the MIME box stay)
+        #[arg(long)]
+        all: bool,
+    },
+
     /// List the client folders mounted in a session
     Mounts {
         /// Profile name
@@ -584,6 +611,8 @@ impl Command {
             | Command::Clean { profile, .. }
             | Command::Desktops { profile, .. }
             | Command::Mounts { profile, .. }
+            | Command::ShareFolder { profile, .. }
+            | Command::UnshareFolder { profile, .. }
             | Command::Exec { profile, .. }
             | Command::Features { profile, .. }
             | Command::Versions { profile, .. }

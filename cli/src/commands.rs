@@ -1,7 +1,6 @@
 //! One function per command: call x2god, then print a table (people) or JSON (scripts).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use serde_json::{Map, Value as Json, json};
 use x2god_client::{Client, Options, Profile};
@@ -283,8 +282,8 @@ fn profile_settings(a: &ProfileSettingsArgs) -> Result<Vec<Setting>, Failure> {
     Ok(s)
 }
 
-/// x2god runs in another directory, so a relative key path must be resolved here.
-fn absolute(p: &PathBuf) -> Result<String, Failure> {
+/// x2god runs in another directory, so a relative path (a key, a folder) must be resolved here.
+fn absolute(p: &std::path::Path) -> Result<String, Failure> {
     let abs =
         std::path::absolute(p).map_err(|e| Failure::usage(format!("{}: {e}", p.display())))?;
     abs.to_str()
@@ -785,6 +784,70 @@ pub async fn mounts(ctx: &Ctx, profile: &str, name: &str, wait: Option<f64>) -> 
         .await?;
     ctx.emit(&json!(list), || {
         list.iter().map(|m| format!("{m}\n")).collect()
+    })?;
+    Ok(Exit::Ok)
+}
+
+/// `x2goctl share-folder`.
+pub async fn share_folder(
+    ctx: &Ctx,
+    profile: &str,
+    name: &str,
+    path: &std::path::Path,
+    readonly: bool,
+) -> Outcome {
+    let p = ctx.profile(profile).await?;
+    let folder = absolute(path)?;
+    let s = p.session(name).await?;
+    ctx.progress
+        .run(
+            &format!("sharing {folder} with {name}"),
+            s.share_folder(&folder, readonly),
+        )
+        .await?;
+    ctx.note(&format!("shared {folder} with {name}"));
+    shared_folders(ctx, &s).await
+}
+
+/// `x2goctl unshare-folder`.
+pub async fn unshare_folder(
+    ctx: &Ctx,
+    profile: &str,
+    name: &str,
+    path: Option<&std::path::Path>,
+) -> Outcome {
+    let p = ctx.profile(profile).await?;
+    let s = p.session(name).await?;
+    match path {
+        Some(path) => {
+            let folder = absolute(path)?;
+            ctx.progress
+                .run(&format!("unsharing {folder}"), s.unshare_folder(&folder))
+                .await?;
+            ctx.note(&format!("unshared {folder} from {name}"));
+        }
+        None => {
+            ctx.progress
+                .run("unsharing every folder", s.unshare_all_folders())
+                .await?;
+            ctx.note(&format!("unshared every folder from {name}"));
+        }
+    }
+    shared_folders(ctx, &s).await
+}
+
+/// Prints the folders shared into a session: `path` and `ro`/`rw` a line, or JSON.
+async fn shared_folders(ctx: &Ctx, s: &x2god_client::SessionHandle) -> Outcome {
+    let folders = s.shared_folders().await?;
+    let rows: Vec<serde_json::Value> = folders
+        .iter()
+        .map(|(path, ro)| json!({ "path": path, "readonly": ro }))
+        .collect();
+    ctx.emit(&json!(rows), || {
+        folders
+            .iter()
+            .map(|(p, ro)| format!("{p}\t{}\n", if *ro { "ro" } else { "rw" }))
+            .collect()
     })?;
     Ok(Exit::Ok)
 }

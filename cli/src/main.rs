@@ -125,6 +125,18 @@ async fn run(cli: Cli) -> Outcome {
         } => commands::clean(&ctx, &profile, published_applications, yes).await,
         Command::Desktops { profile, maxwait } => commands::desktops(&ctx, &profile, maxwait).await,
         Command::Share(a) => commands::share(&ctx, &a).await,
+        Command::ShareFolder {
+            profile,
+            session,
+            path,
+            readonly,
+        } => commands::share_folder(&ctx, &profile, &session, &path, readonly).await,
+        Command::UnshareFolder {
+            profile,
+            session,
+            path,
+            all: _,
+        } => commands::unshare_folder(&ctx, &profile, &session, path.as_deref()).await,
         Command::Mounts {
             profile,
             session,

@@ -138,6 +138,8 @@ pub struct SessionDetails {
     pub client_ip: String,
     /// The remote user.
     pub username: String,
+    /// The folders shared into the session: (path, read-only).
+    pub shared_folders: Vec<(String, bool)>,
     /// Every property as sent, for ones added later.
     pub raw: HashMap<String, OwnedVariant>,
 }
@@ -158,6 +160,10 @@ impl SessionDetails {
             date_suspended: get(&raw, "DateSuspended").unwrap_or_default(),
             client_ip: get(&raw, "ClientIp").unwrap_or_default(),
             username: get(&raw, "Username").unwrap_or_default(),
+            shared_folders: raw
+                .get("SharedFolders")
+                .and_then(|v| <Vec<(String, bool)>>::try_from(v.clone()).ok())
+                .unwrap_or_default(),
             raw,
         }
     }
@@ -293,6 +299,28 @@ impl SessionHandle {
     /// Stops showing the session here and leaves it alone on the server.
     pub async fn dissociate(&self) -> Result<(), Error> {
         self.proxy.dissociate().await
+    }
+
+    /// Shares the local folder `path` into the running session (read-only if `read_only`);
+    /// returns once the server has mounted it.
+    pub async fn share_folder(&self, path: &str, read_only: bool) -> Result<(), Error> {
+        let options = crate::Options::new().set(crate::keys::READONLY, read_only);
+        self.proxy.share_folder(path, options.as_call_arg()).await
+    }
+
+    /// Unmounts a folder shared into the session.
+    pub async fn unshare_folder(&self, path: &str) -> Result<(), Error> {
+        self.proxy.unshare_folder(path).await
+    }
+
+    /// Unmounts every folder shared into the session.
+    pub async fn unshare_all_folders(&self) -> Result<(), Error> {
+        self.proxy.unshare_all_folders().await
+    }
+
+    /// The folders shared into the session: (path, read-only).
+    pub async fn shared_folders(&self) -> Result<Vec<(String, bool)>, Error> {
+        self.proxy.shared_folders().await.map_err(object_error)
     }
 }
 

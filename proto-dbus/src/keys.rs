@@ -2,7 +2,7 @@
 //!
 //! [`KEYS`] holds the settings of `CreateProfile` and `Update` and the options of `Connect`,
 //! `Start`, `Resume`, `ShareDesktop`, `ListDesktops`, `ListMounts`, `Terminate`,
-//! `CleanSessions` and `PublishedApplications`: for each key its constant (the spelling), its
+//! `CleanSessions`, `PublishedApplications` and `ShareFolder`: for each key its constant (the spelling), its
 //! D-Bus [`Type`], the [`Call`]s that accept it, whether it is a secret, its python-x2go name
 //! and what it means. [`session`] does the same for the dictionaries `ListSessions` returns.
 //!
@@ -39,11 +39,13 @@ pub enum Call {
     CleanSessions,
     /// `Profile.PublishedApplications(a{sv} options)`.
     PublishedApplications,
+    /// `Session.ShareFolder(s path, a{sv} options)`.
+    ShareFolder,
 }
 
 impl Call {
     /// Every call, in the order of the README.
-    pub const ALL: [Call; 11] = [
+    pub const ALL: [Call; 12] = [
         Call::CreateProfile,
         Call::Update,
         Call::Connect,
@@ -55,6 +57,7 @@ impl Call {
         Call::Terminate,
         Call::CleanSessions,
         Call::PublishedApplications,
+        Call::ShareFolder,
     ];
 
     /// The method's member name on the bus.
@@ -71,6 +74,7 @@ impl Call {
             Call::Terminate => "Terminate",
             Call::CleanSessions => "CleanSessions",
             Call::PublishedApplications => "PublishedApplications",
+            Call::ShareFolder => "ShareFolder",
         }
     }
 
@@ -80,6 +84,7 @@ impl Call {
         match self {
             Call::CreateProfile => &[MANAGER_INTERFACE],
             Call::Resume => &[PROFILE_INTERFACE, SESSION_INTERFACE],
+            Call::ShareFolder => &[SESSION_INTERFACE],
             _ => &[PROFILE_INTERFACE],
         }
     }
@@ -331,6 +336,41 @@ key_table! {
         "Clipboard sharing: `both`, `server`, `client` or `none`.";
     NXPROXY = "nxproxy" => Type::String, SESSION, false, Missing,
         "The local `nxproxy` binary (default: found in `PATH`).";
+    ALLOW_SHARE_LOCAL_FOLDERS = "allow_share_local_folders" => Type::Boolean, SESSION, false,
+        Same,
+        "Allow sharing client folders into sessions (default true; python-x2go's is false, with \
+         `share_local_folders` implying it).";
+    SHARE_LOCAL_FOLDERS = "share_local_folders" => Type::Paths, SESSION, false, Same,
+        "Client folders shared into the session when it starts or resumes (absolute paths).";
+    RESTORE_SHARED_LOCAL_FOLDERS = "restore_shared_local_folders" => Type::Boolean, SESSION,
+        false, Same,
+        "On resume (also after a reconnect), share again the folders that were shared when the \
+         session was suspended (default false).";
+    PRINTING = "printing" => Type::Boolean, SESSION, false, Same,
+        "Print jobs of the session come to this client (the server's `cups-x2go` queue); what \
+         happens to them is `print_action` (default false).";
+    PRINT_ACTION = "print_action" => Type::String, SESSION, false, Same,
+        "`PDFVIEW` (default: open with `pdfview_cmd`), `PDFSAVE` (into `save_to_folder`), \
+         `PRINT` (to the local `printer`), `PRINTCMD` (run `print_cmd` with the file) or \
+         `DIALOG` (the `PrintJob` signal; an applet asks).";
+    PDFVIEW_CMD = "pdfview_cmd" => Type::String, SESSION, false, Same,
+        "The viewer `PDFVIEW` runs with the file (default `xdg-open`).";
+    SAVE_TO_FOLDER = "save_to_folder" => Type::String, SESSION, false, Same,
+        "Where `PDFSAVE` puts print jobs (default `~/PDF`).";
+    PRINTER = "printer" => Type::String, SESSION, false, Same,
+        "The local printer (CUPS queue) of `PRINT` (default: the default printer).";
+    PRINT_CMD = "print_cmd" => Type::String, SESSION, false, Same,
+        "The command line `PRINTCMD` runs, the file appended (split like shell words, no shell).";
+    ALLOW_MIMEBOX = "allow_mimebox" => Type::Boolean, SESSION, false, Same,
+        "Files the session drops into its MIME box come to this client (default false).";
+    MIMEBOX_EXTENSIONS = "mimebox_extensions" => Type::Paths, SESSION, false, Same,
+        "File name extensions the MIME box accepts (e.g. `pdf`, `odt`); others are refused and \
+         removed; empty: all.";
+    MIMEBOX_ACTION = "mimebox_action" => Type::String, SESSION, false, Same,
+        "What happens to a MIME box file: `OPEN` (the desktop's handler, default) or `SAVEAS` \
+         (into `mimebox_save_to_folder`).";
+    MIMEBOX_SAVE_TO_FOLDER = "mimebox_save_to_folder" => Type::String, SESSION, false, Missing,
+        "Where `SAVEAS` puts MIME box files (default `~/MIME-Box`).";
     DISPLAY = "display" => Type::String, &[Start, Resume], false, Missing,
         "The local X display to show the session on (default: the daemon's `DISPLAY`, with its \
          `XAUTHORITY`).";
@@ -368,6 +408,8 @@ key_table! {
         "Answer with the parsed entries (`entries`) instead of the menu.";
     VERY_RAW = "very_raw" => Type::Boolean, &[PublishedApplications], false, Same,
         "Answer with the server's output (`text`) instead of the menu.";
+    READONLY = "readonly" => Type::Boolean, &[ShareFolder], false, Missing,
+        "Share the folder read-only: the server can read, never change (default false).";
 }
 
 /// A python-x2go key x2god knows and refuses with `NotSupported`.

@@ -201,6 +201,16 @@ pub trait Profile {
     /// The connection ended without a Disconnect.
     #[zbus(signal)]
     fn connection_lost(&self, reason: String) -> zbus::Result<()>;
+    /// A print job arrived for `name` (object `session`) and its print action is `DIALOG`:
+    /// `file` is the PDF x2god keeps, `title` the job's title.
+    #[zbus(signal)]
+    fn print_job(
+        &self,
+        name: String,
+        session: OwnedObjectPath,
+        file: String,
+        title: String,
+    ) -> zbus::Result<()>;
     /// Emitted when the connection state changes, with a reason.
     #[zbus(signal, name = "StateChanged")]
     fn state_changed_event(&self, state: String, reason: String) -> zbus::Result<()>;
@@ -261,6 +271,20 @@ pub trait Session {
     fn resume(&self, options: HashMap<&str, zbus::Variant<'_>>) -> Result<(), Error>;
     /// Stops displaying the session locally.
     fn dissociate(&self) -> Result<(), Error>;
+    /// Shares the local folder `path` into the running session; returns once the server has
+    /// mounted it. Options: `readonly` (b).
+    fn share_folder(
+        &self,
+        path: &str,
+        options: HashMap<&str, zbus::Variant<'_>>,
+    ) -> Result<(), Error>;
+    /// Unmounts a folder shared into the session.
+    fn unshare_folder(&self, path: &str) -> Result<(), Error>;
+    /// Unmounts every folder shared into the session (printing and the MIME box stay).
+    fn unshare_all_folders(&self) -> Result<(), Error>;
+    /// The folders shared into the session: (path, read-only).
+    #[zbus(property)]
+    fn shared_folders(&self) -> zbus::Result<Vec<(String, bool)>>;
     /// Session name.
     #[zbus(property)]
     fn name(&self) -> zbus::Result<String>;

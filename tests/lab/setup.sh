@@ -12,6 +12,8 @@
 # host and a target, each with its own sshd in a network namespace, the target
 # reachable only through the jump; and a keyboard-interactive sshd on loopback
 # asking for the password and then a TOTP verification code.
+# Also (section 13b, cups.sh; /work/shared/recipes/session-features.md section
+# 2): CUPS with the cups-x2go backend and the queue X2GO, checked with a job.
 # Idempotent: a running lab in LAB_DIR is torn down (teardown.sh) and rebuilt;
 # apt is skipped when every package is already installed.
 #
@@ -25,6 +27,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/common.sh"
 # shellcheck source=net.sh
 . "$HERE/net.sh"
+# shellcheck source=cups.sh
+. "$HERE/cups.sh"
 
 START_NS="$(date +%s%N)"
 LAB="$(lab_resolve_dir "${1:-}")"
@@ -44,7 +48,8 @@ PACKAGES=(openssh-server openssh-client x2goserver x2goserver-xsession
     x2godesktopsharing x2goserver-desktopsharing sshfs fuse3 acl    # this line: section 13a
     gnome-keyring libsecret-tools oathtool libpam-google-authenticator sshpass expect   # keyring/TOTP tests, 7c
     systemd man-db    # systemd-analyze verify and its man: lookups (tests/install.rs)
-    dbus-user-session)   # the user manager's socket-activated session bus (tests/user_unit.rs)
+    dbus-user-session   # the user manager's socket-activated session bus (tests/user_unit.rs)
+    "${LAB_CUPS_PACKAGES[@]}")   # section 13b: printing (cups.sh)
 # One dpkg-query for all packages (one call per package cost ~0.2 s); it exits
 # non-zero when some package is unknown, which just means "missing".
 declare -A installed=()
@@ -573,6 +578,16 @@ if lab_fuse_apply "$LAB"; then
 fi
 
 # ---------------------------------------------------------------------------
+# 13b. Printing (cups.sh): cupsd started by hand (no systemd; apt starts no
+# daemons here) unless one runs already (then it is used and left alone), the
+# Ghostscript 10 ps2pdf= line and loglevel=debug in cups-x2go.conf (original
+# saved for teardown), the queue X2GO on cups-x2go:/ with the package's PPD,
+# then lpstat checks and a job printed by root, which must complete (root has
+# no X2Go session: the backend converts the job and has nobody to deliver to).
+# The backend logs to syslog ($SYSLOG_LOG when the lab provides /dev/log).
+lab_cups_up "$LAB"
+
+# ---------------------------------------------------------------------------
 # 13. lab.env: KEY=VALUE, sourceable by sh/bash and trivially parseable elsewhere.
 # Values are bare when they only hold safe characters, else single-quoted.
 env_line() {
@@ -612,6 +627,11 @@ env_line() {
     env_line SSHFS_AVAILABLE_USER "$SSHFS_AVAILABLE_USER"
     env_line SSHFS_DENIED_USER "$SSHFS_DENIED_USER"
     env_line DESKTOP_SHARING_GROUP "$LAB_SHARING_GROUP"
+    # Section 13b: `lp -d $CUPS_QUEUE file` as a session user prints into that
+    # user's running sessions (client spool, sshfs); without one the job is dropped.
+    env_line CUPS_QUEUE "$LAB_CUPS_QUEUE"
+    env_line CUPS_ERROR_LOG "$LAB_CUPS_ERROR_LOG"
+    env_line CUPS_X2GO_CONF "$LAB_CUPS_X2GO_CONF"
     # Lab .desktop files (x2god-lab-*; x2god-lab-hidden is NoDisplay) listed by x2gogetapps.
     env_line APPS_DIR "$APPS_DIR"
     # Empty when the machine already had a /dev/log (then syslog goes there).
@@ -675,7 +695,8 @@ timeout 3 bash -c ": >/dev/tcp/$LAB_TARGET_ADDR/22" 2>/dev/null || rc=$?
 ((rc != 124)) || die "connect to $LAB_TARGET_ADDR:22 hung instead of failing: guard route not effective?"
 
 ELAPSED_MS=$((($(date +%s%N) - START_NS) / 1000000))
-printf 'x2god lab ready: %s sshd=127.0.0.1:%s (pid %s) jump=%s:22 (pid %s) target=%s:22 (pid %s) kbd=127.0.0.1:%s (pid %s) display=:%s (Xvfb pid %s) cleansessions=%s hostname=%s env=%s/lab.env (%d.%03ds)\n' \
+printf 'x2god lab ready: %s sshd=127.0.0.1:%s (pid %s) jump=%s:22 (pid %s) target=%s:22 (pid %s) kbd=127.0.0.1:%s (pid %s) display=:%s (Xvfb pid %s) cleansessions=%s printer=%s (cupsd %s) hostname=%s env=%s/lab.env (%d.%03ds)\n' \
     "$LAB" "$PORT" "$SSHD_PID" "$LAB_JUMP_ADDR" "$JUMP_SSHD_PID" "$LAB_TARGET_ADDR" "$TARGET_SSHD_PID" \
-    "$KBD_PORT" "$KBD_SSHD_PID" "$DNUM" "$XVFB_PID" "$CS_PID" "$HN" "$LAB" \
+    "$KBD_PORT" "$KBD_SSHD_PID" "$DNUM" "$XVFB_PID" "$CS_PID" "$LAB_CUPS_QUEUE" \
+    "$(if p="$(recorded_alive "$LAB" cupsd)"; then echo "pid $p"; else echo "not the lab's"; fi)" "$HN" "$LAB" \
     $((ELAPSED_MS / 1000)) $((ELAPSED_MS % 1000))

@@ -13,7 +13,10 @@
 # 4. removes the published-application .desktop files and icons setup installed.
 # 5. stops x2godesktopsharing applets started by desktop-sharing.sh and restores
 #    /dev/fuse and fusermount3 to their saved mode/ACL (setup.sh section 13a).
-# 6. stops the jump, target and keyboard-interactive sshds (setup.sh 7b/7c),
+# 6. removes the lab's CUPS queue X2GO (with its jobs), stops the cupsd the lab
+#    started (never one that ran before) and restores cups-x2go.conf (setup.sh
+#    section 13b, cups.sh).
+# 7. stops the jump, target and keyboard-interactive sshds (setup.sh 7b/7c),
 #    deletes the lab network namespaces and veths, the guard route and the
 #    kbd PAM service file, and fails if any of that is still there.
 # Keeps keys, host keys, logs and lab.env in LAB_DIR (logs help post-mortems).
@@ -25,6 +28,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/common.sh"
 # shellcheck source=net.sh
 . "$HERE/net.sh"
+# shellcheck source=cups.sh
+. "$HERE/cups.sh"
 
 LAB="$(lab_resolve_dir "${1:-}")"
 [[ "$(id -u)" -eq 0 ]] || die "must run as root"
@@ -195,6 +200,11 @@ done
 lab_fuse_restore "$LAB"
 
 # ---------------------------------------------------------------------------
+# 7b. Printing (setup.sh section 13b, cups.sh). What is left is reported by the
+# final check below.
+mapfile -t cups_leftovers < <(lab_cups_down "$LAB")
+
+# ---------------------------------------------------------------------------
 # 8. Jump topology and kbd sshd (setup.sh 7b/7c, names in net.sh). Whatever is
 # still inside a lab namespace (an sshd of a crashed run, a leftover agent) is
 # stopped by pid; then veths and namespaces go, the guard route last (nothing
@@ -204,6 +214,7 @@ lab_net_down || log "WARNING: veth $LAB_VETH_ROOT still present after deleting t
 lab_net_guard_del
 rm -f "$LAB_KBD_PAM_FILE"
 mapfile -t leftovers < <(lab_net_leftovers)
+leftovers+=("${cups_leftovers[@]}")
 for entry in "${STOPPED_SSHDS[@]}"; do
     read -r pid cfg <<<"$entry"
     if pid_matches "$pid" "$cfg"; then leftovers+=("sshd pid $pid ($cfg)"); fi

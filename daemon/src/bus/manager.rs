@@ -46,7 +46,11 @@ impl Manager {
     /// reliability: `keepalive_interval`, `keepalive_count`, `auto_reconnect`, `auto_resume`,
     /// `autoconnect`, `poll_interval`; session defaults for `Start`: `cmd`, `session_type`,
     /// `geometry`, `link`, `pack`, `dpi`, `kblayout`, `kbtype`, `kbvariant`, `clipboard`,
-    /// `nxproxy`. Secrets are refused: `Connect` takes them, `StoreSecret` keeps them.
+    /// `nxproxy`; folders, printing and the MIME box: `allow_share_local_folders`,
+    /// `share_local_folders`, `restore_shared_local_folders`, `printing`, `print_action`,
+    /// `pdfview_cmd`, `save_to_folder`, `printer`, `print_cmd`, `allow_mimebox`,
+    /// `mimebox_extensions`, `mimebox_action`, `mimebox_save_to_folder`. Secrets are refused:
+    /// `Connect` takes them, `StoreSecret` keeps them.
     async fn create_profile(
         &self,
         name: String,

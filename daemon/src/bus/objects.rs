@@ -196,6 +196,29 @@ async fn publish(
         ProfileEvent::Local { name, .. } => {
             session_properties_changed(conn, &ctl.name(), name).await?;
         }
+        ProfileEvent::SharedFolders { name } => {
+            let path = session_path(&ctl.name(), name);
+            if let Ok(iface) = conn
+                .object_server()
+                .interface::<_, SessionObject>(&path)
+                .await
+            {
+                iface
+                    .get()
+                    .await
+                    .shared_folders_changed(iface.signal_emitter())
+                    .await?;
+            }
+        }
+        ProfileEvent::PrintJob {
+            session,
+            file,
+            title,
+        } => {
+            let spath = session_path(&ctl.name(), session);
+            ProfileObject::print_job(em, session, &spath.as_ref(), &file.to_string_lossy(), title)
+                .await?;
+        }
     }
     Ok(())
 }

@@ -244,6 +244,30 @@ fn apply_setting(s: &mut ProfileSettings, key: &Key, v: &Variant<'_>) -> Result<
         keys::KBVARIANT => s.session.kbvariant = Some(string(name, v)?),
         keys::CLIPBOARD => s.session.clipboard = Some(string(name, v)?),
         keys::NXPROXY => s.session.nxproxy = Some(PathBuf::from(string(name, v)?)),
+        keys::ALLOW_SHARE_LOCAL_FOLDERS => {
+            s.session.allow_share_local_folders = Some(boolean(name, v)?)
+        }
+        keys::SHARE_LOCAL_FOLDERS => s.session.share_local_folders = paths(name, v)?,
+        keys::RESTORE_SHARED_LOCAL_FOLDERS => {
+            s.session.restore_shared_local_folders = Some(boolean(name, v)?)
+        }
+        keys::PRINTING => s.session.printing = Some(boolean(name, v)?),
+        keys::PRINT_ACTION => s.session.print_action = Some(string(name, v)?),
+        keys::PDFVIEW_CMD => s.session.pdfview_cmd = Some(string(name, v)?),
+        keys::SAVE_TO_FOLDER => s.session.save_to_folder = Some(PathBuf::from(string(name, v)?)),
+        keys::PRINTER => s.session.printer = Some(string(name, v)?),
+        keys::PRINT_CMD => s.session.print_cmd = Some(string(name, v)?),
+        keys::ALLOW_MIMEBOX => s.session.allow_mimebox = Some(boolean(name, v)?),
+        keys::MIMEBOX_EXTENSIONS => {
+            s.session.mimebox_extensions = paths(name, v)?
+                .into_iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect()
+        }
+        keys::MIMEBOX_ACTION => s.session.mimebox_action = Some(string(name, v)?),
+        keys::MIMEBOX_SAVE_TO_FOLDER => {
+            s.session.mimebox_save_to_folder = Some(PathBuf::from(string(name, v)?))
+        }
         keys::SSHPROXY_HOST
         | keys::SSHPROXY_PORT
         | keys::SSHPROXY_USER
@@ -428,6 +452,11 @@ pub fn settings_dict(s: &ProfileSettings) -> Dict {
         (keys::KBTYPE, &ss.kbtype),
         (keys::KBVARIANT, &ss.kbvariant),
         (keys::CLIPBOARD, &ss.clipboard),
+        (keys::PRINT_ACTION, &ss.print_action),
+        (keys::PDFVIEW_CMD, &ss.pdfview_cmd),
+        (keys::PRINTER, &ss.printer),
+        (keys::PRINT_CMD, &ss.print_cmd),
+        (keys::MIMEBOX_ACTION, &ss.mimebox_action),
     ] {
         if let Some(v) = v {
             put(&mut d, k, v.as_str());
@@ -441,6 +470,44 @@ pub fn settings_dict(s: &ProfileSettings) -> Dict {
     }
     if let Some(t) = ss.poll_interval {
         put(&mut d, keys::POLL_INTERVAL, t);
+    }
+    for (k, v) in [
+        (
+            keys::ALLOW_SHARE_LOCAL_FOLDERS,
+            ss.allow_share_local_folders,
+        ),
+        (
+            keys::RESTORE_SHARED_LOCAL_FOLDERS,
+            ss.restore_shared_local_folders,
+        ),
+        (keys::PRINTING, ss.printing),
+        (keys::ALLOW_MIMEBOX, ss.allow_mimebox),
+    ] {
+        if let Some(v) = v {
+            put(&mut d, k, v);
+        }
+    }
+    if !ss.share_local_folders.is_empty() {
+        put(
+            &mut d,
+            keys::SHARE_LOCAL_FOLDERS,
+            paths(&ss.share_local_folders),
+        );
+    }
+    if !ss.mimebox_extensions.is_empty() {
+        put(
+            &mut d,
+            keys::MIMEBOX_EXTENSIONS,
+            ss.mimebox_extensions.clone(),
+        );
+    }
+    for (k, v) in [
+        (keys::SAVE_TO_FOLDER, &ss.save_to_folder),
+        (keys::MIMEBOX_SAVE_TO_FOLDER, &ss.mimebox_save_to_folder),
+    ] {
+        if let Some(v) = v {
+            put(&mut d, k, v.display().to_string());
+        }
     }
     d
 }
@@ -603,6 +670,19 @@ pub fn only_maxwait(dict: &Dict) -> Result<std::time::Duration, Error> {
         }
     }
     Ok(maxwait)
+}
+
+/// Reads a `ShareFolder` dictionary: whether the folder is shared read-only.
+pub fn apply_share_folder(dict: &Dict) -> Result<bool, Error> {
+    let mut read_only = false;
+    for (k, v) in dict {
+        let key = entry(Call::ShareFolder, k, v)?;
+        match key.name {
+            keys::READONLY => read_only = boolean(k, v)?,
+            _ => return Err(unknown(k)),
+        }
+    }
+    Ok(read_only)
 }
 
 /// Checks a `Terminate` dictionary: `destroy_terminals` is accepted for python-x2go
@@ -770,6 +850,7 @@ mod tests {
             Call::PublishedApplications => apply_apps(&d).map(drop),
             Call::Terminate => apply_terminate(&d),
             Call::CleanSessions => apply_clean(&d).map(drop),
+            Call::ShareFolder => apply_share_folder(&d).map(drop),
         }
     }
 

@@ -251,7 +251,11 @@ impl ProfileObject {
     /// Starts a new session and displays it on the local X display; returns its name and
     /// object once it runs. Options (over the profile's session settings): `cmd`,
     /// `session_type`, `geometry`, `link`, `pack`, `dpi`, `kblayout`, `kbtype`, `kbvariant`,
-    /// `clipboard`, `nxproxy`, and `display` (the local X display; default the daemon's).
+    /// `clipboard`, `nxproxy`, and `display` (the local X display; default the daemon's);
+    /// `share_local_folders` (shared once the session runs, after this returns),
+    /// `allow_share_local_folders`, `restore_shared_local_folders`, `printing`,
+    /// `print_action`, `pdfview_cmd`, `save_to_folder`, `printer`, `print_cmd`,
+    /// `allow_mimebox`, `mimebox_extensions`, `mimebox_action`, `mimebox_save_to_folder`.
     async fn start(&self, options: Dict) -> Result<(String, OwnedObjectPath), Error> {
         let opts = options::apply_start(&self.ctl.settings(), &options)?;
         let plan = StartPlan::new(&opts.session, opts.display)?;
@@ -423,6 +427,18 @@ impl ProfileObject {
         name: &str,
         session: &zbus::ObjectPath<'_>,
         cause: &str,
+    ) -> zbus::Result<()>;
+
+    /// A print job arrived for `session` and its print action is `DIALOG`: `file` is the PDF
+    /// (kept by x2god under the session's folder), `title` the job's title. An applet may
+    /// offer to open, save or print it.
+    #[zbus(signal)]
+    pub async fn print_job(
+        em: &SignalEmitter<'_>,
+        name: &str,
+        session: &zbus::ObjectPath<'_>,
+        file: &str,
+        title: &str,
     ) -> zbus::Result<()>;
 
     /// The connection ended without a Disconnect (server gone, network down, keepalives

@@ -56,6 +56,39 @@ impl SessionObject {
         Ok(self.ctl.lifecycle().dissociate(&self.name).await?)
     }
 
+    /// Shares the local folder `path` (absolute; symbolic links are resolved) into the running
+    /// session, through the profile's connection; returns once the server has mounted it
+    /// (`x2golistmounts`). Options: `readonly` (b, default false). The server reaches only
+    /// the folders shared, never anything beside them. `NotSupported` when the server lacks
+    /// sshfs or the profile turns sharing off (`allow_share_local_folders`).
+    async fn share_folder(&self, path: String, options: Dict) -> Result<(), Error> {
+        let read_only = options::apply_share_folder(&options)?;
+        self.ctl
+            .share_folder(&self.name, std::path::Path::new(&path), read_only)
+            .await?;
+        Ok(())
+    }
+
+    /// Unmounts a folder shared into the session (`NotFound` when it is not shared).
+    async fn unshare_folder(&self, path: String) -> Result<(), Error> {
+        Ok(self
+            .ctl
+            .shares()
+            .unshare(&self.name, std::path::Path::new(&path))
+            .await?)
+    }
+
+    /// Unmounts every folder shared into the session (printing and the MIME box stay).
+    async fn unshare_all_folders(&self) -> Result<(), Error> {
+        Ok(self.ctl.shares().unshare_all(&self.name).await?)
+    }
+
+    /// The folders shared into the session now: (path, read-only).
+    #[zbus(property)]
+    fn shared_folders(&self) -> Vec<(String, bool)> {
+        self.ctl.shares().folders(&self.name)
+    }
+
     /// The session name.
     #[zbus(property(emits_changed_signal = "const"))]
     fn name(&self) -> String {

@@ -37,6 +37,21 @@ pub enum ProfileEvent {
         /// Why, for people.
         reason: String,
     },
+    /// The folders shared into a session changed.
+    SharedFolders {
+        /// The session.
+        name: String,
+    },
+    /// A print job arrived for a session whose print action is `DIALOG`: an applet may offer
+    /// to open, save or print it.
+    PrintJob {
+        /// The session.
+        session: String,
+        /// The PDF, where the daemon keeps it.
+        file: std::path::PathBuf,
+        /// The job's title.
+        title: String,
+    },
     /// x2god started or stopped displaying a session locally.
     Local {
         /// The session.

@@ -30,14 +30,42 @@ async fn exec_enveloped(
     cmd: &RemoteCommand,
     timeout: Duration,
 ) -> Result<(Envelope, ExecOutput), Error> {
+    exec_enveloped_with_input(connector, cmd, &[], timeout).await
+}
+
+/// [`exec_enveloped`] with `input` on the command's standard input.
+async fn exec_enveloped_with_input(
+    connector: &Connector,
+    cmd: &RemoteCommand,
+    input: &[u8],
+    timeout: Duration,
+) -> Result<(Envelope, ExecOutput), Error> {
     let conn = connector.connection()?;
     let envelope = Envelope::new(&new_marker()).map_err(|e| Error::Protocol {
         command: cmd.name().to_owned(),
         reason: e.to_string(),
     })?;
     debug!(profile = %connector.params().name, command = cmd.name(), "running server command");
-    let out = conn.exec(&envelope.wrap(cmd), timeout).await?;
+    let out = conn
+        .exec_with_input(&envelope.wrap(cmd), input, timeout)
+        .await?;
     Ok((envelope, out))
+}
+
+/// Runs a command that reads `input` (never on its command line: key material) and whose
+/// answer is read by the caller whatever its exit status: the output, its stdout unwrapped.
+pub(crate) async fn run_with_input(
+    connector: &Connector,
+    cmd: &RemoteCommand,
+    input: &[u8],
+    timeout: Duration,
+) -> Result<ExecOutput, Error> {
+    let (envelope, mut out) = exec_enveloped_with_input(connector, cmd, input, timeout).await?;
+    out.stdout = envelope.unwrap(&out.stdout).map_err(|e| Error::Protocol {
+        command: cmd.name().to_owned(),
+        reason: e.to_string(),
+    })?;
+    Ok(out)
 }
 
 /// Runs one X2Go command and returns its payload, or the server's error.

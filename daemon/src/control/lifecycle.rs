@@ -14,8 +14,9 @@ use super::events::{Events, ProfileEvent};
 use super::exec::{COMMAND_TIMEOUT, run, run_status};
 use super::listing::Listings;
 use super::local::{LocalSession, LocalSpec};
-use super::plan::{ResumePlan, StartPlan};
+use super::plan::{Features, ResumePlan, StartPlan};
 use super::server::ServerQueries;
+use super::shares::Shares;
 use super::sync::{SharedName, lock};
 use super::table::Expect;
 use crate::x2go::command::RemoteCommand;
@@ -38,6 +39,7 @@ pub struct Lifecycle {
     listings: Arc<Listings>,
     activity: Arc<Activity>,
     events: Events,
+    shares: Arc<Shares>,
     /// Sessions this daemon displays, by name.
     local: Mutex<HashMap<String, LocalSession>>,
     /// How to show again, after a reconnect, each session x2god shows (see `auto_resume`).
@@ -54,6 +56,7 @@ impl Lifecycle {
         listings: Arc<Listings>,
         activity: Arc<Activity>,
         events: Events,
+        shares: Arc<Shares>,
     ) -> Lifecycle {
         Lifecycle {
             name,
@@ -61,6 +64,7 @@ impl Lifecycle {
             listings,
             activity,
             events,
+            shares,
             local: Mutex::default(),
             viewing: Mutex::default(),
             op_locks: Mutex::default(),
@@ -171,7 +175,26 @@ impl Lifecycle {
         let listed = self.listings.list_now().await;
         self.listings.table().start_done();
         listed?;
+        self.share_in_background(
+            name.as_str(),
+            plan.features
+                .folders
+                .iter()
+                .map(|p| (p.clone(), false))
+                .collect(),
+        );
         Ok(name.as_str().to_owned())
+    }
+
+    /// Shares `folders` into `session` after the call that started or resumed it has returned:
+    /// the picture does not wait for the mounts (each takes a `sshfs` login on the server).
+    fn share_in_background(&self, session: &str, folders: Vec<(std::path::PathBuf, bool)>) {
+        if folders.is_empty() {
+            return;
+        }
+        let shares = self.shares.clone();
+        let session = session.to_owned();
+        tokio::spawn(async move { shares.share_all(&session, &folders).await });
     }
 
     /// Resumes a suspended session, or takes over one another client displays, and displays it
@@ -255,6 +278,13 @@ impl Lifecycle {
             return Err(e);
         }
         self.listings.list_now().await?;
+        let mut folders = self.shares.to_restore(name.as_str(), plan.features.restore);
+        for f in &plan.features.folders {
+            if !folders.iter().any(|(p, _)| p == f) {
+                folders.push((f.clone(), false));
+            }
+        }
+        self.features_in_background(name.as_str(), &plan.features, &plan.local, folders);
         Ok(())
     }
 
@@ -334,7 +364,7 @@ impl Lifecycle {
             (known, table.assume(name.as_str(), expect))
         };
         if let Some((change, cause)) = change {
-            self.events.session(change, cause).await;
+            self.listings.publish(change, cause).await;
         }
         if known {
             drop(busy);

@@ -8,7 +8,7 @@
 //! `list` returns.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -21,7 +21,7 @@ use super::events::Events;
 use super::exec::{self, COMMAND_TIMEOUT};
 use super::shared::{ListingKey, SharedListings};
 use super::sync::{CountGuard, SharedName, lock};
-use super::table::{Change, SessionTable};
+use super::table::{Cause, Change, SessionTable};
 use crate::ssh;
 use crate::x2go::AgentState;
 use crate::x2go::command::RemoteCommand;
@@ -60,6 +60,13 @@ struct WatcherRoute {
     requests: mpsc::UnboundedSender<ListRequest>,
 }
 
+/// Told of every change of the session table, before it is published: what keeps state per
+/// session (shared folders) learns that a session was suspended or ended, by whomever.
+pub(crate) trait SessionObserver: Send + Sync {
+    /// `change` happened to the table.
+    fn changed(&self, change: &Change);
+}
+
 /// A profile's sessions: the table of what was last listed, and the listings that fill it.
 pub(crate) struct Listings {
     name: SharedName,
@@ -80,6 +87,7 @@ pub(crate) struct Listings {
     /// follows the listed sessions' state files) the new set.
     names_changed: Notify,
     events: Events,
+    observer: OnceLock<Weak<dyn SessionObserver>>,
 }
 
 impl Listings {
@@ -101,7 +109,21 @@ impl Listings {
             kick: Notify::new(),
             names_changed: Notify::new(),
             events,
+            observer: OnceLock::new(),
         }
+    }
+
+    /// Tells `observer` of every change from now on (set once, by the controller).
+    pub(crate) fn set_observer(&self, observer: Weak<dyn SessionObserver>) {
+        let _ = self.observer.set(observer);
+    }
+
+    /// Tells the observer of `change`, then publishes it.
+    pub(crate) async fn publish(&self, change: Change, cause: Cause) {
+        if let Some(o) = self.observer.get().and_then(Weak::upgrade) {
+            o.changed(&change);
+        }
+        self.events.session(change, cause).await;
     }
 
     /// A new connection: its first listing includes shadow sessions.
@@ -141,7 +163,7 @@ impl Listings {
             self.names_changed.notify_one();
         }
         for (change, cause) in changes {
-            self.events.session(change, cause).await;
+            self.publish(change, cause).await;
         }
         Ok(listing.sessions)
     }
@@ -293,7 +315,7 @@ impl Listings {
         let change = self.table().observe(name, state);
         if let Some((change, cause)) = change {
             debug!(profile = %self.name, session = name, agent = state.as_str(), "agent state changed");
-            self.events.session(change, cause).await;
+            self.publish(change, cause).await;
         }
     }
 

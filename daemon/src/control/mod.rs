@@ -7,10 +7,12 @@
 //! - [`lifecycle`]: start, resume, suspend, terminate, dissociate, and the local side
 //!   ([`local`]: forward + nxproxy; [`plan`]: validated start and resume requests);
 //! - [`apps`], [`server`]: published applications, server queries;
+//! - [`shares`]: client folders shared into sessions (reverse sshfs to an embedded SFTP server);
 //! - [`listing`]: the one way sessions are listed, over [`shared`] listings and the
 //!   session [`table`];
 //! - [`exec`]: one X2Go command over the connection;
 //! - [`connection`]: the SSH connection's state machine, reconnects, host-key probes;
+//! - [`spool`]: the local side of printing and the MIME box (folders watched, actions taken);
 //! - [`keyring`], [`activity`], [`events`], [`sync`], [`error`]: what the parts share.
 
 mod activity;
@@ -27,6 +29,8 @@ mod plan;
 mod profile;
 mod server;
 mod shared;
+mod shares;
+pub mod spool;
 mod sync;
 mod table;
 mod watcher;
@@ -41,4 +45,5 @@ pub use plan::{ResumePlan, StartPlan};
 pub use profile::{ProfileController, ProfileSource};
 pub use server::DEFAULT_MAXWAIT;
 pub use shared::SharedListings;
+pub use shares::Shares;
 pub use table::{Change, status_str};

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use super::error::Error;
 use super::local::LocalSpec;
+use super::spool::{self, MimeBoxAction, MimeBoxSettings, PrintAction, PrintArgs};
 use crate::profiles::SessionSettings;
 use crate::x2go::session_options::{Pack, ResumeArgs, SessionCommand, SessionType, StartAgentArgs};
 use crate::x2go::validate::{Clipboard, Dpi, Geometry, KeyboardSetting, Link};
@@ -19,6 +20,8 @@ pub struct StartPlan {
     pub agent: StartAgentArgs,
     /// The local side.
     pub local: LocalSpec,
+    /// Folders, printing and the MIME box.
+    pub features: Features,
 }
 
 /// A validated `Resume`.
@@ -28,6 +31,93 @@ pub struct ResumePlan {
     pub args: ResumeArgs,
     /// The local side.
     pub local: LocalSpec,
+    /// Folders, printing and the MIME box.
+    pub features: Features,
+}
+
+/// What travels through the session's reverse sshfs besides the picture: the folders shared
+/// when the session starts or resumes, print jobs and the MIME box.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Features {
+    /// Sharing folders is allowed at all (`allow_share_local_folders`, default true).
+    pub allow_sharing: bool,
+    /// Folders shared as the session starts or resumes (absolute paths).
+    pub folders: Vec<PathBuf>,
+    /// On resume, share again what was shared before the suspend.
+    pub restore: bool,
+    /// Print jobs come here and get this action (`printing`, `print_action`, …).
+    pub printing: Option<PrintAction>,
+    /// Files the session drops into its MIME box come here (`allow_mimebox`, …).
+    pub mimebox: Option<MimeBoxSettings>,
+}
+
+impl Features {
+    /// Checks the settings' folder options: paths must be absolute (whether they exist is
+    /// checked when each is shared: a missing one must not stop the session).
+    pub fn new(s: &SessionSettings) -> Result<Features, Error> {
+        let allow_sharing = s.allow_share_local_folders.unwrap_or(true);
+        if let Some(p) = s.share_local_folders.iter().find(|p| !p.is_absolute()) {
+            return Err(Error::InvalidArgument(format!(
+                "share_local_folders takes absolute paths, not {:?}",
+                p.display()
+            )));
+        }
+        if !allow_sharing && !s.share_local_folders.is_empty() {
+            return Err(Error::InvalidArgument(
+                "share_local_folders is set while allow_share_local_folders is false".into(),
+            ));
+        }
+        // The actions' folders are the local user's: relative ones and `~` below HOME.
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .filter(|h| h.is_absolute())
+            .unwrap_or_else(|| PathBuf::from("/"));
+        let setting = |e: spool::Error| Error::InvalidArgument(e.to_string());
+        let printing = match s.printing {
+            Some(true) => {
+                let args = PrintArgs {
+                    pdfview_cmd: s.pdfview_cmd.clone(),
+                    save_to_folder: s
+                        .save_to_folder
+                        .as_ref()
+                        .map(|p| p.to_string_lossy().into_owned()),
+                    printer: s.printer.clone(),
+                    print_cmd: s.print_cmd.clone(),
+                };
+                let name = s.print_action.as_deref().unwrap_or("PDFVIEW");
+                Some(PrintAction::from_settings(name, &args, &home).map_err(setting)?)
+            }
+            _ => None,
+        };
+        let mimebox = match s.allow_mimebox {
+            Some(true) => {
+                let folder = s
+                    .mimebox_save_to_folder
+                    .as_ref()
+                    .map(|p| p.to_string_lossy().into_owned());
+                let action = MimeBoxAction::from_settings(
+                    s.mimebox_action.as_deref().unwrap_or("OPEN"),
+                    folder.as_deref(),
+                    &home,
+                )
+                .map_err(setting)?;
+                let extensions = s
+                    .mimebox_extensions
+                    .iter()
+                    .flat_map(|e| MimeBoxSettings::parse_extensions(e))
+                    .collect();
+                Some(MimeBoxSettings { action, extensions })
+            }
+            _ => None,
+        };
+        Ok(Features {
+            allow_sharing,
+            folders: s.share_local_folders.clone(),
+            restore: s.restore_shared_local_folders.unwrap_or(false),
+            printing,
+            mimebox,
+        })
+    }
 }
 
 /// The display-related settings both plans share.
@@ -146,7 +236,11 @@ impl StartPlan {
             &mut agent.kbtype,
             &mut agent.clipboard,
         );
-        Ok(StartPlan { agent, local })
+        Ok(StartPlan {
+            agent,
+            local,
+            features: Features::new(s)?,
+        })
     }
 }
 
@@ -165,6 +259,7 @@ impl ResumePlan {
                 xinerama: a.xinerama,
             },
             local: plan.local.clone(),
+            features: plan.features.clone(),
         }
     }
 
@@ -182,7 +277,11 @@ impl ResumePlan {
             &mut args.kbtype,
             &mut args.clipboard,
         );
-        Ok(ResumePlan { args, local })
+        Ok(ResumePlan {
+            args,
+            local,
+            features: Features::new(s)?,
+        })
     }
 }
 

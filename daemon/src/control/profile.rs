@@ -17,9 +17,10 @@ use super::connection::{self, ConnectRequest, Connector, ConnectorHooks, ParamsS
 use super::error::Error;
 use super::events::{EventMessage, Events};
 use super::lifecycle::Lifecycle;
-use super::listing::{CALLER_MAX_AGE, Listings, Route};
+use super::listing::{CALLER_MAX_AGE, Listings, Route, SessionObserver};
 use super::server::ServerQueries;
 use super::shared::SharedListings;
+use super::shares::Shares;
 use super::sync::{SharedName, lock};
 use super::watcher::{self, WatchTarget};
 use crate::config::{Paths, local_username};
@@ -62,6 +63,7 @@ pub struct ProfileController {
     server: Arc<ServerQueries>,
     apps: PublishedApps,
     activity: Arc<Activity>,
+    shares: Arc<Shares>,
 }
 
 impl ProfileController {
@@ -91,12 +93,21 @@ impl ProfileController {
                 events.clone(),
             ));
             let activity = Arc::new(Activity::default());
+            let shares = Arc::new(Shares::new(
+                name.clone(),
+                connector.clone(),
+                listings.clone(),
+                events.clone(),
+            ));
+            let observer: Weak<dyn SessionObserver> = Arc::downgrade(&shares) as _;
+            listings.set_observer(observer);
             let lifecycle = Arc::new(Lifecycle::new(
                 name.clone(),
                 connector.clone(),
                 listings.clone(),
                 activity.clone(),
                 events,
+                shares.clone(),
             ));
             let server = Arc::new(ServerQueries::new(connector.clone(), listings.clone()));
             let apps = PublishedApps::new(connector.clone(), server.clone(), listings.clone());
@@ -110,6 +121,7 @@ impl ProfileController {
                 server,
                 apps,
                 activity,
+                shares,
             }
         })
     }
@@ -269,6 +281,33 @@ impl ProfileController {
     pub fn apps(&self) -> &PublishedApps {
         &self.apps
     }
+
+    /// The folders shared into the sessions.
+    pub fn shares(&self) -> &Shares {
+        &self.shares
+    }
+
+    /// Shares the local folder `path` into the running session `session` (read-only if
+    /// asked), unless the profile turns sharing off; returns the folder as shared.
+    pub async fn share_folder(
+        &self,
+        session: &str,
+        path: &std::path::Path,
+        read_only: bool,
+    ) -> Result<String, Error> {
+        if !self
+            .settings()
+            .session
+            .allow_share_local_folders
+            .unwrap_or(true)
+        {
+            return Err(Error::NotSupported(format!(
+                "profile {:?} does not allow sharing folders (allow_share_local_folders)",
+                self.name()
+            )));
+        }
+        self.shares.share(session, path, read_only).await
+    }
 }
 
 impl ConnectorHooks for ProfileController {
@@ -276,6 +315,7 @@ impl ConnectorHooks for ProfileController {
         self.listings.connected();
         self.server.connected();
         self.apps.connected();
+        self.shares.connection_changed();
         let target = WatchTarget {
             name: self.name.clone(),
             listings: Arc::downgrade(&self.listings),

@@ -192,6 +192,45 @@ pub struct SessionSettings {
     /// Seconds between session listings when the server-side watcher is unavailable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poll_interval: Option<f64>,
+    /// Whether client folders may be shared into sessions (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_share_local_folders: Option<bool>,
+    /// Client folders shared when a session starts or resumes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub share_local_folders: Vec<PathBuf>,
+    /// On resume, share again what was shared when the session was suspended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_shared_local_folders: Option<bool>,
+    /// Whether the session's print jobs come to this client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub printing: Option<bool>,
+    /// `PDFVIEW`, `PDFSAVE`, `PRINT`, `PRINTCMD` or `DIALOG`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub print_action: Option<String>,
+    /// The viewer of `PDFVIEW`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdfview_cmd: Option<String>,
+    /// The folder of `PDFSAVE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub save_to_folder: Option<PathBuf>,
+    /// The local printer of `PRINT`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub printer: Option<String>,
+    /// The command line of `PRINTCMD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub print_cmd: Option<String>,
+    /// Whether files the session drops into its MIME box come to this client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_mimebox: Option<bool>,
+    /// The file name extensions the MIME box accepts (empty: all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mimebox_extensions: Vec<String>,
+    /// `OPEN` or `SAVEAS`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mimebox_action: Option<String>,
+    /// The folder of the MIME box's `SAVEAS`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mimebox_save_to_folder: Option<PathBuf>,
 }
 
 impl SessionSettings {

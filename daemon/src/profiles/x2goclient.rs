@@ -174,6 +174,13 @@ const MAPPED: &[&str] = &[
     "type",
     "variant",
     "clipboard",
+    "useexports",
+    "export",
+    "restoreexports",
+    "print",
+    "usemimebox",
+    "mimeboxextensions",
+    "mimeboxaction",
 ];
 
 /// Switches x2god does not act on, listed as ignored when on (python-x2go's default for all of
@@ -181,8 +188,6 @@ const MAPPED: &[&str] = &[
 /// mention all the more).
 const IGNORED_SWITCHES: &[&str] = &[
     "sound",
-    "print",
-    "usemimebox",
     "useiconv",
     "setsessiontitle",
     "xinerama",
@@ -191,7 +196,6 @@ const IGNORED_SWITCHES: &[&str] = &[
     "krbdelegation",
     "kdrive",
     "autostart",
-    "restoreexports",
 ];
 
 /// Keys that only refine a switch above, an RDP/XDMCP command or the look of x2goclient; their
@@ -202,15 +206,11 @@ const INERT: &[&str] = &[
     "soundtunnel",
     "defsndport",
     "sndport",
-    "mimeboxextensions",
-    "mimeboxaction",
     "iconvto",
     "iconvfrom",
     "sessiontitle",
     "display",
     "fstunnel",
-    "useexports",
-    "export",
     "icon",
     "applications",
     "rdpoptions",
@@ -405,9 +405,7 @@ fn map_profile(id: &str, entries: &[(String, Value)]) -> Result<ImportedProfile,
             ignored.insert(key);
         }
     }
-    if f.flag("useexports", true) && f.get("export").is_some_and(|v| !export_is_empty(v)) {
-        ignored.insert("export");
-    }
+    map_features(&mut f, &mut s.session);
     let unknown: Vec<&str> = f
         .keys
         .iter()
@@ -445,10 +443,49 @@ fn is_meaningful(v: &Value) -> bool {
 }
 
 /// `export` holds `path:1;path:0;` (x2goclient) or a quoted form of it (python-x2go).
-fn export_is_empty(v: &Value) -> bool {
-    v.text()
-        .split([';', ','])
-        .all(|p| p.trim().trim_matches('"').trim().is_empty())
+/// Folders, printing and the MIME box, as python-x2go reads them (`utils.py`): `export` lists
+/// `path:1` (shared at start) or `path:0` entries, separated by `;` (old files: `,`); a bare
+/// path means `:1`. `fstunnel` is always on for x2god.
+fn map_features(f: &mut Fields<'_>, ss: &mut SessionSettings) {
+    ss.allow_share_local_folders = Some(f.flag("useexports", true));
+    if let Some(export) = f.text("export") {
+        for entry in export.replace(',', ";").trim_matches('"').split(';') {
+            let entry = entry.trim();
+            let (path, on) = match entry.rsplit_once(':') {
+                Some((p, flag)) => (p, flag == "1"),
+                None => (entry, true),
+            };
+            if on && !path.is_empty() {
+                ss.share_local_folders.push(PathBuf::from(path));
+            }
+        }
+    }
+    if f.has("restoreexports") {
+        ss.restore_shared_local_folders = Some(f.flag("restoreexports", false));
+    }
+    if f.has("print") {
+        ss.printing = Some(f.flag("print", false));
+    }
+    if f.has("usemimebox") {
+        ss.allow_mimebox = Some(f.flag("usemimebox", false));
+    }
+    if let Some(v) = f.get("mimeboxextensions") {
+        ss.mimebox_extensions = v
+            .items()
+            .iter()
+            .flat_map(|i| i.split(','))
+            .map(|e| e.trim().trim_start_matches('.').to_owned())
+            .filter(|e| !e.is_empty())
+            .collect();
+    }
+    // python-x2go falls back to OPEN for names it does not know.
+    if let Some(a) = f.non_empty("mimeboxaction") {
+        ss.mimebox_action = Some(if ["OPEN", "OPENWITH", "SAVEAS"].contains(&a.as_str()) {
+            a
+        } else {
+            "OPEN".into()
+        });
+    }
 }
 
 fn map_proxy(f: &mut Fields<'_>) -> Result<ProxySettings, String> {

@@ -11,6 +11,7 @@ use super::scripts::script;
 use super::session_options::{
     ResumeArgs, SessionCommand, SessionType, StartAgentArgs, set_keyboard_flag,
 };
+use super::share::{ShareKind, SharePath};
 use super::validate::{Display, InvalidArgument, SessionName, Username};
 use super::watch::{HEARTBEAT_SECS, WATCH_SCRIPT};
 
@@ -34,6 +35,9 @@ const HOME_EXISTS_SCRIPT: &str = script!("home_exists.sh");
 
 /// The check of [`RemoteCommand::sshfs_available`].
 const SSHFS_AVAILABLE_SCRIPT: &str = script!("sshfs_available.sh");
+
+/// The share of [`RemoteCommand::mount_dirs`].
+const MOUNT_DIRS_SCRIPT: &str = script!("mount_dirs.sh");
 
 /// The check of [`RemoteCommand::x2go_user`].
 const X2GO_USER_SCRIPT: &str = script!("x2go_user.sh");
@@ -194,6 +198,35 @@ impl RemoteCommand {
         Builder::program("x2golistmounts")
             .arg(name.as_str())
             .build()
+    }
+
+    /// Mounts the client folder `path` into session `name` through the reverse forward on
+    /// server port `port` (doc §2.12). The key bundle is the command's standard input (see
+    /// `scripts/mount_dirs.sh`); `agent_pid` names its file, as python-x2go does.
+    pub fn mount_dirs(
+        name: &SessionName,
+        agent_pid: u32,
+        local_user: &Username,
+        path: &SharePath,
+        kind: ShareKind,
+        port: u16,
+    ) -> Self {
+        Builder::script("sh", MOUNT_DIRS_SCRIPT, "x2gomountdirs")
+            .arg(name.as_str())
+            .arg(&agent_pid.to_string())
+            .arg(local_user.as_str())
+            .arg(&path.mount_arg(kind, port))
+            .build()
+    }
+
+    /// Unmounts the client folder `path` from session `name`, or every share of the session
+    /// (print spool and MIME box included) when `path` is `None` (doc §2.13).
+    pub fn umount(name: &SessionName, path: Option<&SharePath>) -> Self {
+        let b = Builder::program("x2goumount-session").arg(name.as_str());
+        match path {
+            Some(p) => b.arg(p.as_str()).build(),
+            None => b.build(),
+        }
     }
 
     /// Desktops the caller may shadow (doc §2.10).

@@ -15,6 +15,7 @@ pub mod output;
 pub mod proxy;
 pub mod server_info;
 pub mod session_options;
+pub mod share;
 pub mod start;
 pub mod tokens;
 pub mod validate;
@@ -28,6 +29,7 @@ pub use proxy::nxproxy_display_arg;
 pub use session_options::{
     ColorDepth, Pack, ResumeArgs, SessionCommand, SessionType, StartAgentArgs,
 };
+pub use share::{MountFailure, ShareKind, SharePath, parse_mount_result};
 pub use start::{
     AgentState, ResumedPorts, StartedAgent, parse_agent_state, parse_resume, parse_start_agent,
 };

@@ -43,6 +43,18 @@ impl Connection {
     ///
     /// [`LineStream`]: super::super::LineStream
     pub async fn exec(&self, command: &str, timeout: Duration) -> Result<ExecOutput, Error> {
+        self.exec_with_input(command, &[], timeout).await
+    }
+
+    /// [`Connection::exec`], with `input` written to the command's standard input, which is
+    /// then closed. For data that must not appear on a command line, where every user of the
+    /// server can read it (`ps`): key material, for one.
+    pub async fn exec_with_input(
+        &self,
+        command: &str,
+        input: &[u8],
+        timeout: Duration,
+    ) -> Result<ExecOutput, Error> {
         let deadline = Instant::now() + timeout;
         let timed_out = |stage: &str| {
             Error::Timeout(format!(
@@ -65,7 +77,7 @@ impl Connection {
         tracing::debug!(command = %command_summary(command), "exec");
 
         let result = match guard.0.as_mut() {
-            Some(ch) => timeout_at(deadline, run(ch, command)).await,
+            Some(ch) => timeout_at(deadline, run(ch, command, input)).await,
             None => return Err(Error::Disconnected),
         };
         match result {
@@ -135,9 +147,14 @@ impl Connection {
     }
 }
 
-/// Execs `command` on `ch` and reads until the server closes the channel.
-async fn run(ch: &mut Channel<Msg>, command: &str) -> Result<ExecOutput, Error> {
+/// Execs `command` on `ch`, writes `input` to its standard input (closed then, when there was
+/// any) and reads until the server closes the channel.
+async fn run(ch: &mut Channel<Msg>, command: &str, input: &[u8]) -> Result<ExecOutput, Error> {
     ch.exec(true, command).await?;
+    if !input.is_empty() {
+        ch.data(input).await?;
+        ch.eof().await?;
+    }
     let mut out = ExecOutput::default();
     let mut confirmed = false;
     loop {
