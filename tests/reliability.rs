@@ -23,7 +23,7 @@ async fn profile(d: &Daemon, lab: &Lab, sshd: &PrivateSshd, extra: Options) -> P
 
 /// A connected profile of the lab's user at 127.0.0.1:`port` (whose host key `d` trusts),
 /// with the fast keepalive above and `extra` settings.
-async fn connected_at(d: &Daemon, lab: &Lab, port: u16, extra: Options) -> Profile {
+pub(crate) async fn connected_at(d: &Daemon, lab: &Lab, port: u16, extra: Options) -> Profile {
     let mut s = Options::new()
         .set("hostname", "127.0.0.1")
         .set("port", u32::from(port))

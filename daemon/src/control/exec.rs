@@ -46,9 +46,12 @@ async fn exec_enveloped_with_input(
         reason: e.to_string(),
     })?;
     debug!(profile = %connector.params().name, command = cmd.name(), "running server command");
-    let out = conn
-        .exec_with_input(&envelope.wrap(cmd), input, timeout)
-        .await?;
+    let line = envelope.wrap(cmd);
+    let out = if input.is_empty() {
+        conn.exec(&line, timeout).await?
+    } else {
+        conn.exec_with_input(&line, input, timeout).await?
+    };
     Ok((envelope, out))
 }
 

@@ -175,26 +175,37 @@ impl Lifecycle {
         let listed = self.listings.list_now().await;
         self.listings.table().start_done();
         listed?;
-        self.share_in_background(
-            name.as_str(),
-            plan.features
-                .folders
-                .iter()
-                .map(|p| (p.clone(), false))
-                .collect(),
-        );
+        let folders = plan
+            .features
+            .folders
+            .iter()
+            .map(|p| (p.clone(), false))
+            .collect();
+        self.features_in_background(name.as_str(), &plan.features, &plan.local, folders);
         Ok(name.as_str().to_owned())
     }
 
-    /// Shares `folders` into `session` after the call that started or resumed it has returned:
-    /// the picture does not wait for the mounts (each takes a `sshfs` login on the server).
-    fn share_in_background(&self, session: &str, folders: Vec<(std::path::PathBuf, bool)>) {
-        if folders.is_empty() {
+    /// Sets up the print queue, the MIME box and `folders` of `session` after the call that
+    /// started or resumed it has returned: the picture does not wait for the mounts (each
+    /// takes a `sshfs` login on the server).
+    fn features_in_background(
+        &self,
+        session: &str,
+        features: &Features,
+        local: &LocalSpec,
+        folders: Vec<(std::path::PathBuf, bool)>,
+    ) {
+        if folders.is_empty() && features.printing.is_none() && features.mimebox.is_none() {
             return;
         }
         let shares = self.shares.clone();
         let session = session.to_owned();
-        tokio::spawn(async move { shares.share_all(&session, &folders).await });
+        let (features, local) = (features.clone(), local.clone());
+        tokio::spawn(async move {
+            shares
+                .start_features(&session, &features, &local, &folders)
+                .await;
+        });
     }
 
     /// Resumes a suspended session, or takes over one another client displays, and displays it

@@ -45,5 +45,4 @@ pub use plan::{ResumePlan, StartPlan};
 pub use profile::{ProfileController, ProfileSource};
 pub use server::DEFAULT_MAXWAIT;
 pub use shared::SharedListings;
-pub use shares::Shares;
 pub use table::{Change, status_str};

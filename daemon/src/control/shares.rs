@@ -77,6 +77,22 @@ impl SessionShares {
             task.abort();
         }
     }
+
+    /// Stops the print queue and the MIME box, each after the entry in hand: the server has
+    /// unmounted their folders (suspend, end), and a resume starts new ones.
+    fn stop_watchers(&mut self) {
+        let (print, mimebox) = (self.print.take(), self.mimebox.take());
+        if print.is_some() || mimebox.is_some() {
+            tokio::spawn(async move {
+                if let Some(q) = print {
+                    q.stop().await;
+                }
+                if let Some(m) = mimebox {
+                    m.stop().await;
+                }
+            });
+        }
+    }
 }
 
 impl Drop for SessionShares {
@@ -212,7 +228,14 @@ impl Shares {
             (s.keys.clone(), s.jail.clone())
         };
         let conn = self.connector.connection()?;
-        let forward = conn.forward_remote(port).await?;
+        // One client per session receives its sshfs connections: the one showing it, which
+        // asked for the port first (python-x2go does, for its own sessions).
+        let forward = conn.forward_remote(port).await.map_err(|e| {
+            Error::Busy(format!(
+                "cannot take the session's sshfs connections (server port {port}): {e}; \
+                 another client showing the session may hold them: share from that client"
+            ))
+        })?;
         let name = self.name.clone();
         let label = session.to_owned();
         let task = tokio::spawn(accept_loop(forward, keys, jail, name, label));
@@ -253,26 +276,14 @@ impl Shares {
         let info = self.running(session).await?;
         let op = self.session_op(session.as_str())?;
         let _op = op.lock().await;
-        {
+        // What is shared already decides; the lock is not held across the awaits below.
+        let reflag = {
             let sessions = lock(&self.sessions);
             let s = sessions
                 .get(session.as_str())
                 .ok_or_else(|| Error::NotFound(format!("no shares of {:?}", session.as_str())))?;
-            match s.folders.get(path) {
-                Some(ro) if *ro == read_only => return Ok(()),
-                Some(_) => {
-                    // Only the jail says what may be written: change it, the mount stays.
-                    s.jail.add(Path::new(path.as_str()), read_only)?;
-                    drop(sessions);
-                    if let Some(s) = lock(&self.sessions).get_mut(session.as_str()) {
-                        s.folders.insert(path.clone(), read_only);
-                    }
-                    self.changed(session).await;
-                    return Ok(());
-                }
-                None => {}
-            }
             if kind == ShareKind::Folder
+                && !s.folders.contains_key(path)
                 && let Some(other) = s
                     .folders
                     .keys()
@@ -285,6 +296,20 @@ impl Shares {
                     path.mount_name()
                 )));
             }
+            match s.folders.get(path) {
+                Some(ro) if *ro == read_only => return Ok(()),
+                Some(_) => Some(s.jail.clone()),
+                None => None,
+            }
+        };
+        if let Some(jail) = reflag {
+            // Only the jail says what may be written: change it, the mount stays.
+            jail.add(Path::new(path.as_str()), read_only)?;
+            if let Some(s) = lock(&self.sessions).get_mut(session.as_str()) {
+                s.folders.insert(path.clone(), read_only);
+            }
+            self.changed(session).await;
+            return Ok(());
         }
         self.ensure_forward(session.as_str(), info.sshfs_port)
             .await?;
@@ -426,6 +451,7 @@ impl Shares {
         let Some(s) = sessions.get_mut(session) else {
             return false;
         };
+        s.stop_watchers();
         if s.folders.is_empty() {
             return false;
         }
@@ -459,9 +485,11 @@ impl Shares {
 
     /// The session ended: everything of it goes. Returns whether anything was shared.
     fn ended(&self, session: &str) -> bool {
-        lock(&self.sessions)
-            .remove(session)
-            .is_some_and(|s| !s.folders.is_empty())
+        let removed = lock(&self.sessions).remove(session);
+        removed.is_some_and(|mut s| {
+            s.stop_watchers();
+            !s.folders.is_empty()
+        })
     }
 
     /// The folders to share again after a resume of `session`: those shared before its

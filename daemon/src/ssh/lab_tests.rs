@@ -1729,3 +1729,184 @@ async fn agent_forwarding_through_jump_host() {
     let listed = run_ok(&c, "ssh-add -l").await;
     assert!(listed.contains(&key_fingerprint(key)), "{listed}");
 }
+
+/// A port free on this machine (where the lab's sshd runs too) for a reverse forward.
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// The share server through a real reverse forward, driven by OpenSSH's `sftp` on the server
+/// with the session's key, as a hostile server could after capturing it: inside the jail
+/// everything works, nothing outside can be read or listed (`..`, absolute paths, symbolic
+/// links planted inside pointing out, relative and absolute), a read-only root refuses every
+/// change, and any other key is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn share_server_confines_a_captured_key_to_its_jail() {
+    let Some(lab) = Lab::load() else { return };
+    let _serial = SERIAL.lock().await;
+    let conn = key_connection(&lab, 10).await;
+
+    // The client side: a shared folder, a read-only one, and a secret beside them.
+    let base = lab.tmp.path().join("client");
+    let (rw, ro, outside) = (base.join("rw share"), base.join("ro"), base.join("outside"));
+    for d in [&rw, &ro, &outside] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::write(rw.join("inside.txt"), "inside\n").unwrap();
+    std::fs::write(ro.join("kept.txt"), "kept\n").unwrap();
+    std::fs::write(outside.join("secret.txt"), "secret\n").unwrap();
+    std::os::unix::fs::symlink("../outside", rw.join("rel")).unwrap();
+    std::os::unix::fs::symlink(&outside, rw.join("abs")).unwrap();
+    std::os::unix::fs::symlink(outside.join("secret.txt"), rw.join("secret-link")).unwrap();
+    let jail = Arc::new(Jail::new());
+    jail.add(&rw, false).unwrap();
+    jail.add(&ro, true).unwrap();
+
+    let keys = Arc::new(ShareKeys::generate().unwrap());
+    let port = free_port();
+    let mut forward = conn.forward_remote(port).await.unwrap();
+    let (k, j) = (keys.clone(), jail.clone());
+    let server = tokio::spawn(async move {
+        while let Some(stream) = forward.accept().await {
+            let (k, j) = (k.clone(), j.clone());
+            tokio::spawn(async move {
+                let _ = serve_sftp(stream, k, j).await;
+            });
+        }
+    });
+
+    // The server side: the key and the pinned host key, private files of the lab user.
+    let dir = format!("/tmp/x2god-share-test-{port}");
+    let setup = format!(
+        "umask 077; mkdir -p {dir} && cat > {dir}/key && echo '[127.0.0.1]:{port} {}' > {dir}/kh && ssh-keygen -q -t ed25519 -N '' -f {dir}/other",
+        keys.host_public_line()
+    );
+    let out = conn
+        .exec_with_input(&setup, keys.client_private_openssh().expose().as_bytes(), T)
+        .await
+        .unwrap();
+    assert_eq!(
+        out.exit_status,
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sftp = |key: &str, batch: &str| {
+        format!(
+            "printf '%s\\n' {} | sftp -q -b - -i {dir}/{key} -o IdentitiesOnly=yes -o IdentityAgent=none -o UserKnownHostsFile={dir}/kh -o StrictHostKeyChecking=yes -o BatchMode=yes -P {port} anyone@127.0.0.1",
+            shlex::try_quote(batch).unwrap()
+        )
+    };
+    let run = |key: &'static str, batch: String| {
+        let cmd = sftp(key, &batch);
+        let conn = &conn;
+        async move {
+            let out = conn.exec(&cmd, T).await.unwrap();
+            (
+                out.exit_status == Some(0),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        }
+    };
+    let (rw_s, ro_s, out_s) = (
+        rw.to_str().unwrap(),
+        ro.to_str().unwrap(),
+        outside.to_str().unwrap(),
+    );
+
+    // Inside: reads, writes, listings work.
+    let (ok, stdout, stderr) = run(
+        "key",
+        format!(
+            "get \"{rw_s}/inside.txt\" {dir}/got\nput {dir}/kh \"{rw_s}/put.txt\"\nls \"{rw_s}\""
+        ),
+    )
+    .await;
+    assert!(ok, "inside the jail: {stdout}{stderr}");
+    assert!(stdout.contains("put.txt"), "{stdout}");
+    assert_eq!(
+        std::fs::read_to_string(rw.join("put.txt"))
+            .unwrap()
+            .trim_end(),
+        format!("[127.0.0.1]:{port} {}", keys.host_public_line())
+    );
+
+    // Outside: every way out is refused.
+    let mode = |p: &Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).unwrap().permissions().mode()
+    };
+    let outside_mode = mode(&outside);
+    let escapes = [
+        format!("get \"{rw_s}/../outside/secret.txt\" {dir}/x"),
+        format!("ls \"{rw_s}/..\""),
+        format!("get {out_s}/secret.txt {dir}/x"),
+        format!("ls {out_s}"),
+        "ls /".to_owned(),
+        "get /etc/passwd {dir}/x".replace("{dir}", &dir),
+        format!("get \"{rw_s}/rel/secret.txt\" {dir}/x"),
+        format!("ls \"{rw_s}/rel/\""),
+        format!("get \"{rw_s}/abs/secret.txt\" {dir}/x"),
+        format!("ls \"{rw_s}/abs/\""),
+        format!("get \"{rw_s}/secret-link\" {dir}/x"),
+        format!("put {dir}/kh \"{rw_s}/rel/planted.txt\""),
+        format!("mkdir \"{rw_s}/abs/planted\""),
+        format!("rename \"{rw_s}/inside.txt\" {out_s}/moved.txt"),
+        format!("chmod 777 \"{rw_s}/abs\""),
+    ];
+    for batch in escapes {
+        let (ok, stdout, stderr) = run("key", batch.clone()).await;
+        assert!(!ok, "escaped the jail with {batch:?}: {stdout}{stderr}");
+        // (sftp echoes each command after `sftp>`; anything else is what the server sent.)
+        let shown: Vec<_> = stdout.lines().filter(|l| !l.starts_with("sftp>")).collect();
+        assert!(
+            !shown.iter().any(|l| l.contains("secret")),
+            "{batch:?} showed {shown:?}"
+        );
+    }
+    let out = conn.exec(&format!("test -e {dir}/x"), T).await.unwrap();
+    assert_ne!(out.exit_status, Some(0), "something outside was copied");
+    assert_eq!(
+        std::fs::read_dir(&outside).unwrap().count(),
+        1,
+        "outside changed"
+    );
+    assert_eq!(mode(&outside), outside_mode, "outside's mode changed");
+
+    // Read-only: reads work, no change does.
+    let (ok, _, stderr) = run("key", format!("get {ro_s}/kept.txt {dir}/kept")).await;
+    assert!(ok, "reading a read-only share: {stderr}");
+    for batch in [
+        format!("put {dir}/kh {ro_s}/new.txt"),
+        format!("put {dir}/kh {ro_s}/kept.txt"),
+        format!("rm {ro_s}/kept.txt"),
+        format!("mkdir {ro_s}/d"),
+        format!("rename {ro_s}/kept.txt {ro_s}/moved.txt"),
+        format!("chmod 600 {ro_s}/kept.txt"),
+        format!("symlink kept.txt {ro_s}/link"),
+    ] {
+        let (ok, stdout, stderr) = run("key", batch.clone()).await;
+        assert!(!ok, "a read-only share took {batch:?}: {stdout}{stderr}");
+    }
+    let names: Vec<_> = std::fs::read_dir(&ro)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, [std::ffi::OsString::from("kept.txt")]);
+    assert_eq!(
+        std::fs::read_to_string(ro.join("kept.txt")).unwrap(),
+        "kept\n"
+    );
+
+    // A removed root is gone at once; any other key gets nowhere.
+    jail.remove(&ro);
+    let (ok, _, _) = run("key", format!("get {ro_s}/kept.txt {dir}/kept2")).await;
+    assert!(!ok, "a removed root still answered");
+    let (ok, _, stderr) = run("other", format!("ls \"{rw_s}\"")).await;
+    assert!(!ok, "another key got in: {stderr}");
+
+    let _ = conn.exec(&format!("rm -rf {dir}"), T).await;
+    server.abort();
+}

@@ -6,7 +6,9 @@
 //! python-x2go uses ([`AuthParams`]), and runs command strings, returning their bytes
 //! ([`Connection::exec`]), or streams a long-running command's output line by line
 //! ([`Connection::exec_lines`]), and forwards local TCP ports to the server side
-//! ([`Connection::forward_local`]). It is built on russh; it never runs the `ssh` binary.
+//! ([`Connection::forward_local`]), and asks the server to forward a port of its own back to us
+//! ([`Connection::forward_remote`]), whose connections the embedded SFTP server of [`serve_sftp`]
+//! can answer within a [`Jail`]. It is built on russh; it never runs the `ssh` binary.
 //!
 //! A connection may run through a jump host ([`ConnectParams::proxy`], like `ssh -J`) and may
 //! forward the local SSH agent ([`ConnectParams::forward_agent`], like `ssh -A`). Missing
@@ -24,7 +26,9 @@ mod host_key_info;
 mod host_keys;
 mod lines;
 mod prompt;
+mod remote_forward;
 mod secret;
+mod share;
 
 pub use auth::AuthParams;
 pub use connection::{ConnectParams, Connection, ExecOutput, ProxyParams};
@@ -34,7 +38,9 @@ pub use host_key_info::HostKeyInfo;
 pub use host_keys::HostKeyPolicy;
 pub use lines::LineStream;
 pub use prompt::{Hop, PromptError, PromptHandle, Prompter, SecretKind};
+pub use remote_forward::RemoteForward;
 pub use secret::Secret;
+pub use share::{Jail, ShareKeys, serve_sftp};
 
 #[cfg(test)]
 mod lab_tests;

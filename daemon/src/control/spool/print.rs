@@ -91,7 +91,6 @@ impl PrintQueueConfig {
 #[derive(Debug)]
 pub struct PrintQueue {
     watch: Watch,
-    action: Arc<Mutex<PrintAction>>,
 }
 
 impl PrintQueue {
@@ -108,19 +107,13 @@ impl PrintQueue {
         let handler = PrintHandler {
             folder: folder.clone(),
             jobs_dir: config.jobs_dir,
-            action: action.clone(),
+            action,
             launcher: config.launcher,
             max_size: config.max_size,
             on_job: Arc::new(on_job),
         };
         let watch = Watch::start(folder, handler)?;
-        Ok(PrintQueue { watch, action })
-    }
-
-    /// Changes the action for the jobs that arrive from now on (python-x2go's
-    /// `set_print_action`).
-    pub fn set_action(&self, action: PrintAction) {
-        *self.action.lock().unwrap_or_else(|e| e.into_inner()) = action;
+        Ok(PrintQueue { watch })
     }
 
     /// Stops watching, after the job in hand (if any) is done.

@@ -42,6 +42,8 @@ pub(in crate::ssh) struct Inner {
     pub(in crate::ssh) jump: Option<Connection>,
     /// Request agent forwarding on every session channel.
     pub(super) forward_agent: bool,
+    /// The reverse forwards of this connection, by server port.
+    pub(in crate::ssh) routes: crate::ssh::remote_forward::ForwardRoutes,
 }
 
 impl std::fmt::Debug for Connection {

@@ -17,6 +17,8 @@ use crate::ssh::host_key_info::HostKeyInfo;
 use crate::ssh::host_keys::HostKeyPolicy;
 use crate::ssh::prompt::{self, Asker, Hop, PauseClock};
 
+use crate::ssh::remote_forward::ForwardRoutes;
+
 use super::agent::{AgentRelay, relay_agent};
 
 /// russh's callbacks: host key verification, forwarded agent connections and the end of the
@@ -32,6 +34,8 @@ pub(in crate::ssh) struct ClientHandler {
     closed: watch::Sender<bool>,
     /// `None`: agent forwarding is off and the server's agent channels are refused.
     agent: Option<Arc<AgentRelay>>,
+    /// Where the channels of our reverse forwards go, by the port the server listens on.
+    routes: ForwardRoutes,
 }
 
 impl ClientHandler {
@@ -126,6 +130,30 @@ impl client::Handler for ClientHandler {
         Ok(())
     }
 
+    async fn server_channel_open_forwarded_tcpip(
+        &mut self,
+        channel: Channel<Msg>,
+        _connected_address: &str,
+        connected_port: u32,
+        _originator_address: &str,
+        _originator_port: u32,
+        reply: ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Error> {
+        // Only ports we asked for: a server cannot open channels to anything else here.
+        match self.routes.deliver(connected_port, channel) {
+            Ok(()) => reply.accept().await,
+            Err(_) => {
+                tracing::debug!(host = %self.name, port = connected_port,
+                    "refusing a forwarded channel for a port not forwarded");
+                reply
+                    .reject(ChannelOpenFailure::AdministrativelyProhibited)
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
     async fn disconnected(&mut self, reason: DisconnectReason<Error>) -> Result<(), Error> {
         self.closed.send_replace(true);
         match reason {
@@ -148,6 +176,7 @@ pub(super) struct Handshake {
     pub(super) peer_addr: SocketAddr,
     pub(super) host_key: HostKeyInfo,
     pub(super) closed: watch::Receiver<bool>,
+    pub(super) routes: ForwardRoutes,
 }
 
 /// One hop of a connect: the jump host or the server.
@@ -176,6 +205,7 @@ where
 {
     let offered = Arc::new(OnceLock::new());
     let (closed_tx, closed) = watch::channel(false);
+    let routes = ForwardRoutes::default();
     let agent = spec.forward_agent.map(|socket| {
         Arc::new(AgentRelay {
             socket: socket.to_owned(),
@@ -189,6 +219,7 @@ where
         offered: Arc::clone(&offered),
         closed: closed_tx,
         agent: agent.clone(),
+        routes: routes.clone(),
     };
     let handle = client::connect_stream(Arc::clone(config), stream, handler).await?;
     if let (Some(agent), Some(binding)) = (agent, handle.agent_session_binding()) {
@@ -203,5 +234,6 @@ where
         peer_addr,
         host_key,
         closed,
+        routes,
     })
 }

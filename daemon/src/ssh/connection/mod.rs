@@ -219,6 +219,7 @@ impl Connection {
                 closed,
                 jump,
                 forward_agent,
+                routes: hs.routes,
             }),
         }
     }
