@@ -220,6 +220,7 @@ async fn hostile_folders_are_refused_with_nothing_mounted() {
         let p = connected(&d, &lab, "badshares").await;
         let s = start(&p, Options::new()).await;
         let before = sshfs_mounts();
+        let log_before = d.log_text().len();
         for (path, why) in [
             ("relative/dir".to_owned(), "absolute"),
             ("/nonexistent/x2god".to_owned(), "cannot share"),
@@ -233,6 +234,20 @@ async fn hostile_folders_are_refused_with_nothing_mounted() {
             assert!(msg.contains(why), "{path:?}: {msg}");
         }
         assert_eq!(sshfs_mounts(), before, "something was mounted");
+        // Nothing ran on the server for them (the daemon logs every command it sends), and no
+        // key reached the server's key folder.
+        let log = d.log_text();
+        let sent: Vec<&str> = log[log_before..]
+            .lines()
+            .filter(|l| l.contains("running server command") && !l.contains("x2golistsessions"))
+            .collect();
+        assert!(
+            sent.is_empty(),
+            "commands ran for refused folders: {sent:?}"
+        );
+        let user = lab.var("SSH_USER");
+        let (_, keys, _) = as_user(&user, "ls -A \"$HOME/.x2go/ssh\" 2>/dev/null", &[]);
+        assert!(keys.trim().is_empty(), "key files left: {keys}");
         assert!(s.shared_folders().await.unwrap().is_empty());
         // Options other than readonly are refused too.
         let msg = expect_err(

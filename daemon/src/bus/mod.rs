@@ -10,6 +10,7 @@ pub mod options;
 pub(crate) mod profile;
 pub(crate) mod session;
 mod sessions;
+mod settings_dict;
 #[cfg(test)]
 mod tests;
 

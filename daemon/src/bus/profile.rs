@@ -86,7 +86,7 @@ impl ProfileObject {
     /// Every stored setting, keys as for `CreateProfile` (unset optional values left out).
     /// Secrets are never settings; `StoredSecrets` says which are in the keyring.
     fn get_settings(&self) -> Dict {
-        options::settings_dict(&self.ctl.settings())
+        super::settings_dict::settings_dict(&self.ctl.settings())
     }
 
     /// Removes the secret `kind` of this profile from the keyring. Not stored: `NotFound`.
@@ -276,7 +276,11 @@ impl ProfileObject {
     /// Options: `desktop` (`user@:display`) or `user` and `display`, `share_mode` (0 view
     /// only, 1 full access), `maxwait` (s), `local_display` (the local X display), and the
     /// session keys of `Start`: `cmd`, `session_type`, `geometry`, `link`, `pack`, `dpi`,
-    /// `kblayout`, `kbtype`, `kbvariant`, `clipboard`, `nxproxy`.
+    /// `kblayout`, `kbtype`, `kbvariant`, `clipboard`, `nxproxy`, and those of folders,
+    /// printing and the MIME box: `allow_share_local_folders`, `share_local_folders`,
+    /// `restore_shared_local_folders`, `printing`, `print_action`, `pdfview_cmd`,
+    /// `save_to_folder`, `printer`, `print_cmd`, `allow_mimebox`, `mimebox_extensions`,
+    /// `mimebox_action`, `mimebox_save_to_folder`.
     /// Errors: `NotFound` when the server offers no such desktop, `DesktopSharingDenied` when
     /// its owner declines.
     async fn share_desktop(&self, options: Dict) -> Result<(String, OwnedObjectPath), Error> {

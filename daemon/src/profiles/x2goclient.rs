@@ -796,10 +796,13 @@ mod tests {
             kbtype: Some("pc105/de".into()),
             kbvariant: Some("nodeadkeys".into()),
             clipboard: Some("server".into()),
+            allow_share_local_folders: Some(true),
+            share_local_folders: vec![PathBuf::from("/home/anna/Share")],
+            printing: Some(true),
             ..SessionSettings::default()
         };
         assert_eq!(p.settings, want);
-        assert_eq!(p.ignored, ["export", "print", "sound"]);
+        assert_eq!(p.ignored, ["sound"]);
         assert_eq!(p.unsupported, None);
         assert_eq!(p.notes, Vec::<String>::new());
     }
@@ -822,6 +825,8 @@ mod tests {
             pack: Some("16m-png-9".into()),
             kbtype: Some("auto".into()),
             clipboard: Some("both".into()),
+            allow_share_local_folders: Some(true),
+            printing: Some(false),
             ..SessionSettings::default()
         };
         assert_eq!(p.settings, want);
@@ -849,6 +854,8 @@ mod tests {
             cmd: Some("PUBLISHED".into()),
             session_type: Some("published".into()),
             geometry: Some("maximize".into()),
+            allow_share_local_folders: Some(true),
+            printing: Some(false),
             ..SessionSettings::default()
         };
         assert_eq!(p.settings, want);
@@ -1026,6 +1033,8 @@ mod tests {
         let mut want = ProfileSettings::new("h");
         want.allow_agent = true;
         want.look_for_keys = true;
+        // python-x2go's default: sharing allowed (`useexports`), nothing shared.
+        want.session.allow_share_local_folders = Some(true);
         assert_eq!(p.settings, want);
         assert!(p.ignored.is_empty());
     }

@@ -2,8 +2,7 @@
 //! and hands every connection made to it back to us on a `forwarded-tcpip` channel. X2Go's
 //! shared folders need it: the server's `sshfs` connects to the session's `sshfs_port`.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use russh::client::Msg;
 use russh::{Channel, ChannelStream};
@@ -18,47 +17,6 @@ pub type ForwardedStream = ChannelStream<Msg>;
 /// The address the server listens on: loopback only, as python-x2go asks (`x2gomountdirs`
 /// connects to 127.0.0.1).
 const BIND_ADDRESS: &str = "127.0.0.1";
-
-/// The reverse forwards of one connection: where the channels for each server port go.
-#[derive(Clone, Default)]
-pub(in crate::ssh) struct ForwardRoutes(
-    Arc<Mutex<HashMap<u32, mpsc::UnboundedSender<Channel<Msg>>>>>,
-);
-
-impl ForwardRoutes {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, mpsc::UnboundedSender<Channel<Msg>>>> {
-        // The map stays consistent whatever panicked while holding it.
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Hands `channel` to the forward of `port`; gives it back when there is none.
-    pub(in crate::ssh) fn deliver(
-        &self,
-        port: u32,
-        channel: Channel<Msg>,
-    ) -> Result<(), Channel<Msg>> {
-        match self.lock().get(&port) {
-            Some(tx) => tx.send(channel).map_err(|e| e.0),
-            None => Err(channel),
-        }
-    }
-
-    fn add(&self, port: u32) -> Result<mpsc::UnboundedReceiver<Channel<Msg>>, Error> {
-        let mut routes = self.lock();
-        if routes.get(&port).is_some_and(|tx| !tx.is_closed()) {
-            return Err(Error::Channel(format!(
-                "port {port} is forwarded from the server already"
-            )));
-        }
-        let (tx, rx) = mpsc::unbounded_channel();
-        routes.insert(port, tx);
-        Ok(rx)
-    }
-
-    fn remove(&self, port: u32) {
-        self.lock().remove(&port);
-    }
-}
 
 /// A port of the server forwarded to us, from [`Connection::forward_remote`].
 ///

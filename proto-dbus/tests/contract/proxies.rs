@@ -87,6 +87,14 @@ fn signature(ty: &Type, aliases: &Aliases) -> String {
                 },
             }
         }
+        // A tuple inside another type is a struct: `(sb)`.
+        Type::Tuple(t) => format!(
+            "({})",
+            t.elems
+                .iter()
+                .map(|e| signature(e, aliases))
+                .collect::<String>()
+        ),
         other => panic!("the proxy test does not know the type {other:?}: add it"),
     }
 }

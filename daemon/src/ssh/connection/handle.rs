@@ -43,7 +43,7 @@ pub(in crate::ssh) struct Inner {
     /// Request agent forwarding on every session channel.
     pub(super) forward_agent: bool,
     /// The reverse forwards of this connection, by server port.
-    pub(in crate::ssh) routes: crate::ssh::remote_forward::ForwardRoutes,
+    pub(in crate::ssh) routes: super::routes::ForwardRoutes,
 }
 
 impl std::fmt::Debug for Connection {

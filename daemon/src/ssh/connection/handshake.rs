@@ -17,7 +17,7 @@ use crate::ssh::host_key_info::HostKeyInfo;
 use crate::ssh::host_keys::HostKeyPolicy;
 use crate::ssh::prompt::{self, Asker, Hop, PauseClock};
 
-use crate::ssh::remote_forward::ForwardRoutes;
+use super::routes::ForwardRoutes;
 
 use super::agent::{AgentRelay, relay_agent};
 

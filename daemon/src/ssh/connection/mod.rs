@@ -18,6 +18,7 @@ mod exec;
 mod handle;
 mod handshake;
 mod params;
+mod routes;
 
 use std::sync::Arc;
 use std::time::Duration;
