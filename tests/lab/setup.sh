@@ -44,7 +44,8 @@ PACKAGES=(openssh-server openssh-client x2goserver x2goserver-xsession
     x2godesktopsharing x2goserver-desktopsharing sshfs fuse3 acl    # this line: section 13a
     gnome-keyring libsecret-tools oathtool libpam-google-authenticator sshpass expect   # keyring/TOTP tests, 7c
     systemd man-db    # systemd-analyze verify and its man: lookups (tests/install.rs)
-    dbus-user-session)   # the user manager's socket-activated session bus (tests/user_unit.rs)
+    dbus-user-session   # the user manager's socket-activated session bus (tests/user_unit.rs)
+    x2goserver-printing)   # always: the server's feature list (X2GO_PRINTING) must not depend on the machine
 # One dpkg-query for all packages (one call per package cost ~0.2 s); it exits
 # non-zero when some package is unknown, which just means "missing".
 declare -A installed=()
