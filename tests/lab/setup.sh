@@ -49,7 +49,7 @@ PACKAGES=(openssh-server openssh-client x2goserver x2goserver-xsession
     gnome-keyring libsecret-tools oathtool libpam-google-authenticator sshpass expect   # keyring/TOTP tests, 7c
     systemd man-db    # systemd-analyze verify and its man: lookups (tests/install.rs)
     dbus-user-session   # the user manager's socket-activated session bus (tests/user_unit.rs)
-    "${LAB_CUPS_PACKAGES[@]}")   # section 13b: printing (cups.sh)
+    "${LAB_CUPS_PACKAGES[@]}")   # section 13b: printing (cups.sh; x2goserver-printing among them)
 # One dpkg-query for all packages (one call per package cost ~0.2 s); it exits
 # non-zero when some package is unknown, which just means "missing".
 declare -A installed=()
