@@ -350,7 +350,13 @@ async fn a_second_user_reads_no_key_and_cannot_log_in_to_the_share() {
         let (ok, _, _) = as_user(&user, "echo x >\"$1/new.txt\"", &[&m]);
         assert!(!ok, "wrote into a read-only share");
         assert!(!folder.join("new.txt").exists());
+        // Terminated with the share up: its mount goes with the session, at once (the server
+        // does not unmount on terminate; x2god ends the share's sshfs connection).
         s.terminate().await.unwrap();
+        wait_until("the mount to go with the session", Duration::from_secs(5), || {
+            !sshfs_mounts().contains(&m)
+        })
+        .await;
     })
     .await;
 }
@@ -412,11 +418,18 @@ async fn shares_return_after_resume_and_after_a_reconnect() {
             || mounted_and_readable(&user, &m1) && mounted_and_readable(&user, &m2),
         )
         .await;
-        let shared = s.shared_folders().await.unwrap();
-        assert_eq!(
-            shared,
-            vec![(first_s.clone(), false), (second_s.clone(), false)]
-        );
+        // The records follow the mounts (each once its x2gomountdirs has returned).
+        let want = vec![(first_s.clone(), false), (second_s.clone(), false)];
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut shared = s.shared_folders().await.unwrap();
+            shared.sort();
+            if shared == want {
+                break;
+            }
+            assert!(Instant::now() < deadline, "SharedFolders: {shared:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
 
         // The sshd serving the connection dies: x2god reconnects, resumes, shares again.
         sshd.kill_all();
@@ -439,6 +452,15 @@ async fn shares_return_after_resume_and_after_a_reconnect() {
             .terminate(&name, std::collections::HashMap::new())
             .await
             .unwrap();
+        wait_until(
+            "the mounts to go with the session",
+            Duration::from_secs(5),
+            || {
+                let m = sshfs_mounts();
+                !m.contains(&m1) && !m.contains(&m2)
+            },
+        )
+        .await;
     })
     .await;
 }

@@ -660,14 +660,22 @@ async fn accept_loop(
     profile: SharedName,
     session: String,
 ) {
-    while let Some(stream) = forward.accept().await {
-        let (keys, jail, profile, session) =
-            (keys.clone(), jail.clone(), profile.clone(), session.clone());
-        tokio::spawn(async move {
-            if let Err(e) = serve_sftp(stream, keys, jail).await {
-                debug!(%profile, %session, error = %e, "an sshfs connection ended with an error");
+    // Held here, so that aborting this task (the session's shares went) ends every connection.
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            stream = forward.accept() => {
+                let Some(stream) = stream else { break };
+                let (keys, jail, profile, session) =
+                    (keys.clone(), jail.clone(), profile.clone(), session.clone());
+                connections.spawn(async move {
+                    if let Err(e) = serve_sftp(stream, keys, jail).await {
+                        debug!(%profile, %session, error = %e, "an sshfs connection ended with an error");
+                    }
+                });
             }
-        });
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
     }
     forward.close().await;
 }

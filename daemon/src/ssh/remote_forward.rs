@@ -50,8 +50,9 @@ impl RemoteForward {
         }
     }
 
-    /// Stops the forward: no more channels come, and the server is asked to stop listening.
-    pub async fn close(self) {
+    /// Stops the forward: no more channels come, and the server is asked to stop listening
+    /// (as dropping it does, without waiting for the answer).
+    pub async fn close(mut self) {
         self.inner.routes.remove(u32::from(self.port));
         if !*self.closed.borrow() {
             let _ = self
@@ -60,12 +61,24 @@ impl RemoteForward {
                 .cancel_tcpip_forward(BIND_ADDRESS, u32::from(self.port))
                 .await;
         }
+        // Cancelled already: the drop has nothing left to do.
+        self.closed = watch::channel(true).1;
     }
 }
 
 impl Drop for RemoteForward {
     fn drop(&mut self) {
         self.inner.routes.remove(u32::from(self.port));
+        // Dropped without `close` (its task was aborted): the server still listens, and a
+        // later forward of the same port on this connection would be refused. Ask it to stop.
+        if !*self.closed.borrow()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            let (inner, port) = (Arc::clone(&self.inner), u32::from(self.port));
+            rt.spawn(async move {
+                let _ = inner.handle.cancel_tcpip_forward(BIND_ADDRESS, port).await;
+            });
+        }
     }
 }
 

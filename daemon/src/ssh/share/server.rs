@@ -147,5 +147,30 @@ where
         jail,
         channels: HashMap::new(),
     };
-    server::run_stream(config, stream, handler).await?.await
+    let running = server::run_stream(config, stream, handler).await?;
+    let mut guard = DisconnectOnDrop(Some(running.handle()));
+    let result = running.await;
+    guard.0 = None;
+    result
+}
+
+/// Ends the SSH session when the task serving it is dropped (the session's shares went:
+/// terminate, suspend, a lost connection): russh runs the session on a task of its own, which
+/// would otherwise keep the server's `sshfs`, and so its mount, alive.
+struct DisconnectOnDrop(Option<server::Handle>);
+
+impl Drop for DisconnectOnDrop {
+    fn drop(&mut self) {
+        if let (Some(handle), Ok(rt)) = (self.0.take(), tokio::runtime::Handle::try_current()) {
+            rt.spawn(async move {
+                let _ = handle
+                    .disconnect(
+                        russh::Disconnect::ByApplication,
+                        "the share has ended".into(),
+                        String::new(),
+                    )
+                    .await;
+            });
+        }
+    }
 }
