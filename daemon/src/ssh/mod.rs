@@ -19,6 +19,7 @@
 //! `<redacted>`, so that they cannot leak into logs or error messages by accident.
 
 mod auth;
+mod ciphers;
 mod connection;
 mod error;
 mod forward;

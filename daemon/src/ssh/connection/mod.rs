@@ -90,6 +90,10 @@ fn client_config(params: &ConnectParams) -> Arc<client::Config> {
         keepalive_interval: params.keepalive_interval,
         keepalive_max: params.keepalive_max,
         nodelay: true,
+        preferred: russh::Preferred {
+            cipher: crate::ssh::ciphers::preferred(),
+            ..russh::Preferred::default()
+        },
         ..Default::default()
     })
 }

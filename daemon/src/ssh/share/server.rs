@@ -1,7 +1,6 @@
 //! The embedded SSH server one forwarded connection of `sshfs` talks to: public-key login with
 //! the session's client key only, session channels only for the `sftp` subsystem, nothing
-//! else (no shell, no exec, no forwarding), and AES-GCM, which costs least per byte on
-//! machines with AES instructions.
+//! else (no shell, no exec, no forwarding), and the ciphers of `ssh::ciphers`.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -12,7 +11,7 @@ use russh::keys::Algorithm;
 use russh::server::{
     self, Auth, ChannelOpenHandle, Msg, PublicKeyOffer, Session, VerifiedPublicKey,
 };
-use russh::{Channel, ChannelId, MethodKind, MethodSet, Preferred, cipher};
+use russh::{Channel, ChannelId, MethodKind, MethodSet, Preferred};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::jail::Jail;
@@ -38,7 +37,7 @@ fn config(keys: &ShareKeys) -> server::Config {
         window_size: WINDOW_SIZE,
         preferred: Preferred {
             key: Cow::Borrowed(&[Algorithm::Ed25519]),
-            cipher: Cow::Borrowed(&[cipher::AES_128_GCM, cipher::AES_256_GCM]),
+            cipher: crate::ssh::ciphers::preferred(),
             ..Preferred::default()
         },
         // `sshfs` keeps its connection for the life of the mount; it sends keepalives itself.

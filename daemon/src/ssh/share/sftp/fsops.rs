@@ -23,8 +23,10 @@ use super::attrs::{allowed_mode, entry_of, unix_now};
 use super::errors::{Error, denied};
 use super::handles::{Listing, OpenFile};
 
-/// Directory entries per READDIR reply (as OpenSSH), keeping replies well below 256 KiB.
-const READDIR_BATCH: usize = 100;
+/// Directory entries per READDIR reply: five times OpenSSH's 100, so that listing a large
+/// folder takes a fifth of the round trips (through two SSH layers); at ~150 bytes an entry a
+/// reply stays well below 256 KiB.
+const READDIR_BATCH: usize = 500;
 /// `SSH2_FXE_STATVFS_ST_RDONLY` of OpenSSH's `PROTOCOL` file: set for read-only roots too.
 pub(super) const STATVFS_RDONLY: u64 = 0x1;
 /// `SSH2_FXE_STATVFS_ST_NOSUID` of OpenSSH's `PROTOCOL` file.
