@@ -1435,10 +1435,9 @@ def bench_share(xvfb):
 
 
 GROWTH_PY = None
-# Parts that run only when BENCH_ONLY names them. "share" stays here until x2god's side of it
-# (Session.ShareFolder) works: then delete it from this set, so the default run includes it, and
-# add its minutes to the run time in benches/run.sh's header and BENCHMARKS.md.
-OPT_IN = {"share"}
+# Parts that run only when BENCH_ONLY names them (none at present; "share" joined the default
+# run once x2god's Session.ShareFolder worked).
+OPT_IN = set()
 
 
 def main():

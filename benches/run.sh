@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # x2god benchmark: x2god next to pyhoca-cli, python-x2go and plain OpenSSH, in one run.
 #
-#   sudo benches/run.sh            # everything (about 9 minutes on a 2-core machine, plus a
+#   sudo benches/run.sh            # everything (about 12 minutes on a 2-core machine, plus a
 #                                  # first-time release build of x2god and the bench client)
 #
 # Environment knobs (all optional):
-#   BENCH_ONLY=warm,cold,lifecycle,signal,scale,growth,rtt   run only these parts
+#   BENCH_ONLY=warm,cold,lifecycle,signal,scale,growth,rtt,share   run only these parts
 #                                  rtt: the server behind a 50 ms RTT delay line (namespace
 #                                  x2god-far, TUN devices x2god-fr/x2god-ff, 10.231.5.1 <-> 10.231.5.2,
 #                                  benches/tundelay.py, its own sshd); needs the lab's guard route
@@ -13,8 +13,7 @@
 #   BENCH_RTT_LIFECYCLE=0          rtt without the lifecycle runs (lists only)
 #   BENCH_ONLY=share               client folders mounted on the server (sshfs), as the lab's sshfs
 #                                  user: x2god (Session.ShareFolder) next to pyhoca-cli -F and plain
-#                                  sshfs; not in the default run until x2god's side works (OPT_IN in
-#                                  bench.py says how to add it); about 3-4 minutes
+#                                  sshfs; part of the default run; about 2.5 minutes
 #   BENCH_SHARE_PYHOCA_FULL=1      share: pyhoca-cli's `tar` reads the whole tree (4 min per run)
 #                                  instead of a tenth of it, scaled
 #   BENCH_QUICK=1                  fewer repetitions (a smoke run)
