@@ -31,6 +31,7 @@ pub fn sample(signature: &str, text: &'static str) -> OwnedVariant {
         "i" => Variant::from(7i32),
         "o" => Variant::from(ObjectPath::from_static_str_unchecked("/x")),
         "as" => Variant::from(vec![text]),
+        "a(sb)" => Variant::from(vec![(text, true)]),
         other => panic!("no sample of type {other}: add one"),
     };
     OwnedVariant::try_from(v).unwrap()
