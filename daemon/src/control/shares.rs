@@ -37,6 +37,9 @@ use crate::x2go::validate::{SessionName, Username};
 const MOUNT_TIMEOUT: Duration = Duration::from_secs(45);
 /// `x2goumount-session` runs `fusermount -u` per mount.
 const UMOUNT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often, and how far apart, a refused reverse forward is asked for again (2 s in all).
+const FORWARD_RETRIES: u32 = 20;
+const FORWARD_RETRY_PAUSE: Duration = Duration::from_millis(100);
 /// What separates the private key from the host key in the key bundle (doc §2.12).
 const BUNDLE_SEPARATOR: &str = "----BEGIN RSA IDENTITY----";
 
@@ -44,8 +47,9 @@ const BUNDLE_SEPARATOR: &str = "----BEGIN RSA IDENTITY----";
 struct SessionShares {
     keys: Arc<ShareKeys>,
     jail: Arc<Jail>,
-    /// The reverse forward's accept loop, and the connection generation it runs on.
-    forward: Option<(u64, tokio::task::JoinHandle<()>)>,
+    /// The reverse forward's accept loop, the connection generation it runs on, and the
+    /// server port it forwards.
+    forward: Option<(u64, u16, tokio::task::JoinHandle<()>)>,
     /// Folders shared now, and whether read-only.
     folders: BTreeMap<SharePath, bool>,
     /// Folders shared when the session was last suspended (for `restore_shared_local_folders`).
@@ -73,7 +77,7 @@ impl SessionShares {
     }
 
     fn stop_forward(&mut self) {
-        if let Some((_, task)) = self.forward.take() {
+        if let Some((_, _, task)) = self.forward.take() {
             task.abort();
         }
     }
@@ -215,11 +219,24 @@ impl Shares {
     async fn ensure_forward(&self, session: &str, port: u16) -> Result<(), Error> {
         let generation = self.connector.generation();
         let (keys, jail) = {
-            let sessions = lock(&self.sessions);
+            let mut sessions = lock(&self.sessions);
+            // The server gave this port to `session`: a session of ours that had it before has
+            // ended, even if our listing has not told us yet (a start right after a
+            // terminate): its forward must make room.
+            for (name, other) in sessions.iter_mut() {
+                if name != session
+                    && other
+                        .forward
+                        .as_ref()
+                        .is_some_and(|(g, p, _)| *g == generation && *p == port)
+                {
+                    other.stop_forward();
+                }
+            }
             let s = sessions
                 .get(session)
                 .ok_or_else(|| Error::NotFound(format!("no shares of {session:?}")))?;
-            if let Some((g, task)) = &s.forward
+            if let Some((g, _, task)) = &s.forward
                 && *g == generation
                 && !task.is_finished()
             {
@@ -228,21 +245,33 @@ impl Shares {
             (s.keys.clone(), s.jail.clone())
         };
         let conn = self.connector.connection()?;
-        // One client per session receives its sshfs connections: the one showing it, which
-        // asked for the port first (python-x2go does, for its own sessions).
-        let forward = conn.forward_remote(port).await.map_err(|e| {
-            Error::Busy(format!(
-                "cannot take the session's sshfs connections (server port {port}): {e}; \
-                 another client showing the session may hold them: share from that client"
-            ))
-        })?;
+        // A forward of the port just stopped (above, or by a suspend or terminate) cancels on
+        // the server asynchronously: ask again for a while before giving up.
+        let mut tries = 0;
+        let forward = loop {
+            match conn.forward_remote(port).await {
+                Ok(f) => break f,
+                Err(_) if tries < FORWARD_RETRIES => {
+                    tries += 1;
+                    tokio::time::sleep(FORWARD_RETRY_PAUSE).await;
+                }
+                // One client per session receives its sshfs connections: the one showing it,
+                // which asked for the port first (python-x2go does, for its own sessions).
+                Err(e) => {
+                    return Err(Error::Busy(format!(
+                        "cannot take the session's sshfs connections (server port {port}): {e}; \
+                         another client showing the session may hold them: share from that client"
+                    )));
+                }
+            }
+        };
         let name = self.name.clone();
         let label = session.to_owned();
         let task = tokio::spawn(accept_loop(forward, keys, jail, name, label));
         let mut sessions = lock(&self.sessions);
         if let Some(s) = sessions.get_mut(session) {
             s.stop_forward();
-            s.forward = Some((generation, task));
+            s.forward = Some((generation, port, task));
         } else {
             task.abort();
         }
