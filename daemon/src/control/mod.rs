@@ -7,7 +7,8 @@
 //! - [`lifecycle`]: start, resume, suspend, terminate, dissociate, and the local side
 //!   ([`local`]: forward + nxproxy; [`plan`]: validated start and resume requests);
 //! - [`apps`], [`server`]: published applications, server queries;
-//! - [`shares`]: client folders shared into sessions (reverse sshfs to an embedded SFTP server);
+//! - [`shares`]: client folders shared into sessions (reverse sshfs to an embedded SFTP server),
+//!   with [`share_forward`] answering the forwarded connections;
 //! - [`listing`]: the one way sessions are listed, over [`shared`] listings and the
 //!   session [`table`];
 //! - [`exec`]: one X2Go command over the connection;
@@ -28,6 +29,7 @@ mod local;
 mod plan;
 mod profile;
 mod server;
+mod share_forward;
 mod shared;
 mod shares;
 pub mod spool;

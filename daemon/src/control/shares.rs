@@ -22,12 +22,13 @@ use super::events::{Events, ProfileEvent};
 use super::listing::{Listings, SessionObserver};
 use super::local::LocalSpec;
 use super::plan::Features;
+use super::share_forward::accept_loop;
 use super::spool::{
     Launcher, MimeBox, MimeBoxConfig, PrintActionKind, PrintQueue, PrintQueueConfig,
 };
 use super::sync::{SharedName, lock};
 use super::table::Change;
-use crate::ssh::{Jail, RemoteForward, ShareKeys, serve_sftp};
+use crate::ssh::{Jail, ShareKeys};
 use crate::x2go::command::RemoteCommand;
 use crate::x2go::list::{SessionInfo, SessionStatus};
 use crate::x2go::share::{MountFailure, ShareKind, SharePath, parse_mount_result};
@@ -678,33 +679,4 @@ impl SessionObserver for Shares {
 fn is_feature_folder(p: &SharePath) -> bool {
     let s = p.as_str();
     s.contains("/.x2go/S-") && (s.ends_with("/spool") || s.ends_with("/mimebox"))
-}
-
-/// Answers every connection the server accepts on the session's sshfs port with the embedded
-/// SFTP server, until the forward ends (the connection went, the session's shares were dropped).
-async fn accept_loop(
-    mut forward: RemoteForward,
-    keys: Arc<ShareKeys>,
-    jail: Arc<Jail>,
-    profile: SharedName,
-    session: String,
-) {
-    // Held here, so that aborting this task (the session's shares went) ends every connection.
-    let mut connections = tokio::task::JoinSet::new();
-    loop {
-        tokio::select! {
-            stream = forward.accept() => {
-                let Some(stream) = stream else { break };
-                let (keys, jail, profile, session) =
-                    (keys.clone(), jail.clone(), profile.clone(), session.clone());
-                connections.spawn(async move {
-                    if let Err(e) = serve_sftp(stream, keys, jail).await {
-                        debug!(%profile, %session, error = %e, "an sshfs connection ended with an error");
-                    }
-                });
-            }
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-    forward.close().await;
 }
