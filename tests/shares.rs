@@ -64,6 +64,18 @@ fn sshfs_mounts() -> Vec<String> {
         .collect()
 }
 
+/// A temporary parent of client folders, world-traversable so the server-side assertions (as
+/// the session's user) can look at the client side too.
+fn client_dir(prefix: &str) -> tempfile::TempDir {
+    let tmp = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
+    std::fs::set_permissions(
+        tmp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    tmp
+}
+
 /// A folder on the client side (this machine) for sharing, world-traversable so the
 /// assertions can look at it, with a file in it.
 fn client_folder(parent: &Path, name: &str) -> PathBuf {
@@ -103,15 +115,7 @@ async fn folders_shared_at_start_and_later_carry_files_both_ways() {
     let _g = GRAPHICAL.lock().await;
     bounded(async {
         let user = lab.var("SSH_USER");
-        let tmp = tempfile::Builder::new()
-            .prefix("x2god-share")
-            .tempdir()
-            .unwrap();
-        std::fs::set_permissions(
-            tmp.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
+        let tmp = client_dir("x2god-share");
         let at_start = client_folder(tmp.path(), "at start");
         let later = client_folder(tmp.path(), "Bücher später");
         let big = later.join("big.bin");
@@ -236,15 +240,19 @@ async fn hostile_folders_are_refused_with_nothing_mounted() {
         assert_eq!(sshfs_mounts(), before, "something was mounted");
         // Nothing ran on the server for them (the daemon logs every command it sends), and no
         // key reached the server's key folder.
+        // A command after them shows that commands are logged at all (else this could not fail).
+        p.list_mounts(s.name(), Options::new()).await.unwrap();
         let log = d.log_text();
         let sent: Vec<&str> = log[log_before..]
             .lines()
-            .filter(|l| l.contains("running server command") && !l.contains("x2golistsessions"))
+            .filter(|l| l.contains("running server command"))
+            .filter(|l| !l.contains("x2golistsessions"))
             .collect();
         assert!(
-            sent.is_empty(),
-            "commands ran for refused folders: {sent:?}"
+            sent.last().is_some_and(|l| l.contains("x2golistmounts")),
+            "the check command is not in the log: {sent:?}"
         );
+        assert_eq!(sent.len(), 1, "commands ran for refused folders: {sent:?}");
         let user = lab.var("SSH_USER");
         let (_, keys, _) = as_user(&user, "ls -A \"$HOME/.x2go/ssh\" 2>/dev/null", &[]);
         assert!(keys.trim().is_empty(), "key files left: {keys}");
@@ -289,9 +297,7 @@ async fn a_second_user_reads_no_key_and_cannot_log_in_to_the_share() {
     bounded(async {
         let user = lab.var("SSH_USER");
         let other = lab.var("SSH_USER2");
-        let tmp = tempfile::Builder::new().prefix("x2god-keys").tempdir().unwrap();
-        std::fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
+        let tmp = client_dir("x2god-keys");
         let folder = client_folder(tmp.path(), "folder");
         let folder_s = folder.to_string_lossy().into_owned();
         let d = Daemon::start_with_display(&lab).await;
@@ -367,15 +373,7 @@ async fn shares_return_after_resume_and_after_a_reconnect() {
     let _g = GRAPHICAL.lock().await;
     bounded(async {
         let user = lab.var("SSH_USER");
-        let tmp = tempfile::Builder::new()
-            .prefix("x2god-restore")
-            .tempdir()
-            .unwrap();
-        std::fs::set_permissions(
-            tmp.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
+        let tmp = client_dir("x2god-restore");
         let first = client_folder(tmp.path(), "first");
         let second = client_folder(tmp.path(), "second");
         let (first_s, second_s) = (
@@ -471,9 +469,7 @@ async fn pyhoca_and_x2god_see_each_others_shares() {
     let _g = GRAPHICAL.lock().await;
     bounded(async {
         let user = lab.var("SSH_USER");
-        let tmp = tempfile::Builder::new().prefix("x2god-interop").tempdir().unwrap();
-        std::fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
+        let tmp = client_dir("x2god-interop");
         let theirs = client_folder(tmp.path(), "pyhoca shares");
         let ours = client_folder(tmp.path(), "x2god shares");
         let (theirs_s, ours_s) = (

@@ -29,10 +29,7 @@ impl FolderChooser {
         if let Some(p) = var("X2GOD_FOLDER_CHOOSER").filter(|p| !p.is_empty()) {
             return Some(FolderChooser::Program(PathBuf::from(p)));
         }
-        let graphical = ["DISPLAY", "WAYLAND_DISPLAY"]
-            .iter()
-            .any(|v| var(v).is_some_and(|d| !d.is_empty()));
-        if !graphical {
+        if !crate::prompt::graphical(&var) {
             return None;
         }
         let path = var("PATH").unwrap_or_default();

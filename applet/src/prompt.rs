@@ -47,10 +47,7 @@ impl Asker {
                 return Some(Asker::Askpass(PathBuf::from(p)));
             }
         }
-        let graphical = ["DISPLAY", "WAYLAND_DISPLAY"]
-            .iter()
-            .any(|v| var(v).is_some_and(|d| !d.is_empty()));
-        if !graphical {
+        if !graphical(&var) {
             return None;
         }
         let path = var("PATH").unwrap_or_default();
@@ -275,6 +272,13 @@ impl Agent for PromptAgent {
             }
         }
     }
+}
+
+/// Whether the environment `var` names a display a dialog can appear on.
+pub(crate) fn graphical(var: &impl Fn(&str) -> Option<OsString>) -> bool {
+    ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| var(v).is_some_and(|d| !d.is_empty()))
 }
 
 #[cfg(test)]

@@ -3,11 +3,13 @@
 //! Per session: a fresh key pair (the throw-away client key the server-side `sshfs` logs in
 //! with, and the host key of our embedded server, pinned in the `.ident` file), a [`Jail`] of
 //! the folders shared, and one reverse forward of the session's `sshfs_port` on the profile's
-//! connection, whose channels [`serve_sftp`] answers. `x2gomountdirs` (fed the key bundle on
-//! standard input, see `x2go/scripts/mount_dirs.sh`) mounts a folder; `x2goumount-session`
-//! unmounts it. The server unmounts everything itself on suspend and terminate; what was shared
-//! is kept for `restore_shared_local_folders`. The print spool and the MIME box travel the same
-//! way, each a root of the same jail.
+//! connection, whose channels [`serve_sftp`](crate::ssh::serve_sftp) answers.
+//! `x2gomountdirs` (fed the key bundle on standard input, see `x2go/scripts/mount_dirs.sh`)
+//! mounts a folder; `x2goumount-session` unmounts it. The server unmounts everything itself on
+//! suspend (what was shared is kept for `restore_shared_local_folders`); on terminate nothing
+//! does, so the session's share connections end with its shares here, and `sshfs` unmounts as
+//! it exits. The print spool and the MIME box travel the same way, each a root of the same
+//! jail.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

@@ -22,7 +22,7 @@
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tracing::{error, info, warn};
 
@@ -103,11 +103,10 @@ impl PrintQueue {
     ) -> Result<PrintQueue, Error> {
         let folder = Arc::new(Folder::open(&config.spool_dir)?);
         super::folder::create_private_dir(&config.jobs_dir)?;
-        let action = Arc::new(Mutex::new(config.action));
         let handler = PrintHandler {
             folder: folder.clone(),
             jobs_dir: config.jobs_dir,
-            action,
+            action: config.action,
             launcher: config.launcher,
             max_size: config.max_size,
             on_job: Arc::new(on_job),
@@ -125,7 +124,7 @@ impl PrintQueue {
 struct PrintHandler {
     folder: Arc<Folder>,
     jobs_dir: PathBuf,
-    action: Arc<Mutex<PrintAction>>,
+    action: PrintAction,
     launcher: Launcher,
     max_size: u64,
     on_job: Arc<dyn Fn(PrintJob) + Send + Sync>,
@@ -294,11 +293,7 @@ impl Handler for PrintHandler {
     }
 
     async fn handle(&mut self, name: OsString) {
-        let action = self
-            .action
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let action = self.action.clone();
         let folder = self.folder.clone();
         let jobs_dir = self.jobs_dir.clone();
         let max_size = self.max_size;

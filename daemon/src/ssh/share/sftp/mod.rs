@@ -84,6 +84,16 @@ pub(super) struct SftpSession {
 }
 
 impl SftpSession {
+    /// STAT (`follow`: the final symbolic link is followed, within the jail) or LSTAT.
+    async fn stat_reply(&self, id: u32, path: String, follow: bool) -> Result<Attrs, Error> {
+        let jail = self.jail();
+        let st = blocking(move || stat_path(&jail, path.as_bytes(), follow)).await?;
+        Ok(Attrs {
+            id,
+            attrs: attrs_of(&st),
+        })
+    }
+
     /// A session serving the folders of `jail`, with no open handles.
     pub(super) fn new(jail: Arc<Jail>) -> SftpSession {
         SftpSession {
@@ -176,21 +186,11 @@ impl russh_sftp::server::Handler for SftpSession {
     }
 
     async fn lstat(&mut self, id: u32, path: String) -> Result<Attrs, Error> {
-        let jail = self.jail();
-        let st = blocking(move || stat_path(&jail, path.as_bytes(), false)).await?;
-        Ok(Attrs {
-            id,
-            attrs: attrs_of(&st),
-        })
+        self.stat_reply(id, path, false).await
     }
 
     async fn stat(&mut self, id: u32, path: String) -> Result<Attrs, Error> {
-        let jail = self.jail();
-        let st = blocking(move || stat_path(&jail, path.as_bytes(), true)).await?;
-        Ok(Attrs {
-            id,
-            attrs: attrs_of(&st),
-        })
+        self.stat_reply(id, path, true).await
     }
 
     async fn fstat(&mut self, id: u32, handle: String) -> Result<Attrs, Error> {
