@@ -44,6 +44,8 @@ mod user_unit;
 mod shares;
 // Printing (CUPS + cups-x2go) and the MIME box through the session's reverse sshfs.
 mod printing;
+// Sound through the local PulseAudio: the tone arrives, the cookie keeps others out.
+mod sound;
 // The example tray applet, driven through its menu as a panel would.
 mod applet;
 

@@ -140,6 +140,9 @@ pub struct SessionDetails {
     pub username: String,
     /// The folders shared into the session: (path, read-only).
     pub shared_folders: Vec<(String, bool)>,
+    /// The session's sound here: `pulse` (it plays through the local sound server), `failed`
+    /// (asked for, but not to be had; the daemon's log says why) or `none`.
+    pub sound: String,
     /// Every property as sent, for ones added later.
     pub raw: HashMap<String, OwnedVariant>,
 }
@@ -164,6 +167,7 @@ impl SessionDetails {
                 .get("SharedFolders")
                 .and_then(|v| <Vec<(String, bool)>>::try_from(v.clone()).ok())
                 .unwrap_or_default(),
+            sound: get(&raw, "Sound").unwrap_or_default(),
             raw,
         }
     }
@@ -321,6 +325,11 @@ impl SessionHandle {
     /// The folders shared into the session: (path, read-only).
     pub async fn shared_folders(&self) -> Result<Vec<(String, bool)>, Error> {
         self.proxy.shared_folders().await.map_err(object_error)
+    }
+
+    /// The session's sound here: `pulse`, `failed` or `none`.
+    pub async fn sound(&self) -> Result<String, Error> {
+        self.proxy.sound().await.map_err(object_error)
     }
 }
 

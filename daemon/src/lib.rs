@@ -9,6 +9,8 @@
 //! - [`control`]: one controller per profile, tying a connection to X2Go commands.
 //! - [`registry`]: the set of profiles (create, rename, remove, settings checks, secrets,
 //!   x2goclient's profiles), knowing nothing of D-Bus.
+//! - [`sound`]: the relay between a session's PulseAudio clients and the local sound server,
+//!   which checks their cookie; knows neither SSH nor X2Go.
 //! - [`bus`]: the D-Bus objects, the only place that knows zbus and maps errors to wire names.
 
 pub mod bus;
@@ -18,6 +20,7 @@ pub mod logging;
 pub mod profiles;
 pub(crate) mod registry;
 pub(crate) mod service;
+pub(crate) mod sound;
 pub(crate) mod ssh;
 pub mod x2go;
 

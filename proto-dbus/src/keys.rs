@@ -336,6 +336,13 @@ key_table! {
         "Clipboard sharing: `both`, `server`, `client` or `none`.";
     NXPROXY = "nxproxy" => Type::String, SESSION, false, Missing,
         "The local `nxproxy` binary (default: found in `PATH`).";
+    SND_SYSTEM = "snd_system" => Type::String, SESSION, false, Same,
+        "Sound: `pulse` (default: the session's PulseAudio clients play through the local \
+         sound server, the session's `Sound` property says whether they can) or `none`; `esd` \
+         and `arts` are refused with `NotSupported`.";
+    SND_PORT = "snd_port" => PORT_NUMBER, SESSION, false, Same,
+        "Reach the local sound server over TCP at 127.0.0.1 on this port (python-x2go's way; \
+         default: its unix socket, `PULSE_SERVER`, else `$XDG_RUNTIME_DIR/pulse/native`).";
     ALLOW_SHARE_LOCAL_FOLDERS = "allow_share_local_folders" => Type::Boolean, SESSION, false,
         Same,
         "Allow sharing client folders into sessions (default true; python-x2go's is false, with \

@@ -285,6 +285,9 @@ pub trait Session {
     /// The folders shared into the session: (path, read-only).
     #[zbus(property)]
     fn shared_folders(&self) -> zbus::Result<Vec<(String, bool)>>;
+    /// The session's sound here: `pulse`, `failed` or `none`.
+    #[zbus(property)]
+    fn sound(&self) -> zbus::Result<String>;
     /// Session name.
     #[zbus(property)]
     fn name(&self) -> zbus::Result<String>;

@@ -29,6 +29,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/net.sh"
 # shellcheck source=cups.sh
 . "$HERE/cups.sh"
+# shellcheck source=pulse.sh
+. "$HERE/pulse.sh"
 
 START_NS="$(date +%s%N)"
 LAB="$(lab_resolve_dir "${1:-}")"
@@ -49,7 +51,8 @@ PACKAGES=(openssh-server openssh-client x2goserver x2goserver-xsession
     gnome-keyring libsecret-tools oathtool libpam-google-authenticator sshpass expect   # keyring/TOTP tests, 7c
     systemd man-db    # systemd-analyze verify and its man: lookups (tests/install.rs)
     dbus-user-session   # the user manager's socket-activated session bus (tests/user_unit.rs)
-    "${LAB_CUPS_PACKAGES[@]}")   # section 13b: printing (cups.sh; x2goserver-printing among them)
+    "${LAB_CUPS_PACKAGES[@]}"
+    "${LAB_PULSE_PACKAGES[@]}")   # section 13b: printing (cups.sh; x2goserver-printing among them)
 # One dpkg-query for all packages (one call per package cost ~0.2 s); it exits
 # non-zero when some package is unknown, which just means "missing".
 declare -A installed=()
@@ -588,6 +591,11 @@ fi
 lab_cups_up "$LAB"
 
 # ---------------------------------------------------------------------------
+# 13c. Sound (pulse.sh): the "local" pulseaudio with the null sink x2gonull,
+# the native protocol on a unix socket and on 127.0.0.1:4713.
+lab_pulse_up "$LAB"
+
+# ---------------------------------------------------------------------------
 # 13. lab.env: KEY=VALUE, sourceable by sh/bash and trivially parseable elsewhere.
 # Values are bare when they only hold safe characters, else single-quoted.
 env_line() {
@@ -632,6 +640,14 @@ env_line() {
     env_line CUPS_QUEUE "$LAB_CUPS_QUEUE"
     env_line CUPS_ERROR_LOG "$LAB_CUPS_ERROR_LOG"
     env_line CUPS_X2GO_CONF "$LAB_CUPS_X2GO_CONF"
+    # Section 13c: the local sound server (root's, private HOME under $LAB/pulse):
+    # PULSE_SERVER/PULSE_COOKIE reach it; its null sink's monitor is recorded.
+    env_line PULSE_HOME "$LAB/pulse"
+    env_line PULSE_RUNTIME_DIR "$LAB/pulse/run"
+    env_line PULSE_SERVER "unix:$LAB/pulse/run/pulse/native"
+    env_line PULSE_COOKIE "$LAB/pulse/.config/pulse/cookie"
+    env_line PULSE_SINK "$LAB_PULSE_SINK"
+    env_line PULSE_TCP_PORT "$LAB_PULSE_TCP_PORT"
     # Lab .desktop files (x2god-lab-*; x2god-lab-hidden is NoDisplay) listed by x2gogetapps.
     env_line APPS_DIR "$APPS_DIR"
     # Empty when the machine already had a /dev/log (then syslog goes there).

@@ -30,6 +30,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/net.sh"
 # shellcheck source=cups.sh
 . "$HERE/cups.sh"
+# shellcheck source=pulse.sh
+. "$HERE/pulse.sh"
 
 LAB="$(lab_resolve_dir "${1:-}")"
 [[ "$(id -u)" -eq 0 ]] || die "must run as root"
@@ -204,6 +206,9 @@ lab_fuse_restore "$LAB"
 # final check below.
 mapfile -t cups_leftovers < <(lab_cups_down "$LAB")
 
+# 7c. Sound (setup.sh section 13c, pulse.sh).
+mapfile -t pulse_leftovers < <(lab_pulse_down "$LAB")
+
 # ---------------------------------------------------------------------------
 # 8. Jump topology and kbd sshd (setup.sh 7b/7c, names in net.sh). Whatever is
 # still inside a lab namespace (an sshd of a crashed run, a leftover agent) is
@@ -214,7 +219,7 @@ lab_net_down || log "WARNING: veth $LAB_VETH_ROOT still present after deleting t
 lab_net_guard_del
 rm -f "$LAB_KBD_PAM_FILE"
 mapfile -t leftovers < <(lab_net_leftovers)
-leftovers+=("${cups_leftovers[@]}")
+leftovers+=("${cups_leftovers[@]}" "${pulse_leftovers[@]}")
 for entry in "${STOPPED_SSHDS[@]}"; do
     read -r pid cfg <<<"$entry"
     if pid_matches "$pid" "$cfg"; then leftovers+=("sshd pid $pid ($cfg)"); fi

@@ -728,6 +728,8 @@ pub struct Pyhoca {
     home: tempfile::TempDir,
     lab: Lab,
     children: Vec<Child>,
+    /// `--sound`: `none`, or `pulse` (to the lab's sound server, see [`Pyhoca::with_sound`]).
+    sound: &'static str,
 }
 
 impl Pyhoca {
@@ -742,13 +744,26 @@ impl Pyhoca {
             home,
             lab: lab.clone(),
             children: Vec::new(),
+            sound: "none",
         }
+    }
+
+    /// A pyhoca-cli with `--sound pulse`: python-x2go forwards the session's sound to TCP
+    /// 127.0.0.1:4713 (the lab's sound server listens there) and uploads the cookie of its
+    /// HOME, a copy of the lab's.
+    pub fn with_sound(lab: &Lab) -> Pyhoca {
+        let mut p = Pyhoca::new(lab);
+        let pulse = p.home.path().join(".config").join("pulse");
+        std::fs::create_dir_all(&pulse).unwrap();
+        std::fs::copy(lab.var("PULSE_COOKIE"), pulse.join("cookie")).unwrap();
+        p.sound = "pulse";
+        p
     }
 
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new("/usr/bin/pyhoca-cli");
         cmd.args(["--server", "127.0.0.1", "-p", &self.lab.var("SSH_PORT")])
-            .args(["-l", &self.lab.var("SSH_USER"), "--sound", "none"])
+            .args(["-l", &self.lab.var("SSH_USER"), "--sound", self.sound])
             .args(args)
             .env_clear()
             .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")

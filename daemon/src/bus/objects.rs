@@ -210,6 +210,20 @@ async fn publish(
                     .await?;
             }
         }
+        ProfileEvent::Sound { name } => {
+            let path = session_path(&ctl.name(), name);
+            if let Ok(iface) = conn
+                .object_server()
+                .interface::<_, SessionObject>(&path)
+                .await
+            {
+                iface
+                    .get()
+                    .await
+                    .sound_changed(iface.signal_emitter())
+                    .await?;
+            }
+        }
         ProfileEvent::PrintJob {
             session,
             file,

@@ -244,6 +244,8 @@ fn apply_setting(s: &mut ProfileSettings, key: &Key, v: &Variant<'_>) -> Result<
         keys::KBVARIANT => s.session.kbvariant = Some(string(name, v)?),
         keys::CLIPBOARD => s.session.clipboard = Some(string(name, v)?),
         keys::NXPROXY => s.session.nxproxy = Some(PathBuf::from(string(name, v)?)),
+        keys::SND_SYSTEM => s.session.snd_system = Some(string(name, v)?),
+        keys::SND_PORT => s.session.snd_port = u16::try_from(ranged(key, v)?).ok(),
         keys::ALLOW_SHARE_LOCAL_FOLDERS => {
             s.session.allow_share_local_folders = Some(boolean(name, v)?)
         }

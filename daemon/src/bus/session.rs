@@ -89,6 +89,14 @@ impl SessionObject {
         self.ctl.shares().folders(&self.name)
     }
 
+    /// The session's sound here: `pulse` (its PulseAudio clients play through the local sound
+    /// server), `failed` (asked for, but the local sound server or the session's sound port
+    /// cannot be had; the log says why) or `none` (not asked for, or not shown here).
+    #[zbus(property)]
+    fn sound(&self) -> String {
+        self.ctl.sound().state(&self.name).to_owned()
+    }
+
     /// The session name.
     #[zbus(property(emits_changed_signal = "const"))]
     fn name(&self) -> String {

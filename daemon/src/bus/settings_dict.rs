@@ -82,6 +82,7 @@ pub fn settings_dict(s: &ProfileSettings) -> HashMap<String, OwnedVariant> {
         (keys::KBTYPE, &ss.kbtype),
         (keys::KBVARIANT, &ss.kbvariant),
         (keys::CLIPBOARD, &ss.clipboard),
+        (keys::SND_SYSTEM, &ss.snd_system),
         (keys::PRINT_ACTION, &ss.print_action),
         (keys::PDFVIEW_CMD, &ss.pdfview_cmd),
         (keys::PRINTER, &ss.printer),
@@ -94,6 +95,9 @@ pub fn settings_dict(s: &ProfileSettings) -> HashMap<String, OwnedVariant> {
     }
     if let Some(dpi) = ss.dpi {
         put(&mut d, keys::DPI, dpi);
+    }
+    if let Some(port) = ss.snd_port {
+        put(&mut d, keys::SND_PORT, port);
     }
     if let Some(n) = &ss.nxproxy {
         put(&mut d, keys::NXPROXY, n.display().to_string());

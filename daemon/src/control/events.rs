@@ -42,6 +42,11 @@ pub enum ProfileEvent {
         /// The session.
         name: String,
     },
+    /// The sound of a session changed (its `Sound` property).
+    Sound {
+        /// The session.
+        name: String,
+    },
     /// A print job arrived for a session whose print action is `DIALOG`: an applet may offer
     /// to open, save or print it.
     PrintJob {

@@ -78,6 +78,23 @@ pub(crate) async fn run(
     timeout: Duration,
 ) -> Result<Vec<u8>, Error> {
     let (envelope, out) = exec_enveloped(connector, cmd, timeout).await?;
+    checked(cmd, &envelope, out)
+}
+
+/// [`run`] with `input` on the command's standard input (never on its command line: a
+/// credential).
+pub(crate) async fn run_input(
+    connector: &Connector,
+    cmd: &RemoteCommand,
+    input: &[u8],
+    timeout: Duration,
+) -> Result<Vec<u8>, Error> {
+    let (envelope, out) = exec_enveloped_with_input(connector, cmd, input, timeout).await?;
+    checked(cmd, &envelope, out)
+}
+
+/// The payload of a command that exited 0, or the server's error.
+fn checked(cmd: &RemoteCommand, envelope: &Envelope, out: ExecOutput) -> Result<Vec<u8>, Error> {
     if out.exit_status != Some(0) {
         let stderr = String::from_utf8_lossy(&out.stderr);
         return Err(Error::Server {

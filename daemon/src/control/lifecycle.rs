@@ -11,17 +11,19 @@ use super::activity::Activity;
 use super::connection::Connector;
 use super::error::Error;
 use super::events::{Events, ProfileEvent};
-use super::exec::{COMMAND_TIMEOUT, run, run_status};
+use super::exec::{COMMAND_TIMEOUT, run, run_input, run_status};
 use super::listing::Listings;
 use super::local::{LocalSession, LocalSpec};
 use super::plan::{Features, ResumePlan, StartPlan};
 use super::server::ServerQueries;
 use super::shares::Shares;
+use super::sound::SoundRelays;
 use super::sync::{SharedName, lock};
 use super::table::Expect;
 use crate::x2go::command::RemoteCommand;
 use crate::x2go::list::{SessionStatus, XCookie};
 use crate::x2go::session_options::{SessionCommand, SessionType};
+use crate::x2go::sound::SoundSystem;
 use crate::x2go::start::{AgentState, parse_agent_state, parse_resume, parse_start_agent};
 use crate::x2go::validate::{SessionKind, SessionName, Username};
 
@@ -40,6 +42,7 @@ pub struct Lifecycle {
     activity: Arc<Activity>,
     events: Events,
     shares: Arc<Shares>,
+    sound: Arc<SoundRelays>,
     /// Sessions this daemon displays, by name.
     local: Mutex<HashMap<String, LocalSession>>,
     /// How to show again, after a reconnect, each session x2god shows (see `auto_resume`).
@@ -57,6 +60,7 @@ impl Lifecycle {
         activity: Arc<Activity>,
         events: Events,
         shares: Arc<Shares>,
+        sound: Arc<SoundRelays>,
     ) -> Lifecycle {
         Lifecycle {
             name,
@@ -65,6 +69,7 @@ impl Lifecycle {
             activity,
             events,
             shares,
+            sound,
             local: Mutex::default(),
             viewing: Mutex::default(),
             op_locks: Mutex::default(),
@@ -153,10 +158,20 @@ impl Lifecycle {
                 started.sound_port,
                 &plan.agent.command,
                 plan.agent.session_type,
+                plan.sound.system,
             );
-            self.run(&run, COMMAND_TIMEOUT)
-                .await
-                .map_err(|e| e.at("x2goruncommand"))?;
+            // The sound port is forwarded before the program runs: it may play at once.
+            let ran = match plan.sound.system {
+                SoundSystem::Pulse => {
+                    let prepared = self.sound.prepare(name.as_str(), &plan.sound).await;
+                    self.sound
+                        .start(name.as_str(), started.sound_port, &prepared)
+                        .await;
+                    run_input(&self.connector, &run, prepared.cookie(), COMMAND_TIMEOUT).await
+                }
+                SoundSystem::None => self.run(&run, COMMAND_TIMEOUT).await,
+            };
+            ran.map_err(|e| e.at("x2goruncommand"))?;
             Ok::<(), Error>(())
         }
         .await;
@@ -270,14 +285,18 @@ impl Lifecycle {
                     reason: e.to_string(),
                 })?;
             match early {
-                Some((port, attached)) if port == ports.graphics_port => attached,
+                Some((port, attached)) if port == ports.graphics_port => attached?,
                 // (Not seen: the agent's options and the command's answer name one port.)
                 Some(_) => {
                     self.detach(name.as_str()).await;
-                    attach(ports.graphics_port).await
+                    attach(ports.graphics_port).await?
                 }
-                None => attach(ports.graphics_port).await,
+                None => attach(ports.graphics_port).await?,
             }
+            if plan.sound.system == SoundSystem::Pulse {
+                self.resume_sound(&name, ports.sound_port, &plan).await;
+            }
+            Ok(())
         }
         .await;
         self.activity.forget_agent_listening(name.as_str());
@@ -297,6 +316,24 @@ impl Lifecycle {
         }
         self.features_in_background(name.as_str(), &plan.features, &plan.local, folders);
         Ok(())
+    }
+
+    /// Sets up the sound of a resumed session again: a new cookie uploaded with the (possibly
+    /// new) sound port, and the port forwarded. A failure leaves the session silent, never
+    /// unresumed.
+    async fn resume_sound(&self, name: &SessionName, port: u16, plan: &ResumePlan) {
+        let prepared = self.sound.prepare(name.as_str(), &plan.sound).await;
+        self.sound.start(name.as_str(), port, &prepared).await;
+        let setup = RemoteCommand::sound_setup(name, port);
+        if let Err(e) = run_input(&self.connector, &setup, prepared.cookie(), COMMAND_TIMEOUT).await
+        {
+            self.sound
+                .failed(
+                    name.as_str(),
+                    format!("cannot set up the session's sound: {e}"),
+                )
+                .await;
+        }
     }
 
     /// Suspends a session another client shows and waits until its agent has let go, so that

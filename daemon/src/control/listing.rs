@@ -8,7 +8,7 @@
 //! `list` returns.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -87,7 +87,7 @@ pub(crate) struct Listings {
     /// follows the listed sessions' state files) the new set.
     names_changed: Notify,
     events: Events,
-    observer: OnceLock<Weak<dyn SessionObserver>>,
+    observers: Mutex<Vec<Weak<dyn SessionObserver>>>,
 }
 
 impl Listings {
@@ -109,18 +109,22 @@ impl Listings {
             kick: Notify::new(),
             names_changed: Notify::new(),
             events,
-            observer: OnceLock::new(),
+            observers: Mutex::default(),
         }
     }
 
-    /// Tells `observer` of every change from now on (set once, by the controller).
-    pub(crate) fn set_observer(&self, observer: Weak<dyn SessionObserver>) {
-        let _ = self.observer.set(observer);
+    /// Tells `observer` of every change from now on (the controller adds its parts).
+    pub(crate) fn add_observer(&self, observer: Weak<dyn SessionObserver>) {
+        lock(&self.observers).push(observer);
     }
 
-    /// Tells the observer of `change`, then publishes it.
+    /// Tells the observers of `change`, then publishes it.
     pub(crate) async fn publish(&self, change: Change, cause: Cause) {
-        if let Some(o) = self.observer.get().and_then(Weak::upgrade) {
+        let observers: Vec<_> = lock(&self.observers)
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for o in observers {
             o.changed(&change);
         }
         self.events.session(change, cause).await;

@@ -32,6 +32,7 @@ mod server;
 mod share_forward;
 mod shared;
 mod shares;
+mod sound;
 pub mod spool;
 mod sync;
 mod table;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use super::error::Error;
 use super::local::LocalSpec;
+use super::sound::SoundPlan;
 use super::spool::{self, MimeBoxAction, MimeBoxSettings, PrintAction, PrintArgs};
 use crate::profiles::SessionSettings;
 use crate::x2go::session_options::{Pack, ResumeArgs, SessionCommand, SessionType, StartAgentArgs};
@@ -22,6 +23,8 @@ pub struct StartPlan {
     pub local: LocalSpec,
     /// Folders, printing and the MIME box.
     pub features: Features,
+    /// Sound.
+    pub sound: SoundPlan,
 }
 
 /// A validated `Resume`.
@@ -33,6 +36,8 @@ pub struct ResumePlan {
     pub local: LocalSpec,
     /// Folders, printing and the MIME box.
     pub features: Features,
+    /// Sound.
+    pub sound: SoundPlan,
 }
 
 /// What travels through the session's reverse sshfs besides the picture: the folders shared
@@ -240,6 +245,7 @@ impl StartPlan {
             agent,
             local,
             features: Features::new(s)?,
+            sound: SoundPlan::new(s)?,
         })
     }
 }
@@ -260,6 +266,7 @@ impl ResumePlan {
             },
             local: plan.local.clone(),
             features: plan.features.clone(),
+            sound: plan.sound,
         }
     }
 
@@ -281,6 +288,7 @@ impl ResumePlan {
             args,
             local,
             features: Features::new(s)?,
+            sound: SoundPlan::new(s)?,
         })
     }
 }

@@ -21,6 +21,7 @@ use super::listing::{CALLER_MAX_AGE, Listings, Route, SessionObserver};
 use super::server::ServerQueries;
 use super::shared::SharedListings;
 use super::shares::Shares;
+use super::sound::SoundRelays;
 use super::sync::{SharedName, lock};
 use super::watcher::{self, WatchTarget};
 use crate::config::{Paths, local_username};
@@ -64,6 +65,7 @@ pub struct ProfileController {
     apps: PublishedApps,
     activity: Arc<Activity>,
     shares: Arc<Shares>,
+    sound: Arc<SoundRelays>,
 }
 
 impl ProfileController {
@@ -99,8 +101,15 @@ impl ProfileController {
                 listings.clone(),
                 events.clone(),
             ));
+            let sound = Arc::new(SoundRelays::new(
+                name.clone(),
+                connector.clone(),
+                events.clone(),
+            ));
             let observer: Weak<dyn SessionObserver> = Arc::downgrade(&shares) as _;
-            listings.set_observer(observer);
+            listings.add_observer(observer);
+            let observer: Weak<dyn SessionObserver> = Arc::downgrade(&sound) as _;
+            listings.add_observer(observer);
             let lifecycle = Arc::new(Lifecycle::new(
                 name.clone(),
                 connector.clone(),
@@ -108,6 +117,7 @@ impl ProfileController {
                 activity.clone(),
                 events,
                 shares.clone(),
+                sound.clone(),
             ));
             let server = Arc::new(ServerQueries::new(connector.clone(), listings.clone()));
             let apps = PublishedApps::new(connector.clone(), server.clone(), listings.clone());
@@ -122,6 +132,7 @@ impl ProfileController {
                 apps,
                 activity,
                 shares,
+                sound,
             }
         })
     }
@@ -287,6 +298,11 @@ impl ProfileController {
         &self.shares
     }
 
+    /// The sound of the sessions.
+    pub fn sound(&self) -> &SoundRelays {
+        &self.sound
+    }
+
     /// Shares the local folder `path` into the running session `session` (read-only if
     /// asked), unless the profile turns sharing off; returns the folder as shared.
     pub async fn share_folder(
@@ -316,6 +332,7 @@ impl ConnectorHooks for ProfileController {
         self.server.connected();
         self.apps.connected();
         self.shares.connection_changed();
+        self.sound.connection_changed();
         let target = WatchTarget {
             name: self.name.clone(),
             listings: Arc::downgrade(&self.listings),

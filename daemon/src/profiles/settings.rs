@@ -189,6 +189,12 @@ pub struct SessionSettings {
     /// The local `nxproxy` binary; found in `PATH` when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nxproxy: Option<PathBuf>,
+    /// `pulse` (the default) or `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snd_system: Option<String>,
+    /// The local sound server over TCP on this port of 127.0.0.1, instead of its socket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snd_port: Option<u16>,
     /// Seconds between session listings when the server-side watcher is unavailable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poll_interval: Option<f64>,

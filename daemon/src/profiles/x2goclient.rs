@@ -181,13 +181,16 @@ const MAPPED: &[&str] = &[
     "usemimebox",
     "mimeboxextensions",
     "mimeboxaction",
+    "sound",
+    "soundsystem",
+    "defsndport",
+    "sndport",
 ];
 
 /// Switches x2god does not act on, listed as ignored when on (python-x2go's default for all of
 /// them is off; x2goclient turns `sound` and `print` on by default, which a log line should
 /// mention all the more).
 const IGNORED_SWITCHES: &[&str] = &[
-    "sound",
     "useiconv",
     "setsessiontitle",
     "xinerama",
@@ -201,11 +204,8 @@ const IGNORED_SWITCHES: &[&str] = &[
 /// Keys that only refine a switch above, an RDP/XDMCP command or the look of x2goclient; their
 /// values alone change nothing, so they are never listed.
 const INERT: &[&str] = &[
-    "soundsystem",
     "startsoundsystem",
     "soundtunnel",
-    "defsndport",
-    "sndport",
     "iconvto",
     "iconvfrom",
     "sessiontitle",
@@ -478,6 +478,7 @@ fn map_features(f: &mut Fields<'_>, ss: &mut SessionSettings) {
             .filter(|e| !e.is_empty())
             .collect();
     }
+    map_sound(f, ss);
     // python-x2go falls back to OPEN for names it does not know.
     if let Some(a) = f.non_empty("mimeboxaction") {
         ss.mimebox_action = Some(if ["OPEN", "OPENWITH", "SAVEAS"].contains(&a.as_str()) {
@@ -545,6 +546,25 @@ fn split_host_port(s: &str) -> (&str, Option<&str>) {
     match s.split_once(':') {
         Some((host, port)) if !port.contains(':') => (host, Some(port)),
         _ => (s, None),
+    }
+}
+
+/// Sound as python-x2go reads it: `sound` off is `none`, else `soundsystem` (x2god's default,
+/// `pulse`, when unset). `sndport` is the local sound server's TCP port; x2goclient writes
+/// 4713 whether or not it is used, so it counts only with `defsndport` off (x2god otherwise
+/// reaches the sound server by its socket).
+fn map_sound(f: &mut Fields<'_>, ss: &mut SessionSettings) {
+    if f.has("sound") && !f.flag("sound", true) {
+        ss.snd_system = Some("none".into());
+    } else if let Some(system) = f.non_empty("soundsystem") {
+        ss.snd_system = Some(system);
+    }
+    if !f.flag("defsndport", true) {
+        match f.number("sndport").map(u16::try_from) {
+            Some(Ok(port)) if port != 0 => ss.snd_port = Some(port),
+            Some(_) => f.notes.push("sndport is not a port; not set".into()),
+            None => {}
+        }
     }
 }
 
@@ -799,10 +819,11 @@ mod tests {
             allow_share_local_folders: Some(true),
             share_local_folders: vec![PathBuf::from("/home/anna/Share")],
             printing: Some(true),
+            snd_system: Some("pulse".into()),
             ..SessionSettings::default()
         };
         assert_eq!(p.settings, want);
-        assert_eq!(p.ignored, ["sound"]);
+        assert_eq!(p.ignored, Vec::<String>::new());
         assert_eq!(p.unsupported, None);
         assert_eq!(p.notes, Vec::<String>::new());
     }
@@ -827,6 +848,7 @@ mod tests {
             clipboard: Some("both".into()),
             allow_share_local_folders: Some(true),
             printing: Some(false),
+            snd_system: Some("none".into()),
             ..SessionSettings::default()
         };
         assert_eq!(p.settings, want);
@@ -856,6 +878,7 @@ mod tests {
             geometry: Some("maximize".into()),
             allow_share_local_folders: Some(true),
             printing: Some(false),
+            snd_system: Some("none".into()),
             ..SessionSettings::default()
         };
         assert_eq!(p.settings, want);

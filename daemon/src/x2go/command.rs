@@ -12,6 +12,7 @@ use super::session_options::{
     ResumeArgs, SessionCommand, SessionType, StartAgentArgs, set_keyboard_flag,
 };
 use super::share::{ShareKind, SharePath};
+use super::sound::SoundSystem;
 use super::validate::{Display, InvalidArgument, SessionName, Username};
 use super::watch::{HEARTBEAT_SECS, WATCH_SCRIPT};
 
@@ -38,6 +39,12 @@ const SSHFS_AVAILABLE_SCRIPT: &str = script!("sshfs_available.sh");
 
 /// The share of [`RemoteCommand::mount_dirs`].
 const MOUNT_DIRS_SCRIPT: &str = script!("mount_dirs.sh");
+
+/// The PulseAudio set-up of [`RemoteCommand::sound_setup`].
+const SOUND_SETUP_SCRIPT: &str = script!("sound_setup.sh");
+
+/// The start of a session's program with sound, [`RemoteCommand::run_command`].
+const RUN_WITH_SOUND_SCRIPT: &str = script!("run_with_sound.sh");
 
 /// The check of [`RemoteCommand::x2go_user`].
 const X2GO_USER_SCRIPT: &str = script!("x2go_user.sh");
@@ -279,12 +286,15 @@ impl RemoteCommand {
     }
 
     /// Launch the session's program (doc §2.6), right after a successful start:
-    /// `x2goruncommand <display> <agent pid> <session> <sound port> <command> none <type>`,
-    /// sound system `none`.
+    /// `x2goruncommand <display> <agent pid> <session> <sound port> <command> <sound> <type>`.
     ///
     /// It runs as long as the session, so it is detached (`setsid`, standard streams on
     /// `/dev/null`, background): the exec channel closes at once and the exit status only says
     /// whether it was launched. Failures show up later in the session's `cmdoutput`.
+    ///
+    /// With [`SoundSystem::Pulse`] the session's PulseAudio client config is written first and
+    /// the program gets `PULSE_CLIENTCONFIG` (see `scripts/run_with_sound.sh`): the command
+    /// then reads the session's sound cookie, 256 bytes, on its standard input.
     pub fn run_command(
         display: &Display,
         agent_pid: u32,
@@ -292,17 +302,38 @@ impl RemoteCommand {
         snd_port: u16,
         command: &SessionCommand,
         session_type: SessionType,
+        sound: SoundSystem,
     ) -> Self {
-        Builder::program("setsid")
-            .arg("x2goruncommand")
-            .arg(&display.number().to_string())
-            .arg(&agent_pid.to_string())
+        match sound {
+            SoundSystem::None => Builder::program("setsid")
+                .arg("x2goruncommand")
+                .arg(&display.number().to_string())
+                .arg(&agent_pid.to_string())
+                .arg(name.as_str())
+                .arg(&snd_port.to_string())
+                .arg(&command.run_argument())
+                .arg(SoundSystem::None.as_arg())
+                .arg(session_type.as_arg())
+                .detached()
+                .build(),
+            SoundSystem::Pulse => Builder::script("sh", RUN_WITH_SOUND_SCRIPT, "x2goruncommand")
+                .arg(name.as_str())
+                .arg(&snd_port.to_string())
+                .arg(&display.number().to_string())
+                .arg(&agent_pid.to_string())
+                .arg(&command.run_argument())
+                .arg(session_type.as_arg())
+                .build(),
+        }
+    }
+
+    /// Points session `name`'s PulseAudio clients at its (possibly new) sound port `snd_port`
+    /// with a new cookie, which the command reads on its standard input (doc §3.6): after a
+    /// resume, the session's programs still have `PULSE_CLIENTCONFIG`.
+    pub fn sound_setup(name: &SessionName, snd_port: u16) -> Self {
+        Builder::script("sh", SOUND_SETUP_SCRIPT, "x2go-sound-setup")
             .arg(name.as_str())
             .arg(&snd_port.to_string())
-            .arg(&command.run_argument())
-            .arg("none")
-            .arg(session_type.as_arg())
-            .detached()
             .build()
     }
 
@@ -685,6 +716,7 @@ mod tests {
             30002,
             &SessionCommand::parse("xterm -e top").unwrap(),
             SessionType::Application,
+            SoundSystem::None,
         );
         assert!(cmd.is_detached());
         assert_eq!(cmd.name(), "x2goruncommand");
@@ -699,6 +731,95 @@ mod tests {
             .and_then(|s| s.strip_suffix(" </dev/null >/dev/null 2>&1 & }"))
             .unwrap();
         assert_eq!(shlex::split(inner).unwrap(), expected_words(&cmd));
+    }
+
+    /// The sound form, run by real shells with a stand-in `x2goruncommand`: the cookie from
+    /// standard input lands in a private file, the config names it and the port, and the
+    /// program is started with `PULSE_CLIENTCONFIG` and `pulse`; a second set-up (a resume)
+    /// replaces both.
+    #[test]
+    fn run_command_with_sound_writes_the_client_config_in_real_shells() {
+        use std::os::unix::fs::PermissionsExt;
+        let cmd = RemoteCommand::run_command(
+            &Display::parse("50").unwrap(),
+            4711,
+            &name(),
+            30002,
+            &SessionCommand::parse("xterm").unwrap(),
+            SessionType::Application,
+            SoundSystem::Pulse,
+        );
+        assert_eq!(cmd.name(), "x2goruncommand");
+        for shell in ["/bin/bash", "/bin/dash"] {
+            if !std::path::Path::new(shell).exists() {
+                continue;
+            }
+            let home = tempfile::tempdir().unwrap();
+            let bin = home.path().join("bin");
+            let session = home
+                .path()
+                .join(".x2go")
+                .join(format!("C-{}", name().as_str()));
+            std::fs::create_dir_all(&session).unwrap();
+            std::fs::create_dir_all(&bin).unwrap();
+            let record = home.path().join("ran");
+            let fake = bin.join("x2goruncommand");
+            std::fs::write(
+                &fake,
+                format!(
+                    "#!/bin/sh\necho \"$PULSE_CLIENTCONFIG $*\" >{}\n",
+                    record.display()
+                ),
+            )
+            .unwrap();
+            std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+            let run = |cmd: &RemoteCommand, cookie: &[u8]| {
+                use std::io::Write;
+                let mut child = std::process::Command::new(shell)
+                    .arg("-c")
+                    .arg(cmd.to_shell())
+                    .env("HOME", home.path())
+                    .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+                    .stdin(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                child.stdin.take().unwrap().write_all(cookie).unwrap();
+                assert!(child.wait().unwrap().success(), "{shell}");
+            };
+            run(&cmd, &[7; 256]);
+            let conf = session.join(".pulse-client.conf");
+            let cookie = session.join(".pulse-cookie");
+            for _ in 0..100 {
+                if record.exists() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            let ran = std::fs::read_to_string(&record).unwrap();
+            assert_eq!(
+                ran.trim(),
+                format!(
+                    "{} 50 4711 {} 30002 xterm pulse R",
+                    conf.display(),
+                    name().as_str()
+                )
+            );
+            assert_eq!(
+                std::fs::read_to_string(&conf).unwrap(),
+                format!(
+                    "default-server=127.0.0.1:30002\ncookie-file={}\n",
+                    cookie.display()
+                )
+            );
+            assert_eq!(std::fs::read(&cookie).unwrap(), [7; 256]);
+            for f in [&conf, &cookie] {
+                let mode = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o600, "{shell} {}", f.display());
+            }
+            run(&RemoteCommand::sound_setup(&name(), 30100), &[9; 256]);
+            assert!(std::fs::read_to_string(&conf).unwrap().contains(":30100\n"));
+            assert_eq!(std::fs::read(&cookie).unwrap(), [9; 256]);
+        }
     }
 
     /// The detached form inside the real envelope: the channel's stdout closes at once even
@@ -1099,6 +1220,7 @@ mod tests {
             prop_assert_eq!(split(&cmd), expected_words(&cmd));
             let run = RemoteCommand::run_command(
                 &Display::parse("50").unwrap(), pid, &name(), port, &c, args.session_type,
+                SoundSystem::None,
             );
             let shell = run.to_shell();
             let inner = shell

@@ -16,6 +16,7 @@ pub mod proxy;
 pub mod server_info;
 pub mod session_options;
 pub mod share;
+pub mod sound;
 pub mod start;
 pub mod tokens;
 pub mod validate;

@@ -16,7 +16,7 @@
 const TOKENS: &str = include_str!("scripts/tokens.sh");
 
 /// The fragments a script may include, by file name.
-const FRAGMENTS: [(&str, &str); 4] = [
+const FRAGMENTS: [(&str, &str); 5] = [
     ("tokens.sh", TOKENS),
     ("x2go_tmp_dir.sh", include_str!("scripts/x2go_tmp_dir.sh")),
     (
@@ -24,6 +24,7 @@ const FRAGMENTS: [(&str, &str); 4] = [
         include_str!("scripts/any_shadow_dir.sh"),
     ),
     ("await_agent.sh", include_str!("scripts/await_agent.sh")),
+    ("pulse_config.sh", include_str!("scripts/pulse_config.sh")),
 ];
 
 /// What starts a line that includes a fragment: the `.` builtin and a path next to the script.
