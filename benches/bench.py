@@ -8,6 +8,8 @@ Measures x2god next to the reference clients in one run and prints a results tab
     (namespace x2god-far, benches/tundelay.py), with the far sshd's channel counts per operation
   8 share (BENCH_ONLY=share, opt-in): a client folder mounted on the server; x2god's
     Session.ShareFolder next to pyhoca-cli -F and plain sshfs
+  9 sound (BENCH_ONLY=sound): a tone played in a session through the lab's PulseAudio; client
+    CPU, dropouts and the time to the first sample, x2god next to pyhoca-cli --sound pulse
 Everything runs as the lab's SECOND user (x2gotest2) so tests using x2gotest are not disturbed
 (except part 8: sshfs is the first user's only), on a private dbus-daemon and a private Xvfb;
 every session started here is terminated here.
@@ -240,7 +242,7 @@ def ppath(name):
 class Daemon:
     """A real x2god with a fresh HOME (lab host keys trusted) on `bus`."""
 
-    def __init__(self, bus, xvfb=None, rust_log="x2god=info", tag="d", kh=KH):
+    def __init__(self, bus, xvfb=None, rust_log="x2god=info", tag="d", kh=KH, extra_env=None):
         # A bus of its own, always: two daemons on one bus would fight over the name.
         bus = Bus()
         self.bus = bus
@@ -253,6 +255,7 @@ class Daemon:
                "DBUS_SESSION_BUS_ADDRESS": bus.address, "RUST_LOG": rust_log}
         if xvfb:
             env.update(xvfb.env())
+        env.update(extra_env or {})
         self.t_spawn = time.perf_counter()
         self.p = subprocess.Popen([X2GOD], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                   stderr=open(self.log, "w"))
@@ -328,10 +331,13 @@ def cpu_delta(a, b, match=None):
 
 
 class Pyhoca:
-    def __init__(self, xvfb, host="127.0.0.1", port=PORT, kh=KH, user=USER):
-        self.host, self.port, self.user = host, port, user
+    def __init__(self, xvfb, host="127.0.0.1", port=PORT, kh=KH, user=USER, sound="none"):
+        self.host, self.port, self.user, self.sound = host, port, user, sound
         self.home = tempfile.mkdtemp(prefix="pyhoca-", dir=WORK)
         os.makedirs(os.path.join(self.home, ".ssh"))
+        if sound == "pulse":  # python-x2go uploads the cookie of its HOME and forwards to TCP 4713
+            os.makedirs(os.path.join(self.home, ".config", "pulse"))
+            shutil.copy(LAB["PULSE_COOKIE"], os.path.join(self.home, ".config", "pulse", "cookie"))
         shutil.copy(KEY, os.path.join(self.home, ".ssh", "id_ed25519"))  # it ignores -i (recipe §10)
         shutil.copy(kh, os.path.join(self.home, ".ssh", "known_hosts"))
         self.env = dict({"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": self.home}, **xvfb.env())
@@ -339,7 +345,8 @@ class Pyhoca:
         CLEANUPS.append(self.stop)
 
     def cmd(self, *args):
-        return ["/usr/bin/pyhoca-cli", "--server", self.host, "-p", self.port, "-l", self.user, "--sound", "none"] + list(args)
+        return ["/usr/bin/pyhoca-cli", "--server", self.host, "-p", self.port, "-l", self.user,
+                "--sound", self.sound] + list(args)
 
     def run(self, *args):
         dt, r = timed(self.cmd(*args), check=False, env=self.env, cwd=self.home, stdin=subprocess.DEVNULL)
@@ -1434,6 +1441,166 @@ def bench_share(xvfb):
         json.dump(R, open(os.path.join(RESULTS, "results.json"), "w"), indent=1)
 
 
+# ---------------------------------------------------------------------------- 9 sound
+
+SOUND_SECONDS = 20 if QUICK else 60
+SOUND_RATE = 48000
+SOUND_CMD = "xterm -e x2god-sndloop"  # the lab's player (tests/lab/pulse.sh), in a window
+SOUND_GAP_MS = 20  # a dropout: this long (or longer) without sound inside the tone
+
+
+def pulse_env():
+    return {"PULSE_SERVER": LAB["PULSE_SERVER"], "PULSE_COOKIE": LAB["PULSE_COOKIE"]}
+
+
+class Parec:
+    """Records the lab sink's monitor (raw s16le, 48 kHz stereo) until stopped; the time of its
+    last sample is taken as the moment it is stopped, so each sample's time is known."""
+
+    def __init__(self):
+        self.file = os.path.join(WORK, "parec-%d.raw" % len(CLEANUPS))
+        env = dict(pulse_env(), PATH="/usr/bin:/bin", HOME=LAB["PULSE_HOME"],
+                   XDG_RUNTIME_DIR=LAB["PULSE_RUNTIME_DIR"])
+        self.p = subprocess.Popen(["parec", "-d", LAB["PULSE_SINK"] + ".monitor", "--rate=%d" % SOUND_RATE,
+                                   "--channels=2", "--format=s16le", "--latency-msec=10"], env=env,
+                                  stdout=open(self.file, "wb"), stderr=subprocess.DEVNULL)
+        CLEANUPS.append(self.kill)
+        time.sleep(0.3)
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+
+    def stop(self):
+        """(left-channel samples, time of the last one)."""
+        self.p.send_signal(signal.SIGINT)
+        t_end = time.perf_counter()
+        self.p.wait()
+        import array
+        a = array.array("h")
+        a.frombytes(open(self.file, "rb").read()[: (os.path.getsize(self.file) // 4) * 4])
+        return a[0::2], t_end
+
+
+def tone_figures(left, t_end):
+    """First and last audible sample, recorded length, and the dropouts inside (runs of
+    SOUND_GAP_MS or more below a small threshold: a sine is near zero for a sample or two only)."""
+    loud = 256
+    first = next((i for i, v in enumerate(left) if abs(v) > loud), None)
+    if first is None:
+        raise RuntimeError("nothing was recorded from the sink")
+    last = len(left) - 1 - next(i for i, v in enumerate(reversed(left)) if abs(v) > loud)
+    gap_min = SOUND_RATE * SOUND_GAP_MS // 1000
+    gaps, run = [], 0
+    for v in left[first:last + 1]:
+        if abs(v) <= loud:
+            run += 1
+        else:
+            if run >= gap_min:
+                gaps.append(run * 1000.0 / SOUND_RATE)
+            run = 0
+    return {"t_first": t_end - (len(left) - first) / SOUND_RATE,
+            "recorded_s": (last - first + 1) / SOUND_RATE,
+            "dropouts": len(gaps), "longest_dropout_ms": max(gaps) if gaps else 0.0}
+
+
+def sound_session_dir(user, name):
+    _, r = timed(as_user(user, "sh", "-c", 'printf %s "$HOME"'))
+    return "%s/.x2god-snd/%s" % (r.stdout, name)
+
+
+def sound_wait_done(user, name, timeout):
+    done = sound_session_dir(user, name) + "/autoplay.done"
+    wait_for("the session's tone to end", lambda: timed(as_user(user, "test", "-s", done), check=False)[1].returncode == 0,
+             timeout, 0.2)
+    _, r = timed(as_user(user, "cat", done))
+    if r.stdout.strip() != "0":
+        raise RuntimeError("paplay in the session failed: " + timed(as_user(
+            user, "cat", sound_session_dir(user, name) + "/autoplay.log"), check=False)[1].stdout[-300:])
+
+
+def sound_x2god(xvfb):
+    d = Daemon(None, xvfb, tag="sound", extra_env=pulse_env()).wait_name()
+    out, name = {}, None
+    try:
+        a = d.bus.address
+        path = d.profile("sound")
+        time.sleep(1.0)
+        rec = Parec()
+        before = set(xvfb.xterms())
+        t0 = time.perf_counter()
+        _, r = busctl(a, path, "Profile", "Start", "a{sv}", "3", "cmd", "s", SOUND_CMD, "session_type", "s",
+                      "application", "geometry", "s", "640x480")
+        t_ret = time.perf_counter()
+        name = r.stdout.split('"')[1]
+        MY_SESSIONS.add(name)
+        wait_for("x2god's window", lambda: set(xvfb.xterms()) - before, 30, 0.01)
+        t_win = time.perf_counter()
+        cpu0 = d.usage()[1]
+        sound_wait_done(USER, name, SOUND_SECONDS + 30)
+        cpu1 = d.usage()[1]
+        t_done = time.perf_counter()
+        left, t_end = rec.stop()
+        f = tone_figures(left, t_end)
+        out.update(f, start_call_s=t_ret - t0, first_after_return_s=f["t_first"] - t_ret,
+                   first_after_window_s=f["t_first"] - t_win, cpu_s=cpu1 - cpu0, cpu_window_s=t_done - t_win)
+        return out
+    finally:
+        if name:
+            busctl(d.bus.address, path, "Profile", "Terminate", "sa{sv}", name, "0", check=False)
+        d.stop()
+
+
+def sound_pyhoca(xvfb):
+    py = Pyhoca(xvfb, sound="pulse")
+    before_s = set(server_sessions())
+    rec = Parec()
+    before = set(xvfb.xterms())
+    p = py.spawn("-N", "-c", SOUND_CMD, "-g", "640x480")
+    t0 = time.perf_counter()
+    try:
+        wait_for("pyhoca-cli's window", lambda: set(xvfb.xterms()) - before, 60, 0.01)
+        t_win = time.perf_counter()
+        cpu0 = proc_usage(p.pid)[1]
+        name = wait_for("pyhoca-cli's session", lambda: (set(server_sessions()) - before_s or {None}).pop(), 30)
+        MY_SESSIONS.add(name)
+        sound_wait_done(USER, name, SOUND_SECONDS + 30)
+        cpu1 = proc_usage(p.pid)[1]
+        t_done = time.perf_counter()
+        left, t_end = rec.stop()
+        f = tone_figures(left, t_end)
+        out = dict(f, window_after_launch_s=t_win - t0, first_after_window_s=f["t_first"] - t_win,
+                   cpu_s=cpu1 - cpu0, cpu_window_s=t_done - t_win)
+        terminate_sessions([name])
+        return out
+    finally:
+        py.stop()
+
+
+def bench_sound(xvfb):
+    log("9. sound: %d s of 48 kHz stereo played in a session, x2god vs pyhoca-cli --sound pulse" % SOUND_SECONDS)
+    for k in ("PULSE_SERVER", "PULSE_COOKIE", "PULSE_SINK"):
+        if k not in LAB:
+            raise RuntimeError("lab.env has no %s: the lab's sound server is missing (tests/lab/setup.sh)" % k)
+    _, r = timed(as_user(USER, "sh", "-c", 'mkdir -p "$HOME/.x2god-snd" && sox -n -r 48000 -c 2 -b 16 '
+                         '"$HOME/.x2god-snd/autoplay.wav" synth %d sine 440 vol 0.5' % SOUND_SECONDS))
+    out = {"seconds": SOUND_SECONDS, "errors": {}}
+    R["sound"] = out
+    try:
+        for side, f in (("x2god", sound_x2god), ("pyhoca", sound_pyhoca)):
+            log("9. sound: " + side)
+            try:
+                out[side] = f(xvfb)
+            except Exception as e:
+                import traceback
+                traceback.print_exc()
+                out["errors"][side] = str(e)[-400:]
+            json.dump(R, open(os.path.join(RESULTS, "results.json"), "w"), indent=1)
+    finally:
+        timed(as_user(USER, "sh", "-c", 'rm -rf "$HOME/.x2god-snd"'), check=False)
+
+
 GROWTH_PY = None
 # Parts that run only when BENCH_ONLY names them (none at present; "share" joined the default
 # run once x2god's Session.ShareFolder worked).
@@ -1481,6 +1648,7 @@ def main():
     GROWTH_PY = Pyhoca(xvfb)
     part("growth", bench_growth, bus, d, path, xvfb)
     part("share", bench_share, xvfb)
+    part("sound", bench_sound, xvfb)
     R["wall_s"] = time.perf_counter() - t_all
     json.dump(R, open(os.path.join(RESULTS, "results.json"), "w"), indent=1)
     report = render()
@@ -1580,6 +1748,8 @@ def render():
               % (k, g["listed"], fmt_s(g["x2god"], "ms"), fmt_s(g["floor"], "ms"), fmt_s(g["pyhoca"]), x / f, p / x))
     if "share" in R:
         L.extend(render_share())
+    if "sound" in R:
+        L.extend(render_sound())
     w("")
     if "rtt" in R:
         L.extend(render_rtt())
@@ -1648,6 +1818,34 @@ def render_share():
           % (p["tar_files_read"], sh["tree_files"]))
     for side, e in sh.get("errors", {}).items():
         w("|   | share, %s side failed | %s | | | | |" % (side, e.replace("|", "/").replace("\n", " ")))
+    return L
+
+
+def render_sound():
+    """Part 9 rows: client CPU while playing, dropouts, and the time to the first sample."""
+    so = R["sound"]
+    L = []
+    w = L.append
+    x, p = so.get("x2god") or {}, so.get("pyhoca") or {}
+    n = so["seconds"]
+    if x and p:
+        cx, cp = x["cpu_s"] / x["cpu_window_s"], p["cpu_s"] / p["cpu_window_s"]
+        ratio = cp / cx if cx > 0 else float("inf")
+        w("| 9 | sound: client CPU while %d s of 48 kHz stereo play (the client process, window shown → tone played; its live nxproxy not counted) | %.2f s in %.0f s (%.2f %%) | pyhoca-cli: %.2f s in %.0f s (%.2f %%) | %s | ≤ 1/3 of pyhoca | %s |"
+          % (n, x["cpu_s"], x["cpu_window_s"], 100 * cx, p["cpu_s"], p["cpu_window_s"], 100 * cp,
+             "%.1f× less" % ratio if cx > 0 else "no CPU tick", verdict(cx <= cp / 3)))
+    for side, f in (("x2god", x), ("pyhoca-cli", p)):
+        if not f:
+            continue
+        ok = f["longest_dropout_ms"] <= SOUND_GAP_MS and abs(f["recorded_s"] - n) <= 0.05 * n
+        w("| 9 | sound through %s: recorded length of the %d s tone; dropouts of ≥ %d ms | %.3f s; %d (longest %.0f ms) | | | no dropout > 20 ms | %s |"
+          % (side, n, SOUND_GAP_MS, f["recorded_s"], f["dropouts"], f["longest_dropout_ms"], verdict(ok)))
+    if x:
+        w("| 9 | sound: first audible sample after `Start` returned (%.2f s call) / after the window appeared | %.2f s / %.2f s | pyhoca-cli: after its window %s | | ≤ 0.5 s after the window | %s |"
+          % (x["start_call_s"], x["first_after_return_s"], x["first_after_window_s"],
+             "%.2f s" % p["first_after_window_s"] if p else "n/a", verdict(x["first_after_window_s"] <= 0.5)))
+    for side, e in so.get("errors", {}).items():
+        w("|   | sound, %s side failed | %s | | | | |" % (side, e.replace("|", "/").replace("\n", " ")))
     return L
 
 

@@ -5,7 +5,7 @@
 #                                  # first-time release build of x2god and the bench client)
 #
 # Environment knobs (all optional):
-#   BENCH_ONLY=warm,cold,lifecycle,signal,scale,growth,rtt,share   run only these parts
+#   BENCH_ONLY=warm,cold,lifecycle,signal,scale,growth,rtt,share,sound   run only these parts
 #                                  rtt: the server behind a 50 ms RTT delay line (namespace
 #                                  x2god-far, TUN devices x2god-fr/x2god-ff, 10.231.5.1 <-> 10.231.5.2,
 #                                  benches/tundelay.py, its own sshd); needs the lab's guard route
@@ -14,6 +14,9 @@
 #   BENCH_ONLY=share               client folders mounted on the server (sshfs), as the lab's sshfs
 #                                  user: x2god (Session.ShareFolder) next to pyhoca-cli -F and plain
 #                                  sshfs; part of the default run; about 2.5 minutes
+#   BENCH_ONLY=sound               60 s of a 48 kHz stereo tone played in a session through the lab's
+#                                  PulseAudio: x2god next to pyhoca-cli --sound pulse (client CPU,
+#                                  dropouts, first sample); part of the default run; about 3 minutes
 #   BENCH_SHARE_PYHOCA_FULL=1      share: pyhoca-cli's `tar` reads the whole tree (4 min per run)
 #                                  instead of a tenth of it, scaled
 #   BENCH_QUICK=1                  fewer repetitions (a smoke run)

@@ -20,7 +20,7 @@ pub mod logging;
 pub mod profiles;
 pub(crate) mod registry;
 pub(crate) mod service;
-pub(crate) mod sound;
+pub mod sound;
 pub(crate) mod ssh;
 pub mod x2go;
 

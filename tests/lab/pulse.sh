@@ -110,7 +110,9 @@ lab_pulse_down() {
 # The session-side test player (installed by lab_pulse_up, removed by
 # lab_pulse_down): a session command that plays $HOME/.x2god-snd/<session>/<n>.wav
 # whenever <n>.play appears there, writing paplay's exit status to <n>.done.
-# It runs inside the session, so it has the session's PULSE_CLIENTCONFIG.
+# It runs inside the session, so it has the session's PULSE_CLIENTCONFIG. At its
+# start it plays $HOME/.x2god-snd/autoplay.wav if there is one (the sound
+# benchmark's tone: from the start of the session), status in autoplay.done.
 LAB_PULSE_PLAYER=/usr/local/bin/x2god-sndloop
 
 lab_pulse_player_install() {
@@ -120,6 +122,10 @@ lab_pulse_player_install() {
 d="$HOME/.x2god-snd/${X2GO_SESSION:-none}"
 mkdir -p "$d"
 env | grep -e '^PULSE' -e '^X2GO' >"$d/env"
+if [ -e "$HOME/.x2god-snd/autoplay.wav" ]; then
+    paplay "$HOME/.x2god-snd/autoplay.wav" >"$d/autoplay.log" 2>&1
+    echo "$?" >"$d/autoplay.done"
+fi
 while :; do
     for f in "$d"/*.play; do
         [ -e "$f" ] || continue

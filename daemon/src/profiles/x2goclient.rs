@@ -33,7 +33,7 @@ pub struct ImportedProfile {
     /// The mapped settings.
     pub settings: ProfileSettings,
     /// Keys, in file order, set to a value that changes what x2goclient or python-x2go does but
-    /// that x2god does not act on (sound, printing, folder sharing, Kerberos, an RDP command, …).
+    /// that x2god does not act on (Kerberos, an RDP command, …).
     /// Names only: values such as `rdpoptions` may hold passwords.
     pub ignored: Vec<String>,
     /// Why x2god cannot connect this profile as configured (an HTTP proxy, a direct RDP
