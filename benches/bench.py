@@ -1549,6 +1549,7 @@ def sound_x2god(xvfb):
     finally:
         if name:
             busctl(d.bus.address, path, "Profile", "Terminate", "sa{sv}", name, "0", check=False)
+            MY_SESSIONS.discard(name)
         d.stop()
 
 
