@@ -476,3 +476,27 @@ async fn sessions_keep_their_sound_moving_between_x2god_and_pyhoca_cli() {
     .await
     .expect("test timed out");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snd_port_reaches_the_local_sound_server_over_tcp() {
+    let Some(lab) = Lab::get() else { return };
+    let _g = GRAPHICAL.lock().await;
+    bounded(async {
+        let user = lab.var("SSH_USER");
+        // No PULSE_SERVER: only the profile's snd_port leads to the sound server (its TCP
+        // module on 127.0.0.1), with the cookie from PULSE_COOKIE.
+        let mut env = lab.display_env();
+        env.push(("PULSE_COOKIE".into(), lab.var("PULSE_COOKIE")));
+        let d = Daemon::start_with_env(env).await;
+        let p = connected(&d, &lab, "sound-tcp").await;
+        let port: u32 = lab.var("PULSE_TCP_PORT").parse().unwrap();
+        let s = p
+            .start(player_session().set("snd_port", port))
+            .await
+            .unwrap();
+        wait_sound(&s, "pulse").await;
+        assert_tone_arrives(&lab, &user, s.name(), 1, "through snd_port").await;
+        s.terminate().await.unwrap();
+    })
+    .await;
+}
