@@ -178,7 +178,7 @@ impl SoundRelays {
 
     /// Forwards the session's sound port `port` to the relay of `prepared`, now or (when the
     /// server refuses: another client still holds it) within some seconds in the background.
-    pub(crate) async fn start(&self, session: &str, port: u16, prepared: &Prepared) {
+    pub(crate) async fn start(self: &Arc<Self>, session: &str, port: u16, prepared: &Prepared) {
         let generation = self.connector.generation();
         let state = match &prepared.reachable {
             Ok(()) => SoundState::Pulse,
@@ -209,19 +209,24 @@ impl SoundRelays {
             )),
             Err(e) => {
                 debug!(profile = %self.name, session, port, error = %e, "sound port busy; asking again");
-                let (connector, target) = (self.connector.clone(), prepared.target.clone());
+                let (me, target) = (Arc::downgrade(self), prepared.target.clone());
                 let (name, label) = (self.name.clone(), session.to_owned());
                 tokio::spawn(async move {
                     let deadline = tokio::time::Instant::now() + FORWARD_PATIENCE;
                     loop {
                         tokio::time::sleep(FORWARD_RETRY_PAUSE).await;
-                        let Ok(conn) = connector.connection() else {
+                        let Some(conn) = me.upgrade().and_then(|m| m.connector.connection().ok())
+                        else {
                             return;
                         };
                         match conn.forward_remote(port).await {
                             Ok(f) => break accept_loop(f, target, name, label).await,
                             Err(e) if tokio::time::Instant::now() >= deadline => {
-                                warn!(profile = %name, session = %label, port, error = %e, "cannot take the session's sound port: no sound");
+                                if let Some(me) = me.upgrade() {
+                                    let reason =
+                                        format!("cannot take the session's sound port {port}: {e}");
+                                    me.set_failed(&label, reason).await;
+                                }
                                 return;
                             }
                             Err(_) => {}
@@ -239,9 +244,17 @@ impl SoundRelays {
 
     /// The session's sound cannot be had.
     pub(crate) async fn failed(&self, session: &str, reason: String) {
-        warn!(profile = %self.name, session, %reason, "the session runs without sound");
         if let Some(s) = lock(&self.sessions).get_mut(session) {
             s.stop();
+        }
+        self.set_failed(session, reason).await;
+    }
+
+    /// Says why the session has no sound (told also by the forward's own task, which then
+    /// ends by itself, so it is not stopped here).
+    async fn set_failed(&self, session: &str, reason: String) {
+        warn!(profile = %self.name, session, %reason, "the session runs without sound");
+        if let Some(s) = lock(&self.sessions).get_mut(session) {
             s.state = SoundState::Failed(reason);
         }
         self.changed(session).await;
