@@ -78,6 +78,7 @@ pub fn settings_dict(s: &ProfileSettings) -> HashMap<String, OwnedVariant> {
         (keys::GEOMETRY, &ss.geometry),
         (keys::LINK, &ss.link),
         (keys::PACK, &ss.pack),
+        (keys::CACHE_TYPE, &ss.cache_type),
         (keys::KBLAYOUT, &ss.kblayout),
         (keys::KBTYPE, &ss.kbtype),
         (keys::KBVARIANT, &ss.kbvariant),
@@ -95,6 +96,9 @@ pub fn settings_dict(s: &ProfileSettings) -> HashMap<String, OwnedVariant> {
     if let Some(dpi) = ss.dpi {
         put(&mut d, keys::DPI, dpi);
     }
+    if let Some(depth) = ss.depth {
+        put(&mut d, keys::DEPTH, depth);
+    }
     if let Some(n) = &ss.nxproxy {
         put(&mut d, keys::NXPROXY, n.display().to_string());
     }
@@ -111,6 +115,8 @@ pub fn settings_dict(s: &ProfileSettings) -> HashMap<String, OwnedVariant> {
             ss.restore_shared_local_folders,
         ),
         (keys::PRINTING, ss.printing),
+        (keys::SETDPI, ss.setdpi),
+        (keys::XINERAMA, ss.xinerama),
         (keys::ALLOW_MIMEBOX, ss.allow_mimebox),
     ] {
         if let Some(v) = v {

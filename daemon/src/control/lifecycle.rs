@@ -20,10 +20,11 @@ use super::shares::Shares;
 use super::sync::{SharedName, lock};
 use super::table::Expect;
 use crate::x2go::command::RemoteCommand;
+use crate::x2go::keyboard::SessionKeyboard;
 use crate::x2go::list::{SessionStatus, XCookie};
 use crate::x2go::session_options::{SessionCommand, SessionType};
 use crate::x2go::start::{AgentState, parse_agent_state, parse_resume, parse_start_agent};
-use crate::x2go::validate::{SessionKind, SessionName, Username};
+use crate::x2go::validate::{Display, SessionKind, SessionName, Username};
 
 /// x2gostartagent runs some fifteen small Perl programs: seconds, not milliseconds.
 const START_TIMEOUT: Duration = Duration::from_secs(90);
@@ -157,6 +158,8 @@ impl Lifecycle {
             self.run(&run, COMMAND_TIMEOUT)
                 .await
                 .map_err(|e| e.at("x2goruncommand"))?;
+            self.set_keyboard(&name, started.display.number(), plan.keyboard.as_ref())
+                .await;
             Ok::<(), Error>(())
         }
         .await;
@@ -288,6 +291,8 @@ impl Lifecycle {
             let _ = self.listings.list_now().await;
             return Err(e);
         }
+        self.set_keyboard(&name, info.display, plan.keyboard.as_ref())
+            .await;
         self.listings.list_now().await?;
         let mut folders = self.shares.to_restore(name.as_str(), plan.features.restore);
         for f in &plan.features.folders {
@@ -297,6 +302,31 @@ impl Lifecycle {
         }
         self.features_in_background(name.as_str(), &plan.features, &plan.local, folders);
         Ok(())
+    }
+
+    /// Sets the keyboard of the session on `display` with `setxkbmap`, as python-x2go does
+    /// once the session runs (the agent only knows the keyboard type). A failure, such as a
+    /// layout the server does not know, is logged; the session runs on with the agent's
+    /// keyboard.
+    async fn set_keyboard(
+        &self,
+        name: &SessionName,
+        display: u32,
+        keyboard: Option<&SessionKeyboard>,
+    ) {
+        let Some(keyboard) = keyboard else { return };
+        let Ok(display) = Display::parse(&display.to_string()) else {
+            return;
+        };
+        let cmd = RemoteCommand::set_keyboard(&display, keyboard);
+        match self.run(&cmd, COMMAND_TIMEOUT).await {
+            Ok(_) => {
+                info!(profile = %self.name, session = %name.as_str(), keyboard = ?keyboard.setxkbmap_args(), "keyboard set")
+            }
+            Err(e) => {
+                warn!(profile = %self.name, session = %name.as_str(), error = %e, "setting the keyboard failed")
+            }
+        }
     }
 
     /// Suspends a session another client shows and waits until its agent has let go, so that

@@ -7,7 +7,10 @@ use super::error::Error;
 use super::local::LocalSpec;
 use super::spool::{self, MimeBoxAction, MimeBoxSettings, PrintAction, PrintArgs};
 use crate::profiles::SessionSettings;
-use crate::x2go::session_options::{Pack, ResumeArgs, SessionCommand, SessionType, StartAgentArgs};
+use crate::x2go::keyboard::SessionKeyboard;
+use crate::x2go::session_options::{
+    CacheType, ColorDepth, Pack, ResumeArgs, SessionCommand, SessionType, StartAgentArgs,
+};
 use crate::x2go::validate::{Clipboard, Dpi, Geometry, KeyboardSetting, Link};
 
 /// The command python-x2go starts when a profile names none.
@@ -22,6 +25,8 @@ pub struct StartPlan {
     pub local: LocalSpec,
     /// Folders, printing and the MIME box.
     pub features: Features,
+    /// The keyboard `setxkbmap` sets in the session once it runs.
+    pub keyboard: Option<SessionKeyboard>,
 }
 
 /// A validated `Resume`.
@@ -33,6 +38,8 @@ pub struct ResumePlan {
     pub local: LocalSpec,
     /// Folders, printing and the MIME box.
     pub features: Features,
+    /// The keyboard `setxkbmap` sets in the session once it runs again.
+    pub keyboard: Option<SessionKeyboard>,
 }
 
 /// What travels through the session's reverse sshfs besides the picture: the folders shared
@@ -127,13 +134,15 @@ struct Common {
     pack: Option<Pack>,
     kblayout: Option<KeyboardSetting>,
     kbtype: Option<KeyboardSetting>,
+    kbvariant: Option<KeyboardSetting>,
     clipboard: Option<Clipboard>,
+    xinerama: bool,
     local: LocalSpec,
 }
 
 impl Common {
     /// Overrides the defaults in a start's or resume's arguments with what was set; returns
-    /// the local side.
+    /// the local side and the keyboard to set in the session.
     fn apply(
         self,
         link: &mut Link,
@@ -141,7 +150,9 @@ impl Common {
         kblayout: &mut KeyboardSetting,
         kbtype: &mut KeyboardSetting,
         clipboard: &mut Clipboard,
-    ) -> LocalSpec {
+        xinerama: &mut bool,
+    ) -> (LocalSpec, Option<SessionKeyboard>) {
+        *xinerama = self.xinerama;
         if let Some(v) = self.link {
             *link = v;
         }
@@ -157,16 +168,12 @@ impl Common {
         if let Some(v) = self.clipboard {
             *clipboard = v;
         }
-        self.local
+        let keyboard = SessionKeyboard::new(kbtype, kblayout, self.kbvariant.as_ref());
+        (self.local, keyboard)
     }
 }
 
 fn common(s: &SessionSettings, display: Option<String>) -> Result<Common, Error> {
-    if s.kbvariant.as_deref().is_some_and(|v| !v.is_empty()) {
-        return Err(Error::NotSupported(
-            "kbvariant is not supported yet; set the layout with kblayout".into(),
-        ));
-    }
     let local = local_spec(s, display)?;
     let geometry = match s.geometry.as_deref() {
         None => Geometry::parse("800x600")?,
@@ -187,7 +194,13 @@ fn common(s: &SessionSettings, display: Option<String>) -> Result<Common, Error>
             .as_deref()
             .map(KeyboardSetting::parse)
             .transpose()?,
+        kbvariant: s
+            .kbvariant
+            .as_deref()
+            .map(KeyboardSetting::parse)
+            .transpose()?,
         clipboard: s.clipboard.as_deref().map(Clipboard::parse).transpose()?,
+        xinerama: s.xinerama.unwrap_or(false),
         local,
     })
 }
@@ -224,22 +237,30 @@ impl StartPlan {
                 }
             };
         }
-        if let Some(dpi) = s.dpi {
+        if let Some(dpi) = s.dpi.filter(|_| s.setdpi != Some(false)) {
             agent.dpi = Some(Dpi::new(dpi)?);
+        }
+        if let Some(depth) = s.depth {
+            agent.depth = ColorDepth::new(depth)?;
+        }
+        if let Some(cache) = &s.cache_type {
+            agent.cache_type = CacheType::parse(cache)?;
         }
         let c = common(s, display)?;
         agent.geometry = c.geometry;
-        let local = c.apply(
+        let (local, keyboard) = c.apply(
             &mut agent.link,
             &mut agent.pack,
             &mut agent.kblayout,
             &mut agent.kbtype,
             &mut agent.clipboard,
+            &mut agent.xinerama,
         );
         Ok(StartPlan {
             agent,
             local,
             features: Features::new(s)?,
+            keyboard,
         })
     }
 }
@@ -260,6 +281,7 @@ impl ResumePlan {
             },
             local: plan.local.clone(),
             features: plan.features.clone(),
+            keyboard: plan.keyboard.clone(),
         }
     }
 
@@ -270,17 +292,19 @@ impl ResumePlan {
             geometry: c.geometry,
             ..ResumeArgs::default()
         };
-        let local = c.apply(
+        let (local, keyboard) = c.apply(
             &mut args.link,
             &mut args.pack,
             &mut args.kblayout,
             &mut args.kbtype,
             &mut args.clipboard,
+            &mut args.xinerama,
         );
         Ok(ResumePlan {
             args,
             local,
             features: Features::new(s)?,
+            keyboard,
         })
     }
 }
@@ -426,5 +450,56 @@ mod tests {
         assert!(StartPlan::new(&s, Some(":0;id".into())).is_err());
         s.nxproxy = Some(PathBuf::from("relative/nxproxy"));
         assert!(matches!(StartPlan::new(&s, d), Err(Error::NotFound(_))));
+    }
+
+    #[test]
+    fn display_and_keyboard_settings_reach_the_plans() {
+        let mut s = SessionSettings {
+            nxproxy: Some(PathBuf::from("/bin/true")),
+            depth: Some(16),
+            cache_type: Some("unix-gnome".into()),
+            xinerama: Some(true),
+            dpi: Some(120),
+            kbtype: Some("pc105/de".into()),
+            kbvariant: Some("nodeadkeys".into()),
+            ..SessionSettings::default()
+        };
+        let d = Some(":99".to_owned());
+        let p = StartPlan::new(&s, d.clone()).unwrap();
+        assert_eq!(
+            p.agent.depth.cache_type(&p.agent.cache_type),
+            "unix-gnome-depth_16"
+        );
+        assert!(p.agent.xinerama);
+        assert_eq!(p.agent.dpi.map(Dpi::value), Some(120));
+        let kb = p.keyboard.as_ref().unwrap().setxkbmap_args();
+        assert_eq!(
+            kb,
+            ["-model", "pc105", "-layout", "de", "-variant", "nodeadkeys"]
+        );
+        let r = ResumePlan::after_start(&p);
+        assert!(r.args.xinerama);
+        assert_eq!(r.keyboard, p.keyboard);
+        assert!(ResumePlan::new(&s, d.clone()).unwrap().args.xinerama);
+        // setdpi false drops the dpi, as in python-x2go's and x2goclient's profiles.
+        s.setdpi = Some(false);
+        assert_eq!(StartPlan::new(&s, d.clone()).unwrap().agent.dpi, None);
+        // auto: the agent takes the client's keyboard; nothing to set afterwards.
+        s.kbtype = Some("auto".into());
+        assert!(StartPlan::new(&s, d.clone()).unwrap().keyboard.is_none());
+        for (depth, cache, variant) in
+            [(15, "unix-kde", "x"), (24, "a,b", "x"), (24, "kde", "x;id")]
+        {
+            s.depth = Some(depth);
+            s.cache_type = Some(cache.into());
+            s.kbvariant = Some(variant.into());
+            assert!(
+                matches!(
+                    StartPlan::new(&s, d.clone()),
+                    Err(Error::InvalidArgument(_))
+                ),
+                "{depth} {cache} {variant}"
+            );
+        }
     }
 }
