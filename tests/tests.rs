@@ -44,6 +44,8 @@ mod user_unit;
 mod shares;
 // Printing (CUPS + cups-x2go) and the MIME box through the session's reverse sshfs.
 mod printing;
+// Every python-x2go session parameter: its effect in the session, or NotSupported.
+mod options;
 // The example tray applet, driven through its menu as a panel would.
 mod applet;
 

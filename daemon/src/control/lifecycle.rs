@@ -84,6 +84,14 @@ impl Lifecycle {
         run(&self.connector, cmd, timeout).await
     }
 
+    /// Whether the start or resume that x2god shows `name` for allowed sharing folders
+    /// (`allow_share_local_folders`); `None` when x2god does not show it.
+    pub fn sharing_allowed(&self, name: &str) -> Option<bool> {
+        lock(&self.viewing)
+            .get(name)
+            .map(|plan| plan.features.allow_sharing)
+    }
+
     /// Whether x2god displays `name` locally (its nxproxy runs).
     pub fn is_local(&self, name: &str) -> bool {
         lock(&self.local)
