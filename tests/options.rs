@@ -3,9 +3,11 @@
 //! display), what it refuses is `NotSupported` naming the key with nothing run on the server,
 //! and a misspelling is `InvalidArgument`.
 
+use std::time::Duration;
+
 use x2god_client::{Options, Profile};
 use x2god_proto::keys::{self, Call, PythonStatus};
-use x2god_tests::{Daemon, Lab};
+use x2god_tests::{Daemon, Lab, wait_until};
 
 use crate::{GRAPHICAL, bounded, connected, expect_err};
 
@@ -115,6 +117,22 @@ fn effects() -> Vec<(&'static str, Option<zbus::Variant<'static>>, Effect)> {
         ("xinerama", Some(V::from(true)), Options("xinerama=1,")),
         ("session_type", None, Name("_stR")),
         ("cmd", None, Name("xterm_dp")),
+        (
+            "set_session_title",
+            None,
+            Test(
+                "options.rs",
+                "fn the_local_window_carries_the_session_title",
+            ),
+        ),
+        (
+            "session_title",
+            None,
+            Test(
+                "options.rs",
+                "fn the_local_window_carries_the_session_title",
+            ),
+        ),
         ("print_action", None, Test("printing.rs", "print_action")),
         ("printing", None, Test("printing.rs", "\"printing\"")),
         (
@@ -151,6 +169,7 @@ fn test_source(file: &str) -> &'static str {
     match file {
         "printing.rs" => include_str!("printing.rs"),
         "shares.rs" => include_str!("shares.rs"),
+        "options.rs" => include_str!("options.rs"),
         other => panic!("no test file {other}"),
     }
 }
@@ -424,6 +443,65 @@ async fn refused_parameters_are_not_supported_and_run_nothing() {
             "the check command is not in the log: {sent:?}"
         );
         assert_eq!(sent.len(), 1, "commands ran for refused keys: {sent:?}");
+    })
+    .await;
+}
+
+/// `xprop WM_NAME` of the lab's Xvfb windows named `title`, found with `xwininfo`.
+fn titled_windows(lab: &Lab, title: &str) -> Vec<String> {
+    let x = |args: &[&str]| {
+        let out = std::process::Command::new(args[0])
+            .args(&args[1..])
+            .envs(lab.display_env())
+            .output()
+            .expect("x11-utils");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let needle = format!("\"{title}\"");
+    x(&["xwininfo", "-root", "-tree"])
+        .lines()
+        .filter(|l| l.contains(&needle))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .map(|id| x(&["xprop", "-id", &id, "WM_NAME"]))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_window_carries_the_session_title() {
+    let Some(lab) = Lab::get() else { return };
+    let _g = GRAPHICAL.lock().await;
+    bounded(async {
+        let d = Daemon::start_with_display(&lab).await;
+        let p = connected(&d, &lab, "title").await;
+        let title = "x2god: Büro 1";
+        let o = Options::new()
+            .set("cmd", "xterm")
+            .set("session_type", "desktop")
+            .set("geometry", "640x480")
+            .set("set_session_title", true)
+            .set("session_title", title);
+        let (name, _) = start(&p, o).await;
+        let shown = || {
+            titled_windows(&lab, title)
+                .iter()
+                .any(|p| p.contains(&format!("WM_NAME(UTF8_STRING) = \"{title}\"")))
+        };
+        wait_until("the titled window", Duration::from_secs(30), shown).await;
+        // The window is new after a resume; it gets the title again.
+        p.proxy().suspend(&name).await.unwrap();
+        wait_until("the window to go", Duration::from_secs(30), || !shown()).await;
+        p.proxy()
+            .resume(
+                &name,
+                Options::new().set("session_title", title).as_call_arg(),
+            )
+            .await
+            .unwrap();
+        wait_until("the titled window again", Duration::from_secs(30), shown).await;
+        p.proxy()
+            .terminate(&name, Default::default())
+            .await
+            .unwrap();
     })
     .await;
 }

@@ -340,6 +340,12 @@ key_table! {
          `unix-kde`; letters, digits, `_` and inner `-`).";
     XINERAMA = "xinerama" => Type::Boolean, SESSION, false, Same,
         "The session sees the local monitors (Xinerama) instead of one screen (default false).";
+    SET_SESSION_TITLE = "set_session_title" => Type::Boolean, SESSION, false, Same,
+        "Give the local window of a desktop or shadow session the title `session_title` (default \
+         false; the command when `session_title` is empty).";
+    SESSION_TITLE = "session_title" => Type::String, SESSION, false, Same,
+        "Title of the session's local window instead of the agent's `X2GO-<session>`; set \
+         unless `set_session_title` is false.";
     SETDPI = "setdpi" => Type::Boolean, SESSION, false, Same,
         "python-x2go's and x2goclient's profile switch for `dpi`: false ignores `dpi` (default: \
          `dpi` applies when set).";
@@ -480,14 +486,6 @@ pub const UNSUPPORTED: &[Unsupported] = &[
         "applications",
         "python-x2go's list of the server's applications, which it fills itself; see \
          `PublishedApplications`",
-    ),
-    refused(
-        "set_session_title",
-        "the local window's title is not set yet; the window is named X2GO-<session> by the agent",
-    ),
-    refused(
-        "session_title",
-        "the local window's title is not set yet; the window is named X2GO-<session> by the agent",
     ),
     refused(
         "convert_encoding",

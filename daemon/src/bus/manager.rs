@@ -46,6 +46,7 @@ impl Manager {
     /// reliability: `keepalive_interval`, `keepalive_count`, `auto_reconnect`, `auto_resume`,
     /// `autoconnect`, `poll_interval`; session defaults for `Start`: `cmd`, `session_type`,
     /// `geometry`, `link`, `pack`, `dpi`, `setdpi`, `depth`, `cache_type`, `xinerama`,
+    /// `set_session_title`, `session_title`,
     /// `kblayout`, `kbtype`, `kbvariant`, `clipboard`, `nxproxy`; folders, printing and the MIME box: `allow_share_local_folders`,
     /// `share_local_folders`, `restore_shared_local_folders`, `printing`, `print_action`,
     /// `pdfview_cmd`, `save_to_folder`, `printer`, `print_cmd`, `allow_mimebox`,

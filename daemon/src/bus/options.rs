@@ -243,6 +243,8 @@ fn apply_setting(s: &mut ProfileSettings, key: &Key, v: &Variant<'_>) -> Result<
         keys::DEPTH => s.session.depth = Some(u32::try_from(ranged(key, v)?).unwrap_or(24)),
         keys::CACHE_TYPE => s.session.cache_type = Some(string(name, v)?),
         keys::XINERAMA => s.session.xinerama = Some(boolean(name, v)?),
+        keys::SET_SESSION_TITLE => s.session.set_session_title = Some(boolean(name, v)?),
+        keys::SESSION_TITLE => s.session.session_title = Some(string(name, v)?),
         keys::KBLAYOUT => s.session.kblayout = Some(string(name, v)?),
         keys::KBTYPE => s.session.kbtype = Some(string(name, v)?),
         keys::KBVARIANT => s.session.kbvariant = Some(string(name, v)?),

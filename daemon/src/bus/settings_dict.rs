@@ -79,6 +79,7 @@ pub fn settings_dict(s: &ProfileSettings) -> HashMap<String, OwnedVariant> {
         (keys::LINK, &ss.link),
         (keys::PACK, &ss.pack),
         (keys::CACHE_TYPE, &ss.cache_type),
+        (keys::SESSION_TITLE, &ss.session_title),
         (keys::KBLAYOUT, &ss.kblayout),
         (keys::KBTYPE, &ss.kbtype),
         (keys::KBVARIANT, &ss.kbvariant),
@@ -117,6 +118,7 @@ pub fn settings_dict(s: &ProfileSettings) -> HashMap<String, OwnedVariant> {
         (keys::PRINTING, ss.printing),
         (keys::SETDPI, ss.setdpi),
         (keys::XINERAMA, ss.xinerama),
+        (keys::SET_SESSION_TITLE, ss.set_session_title),
         (keys::ALLOW_MIMEBOX, ss.allow_mimebox),
     ] {
         if let Some(v) = v {

@@ -19,6 +19,7 @@ use super::server::ServerQueries;
 use super::shares::Shares;
 use super::sync::{SharedName, lock};
 use super::table::Expect;
+use super::window_title;
 use crate::x2go::command::RemoteCommand;
 use crate::x2go::keyboard::SessionKeyboard;
 use crate::x2go::list::{SessionStatus, XCookie};
@@ -193,6 +194,7 @@ impl Lifecycle {
             .map(|p| (p.clone(), false))
             .collect();
         self.features_in_background(name.as_str(), &plan.features, &plan.local, folders);
+        self.title_in_background(name.as_str(), plan.title.as_deref(), &plan.local);
         Ok(name.as_str().to_owned())
     }
 
@@ -309,7 +311,28 @@ impl Lifecycle {
             }
         }
         self.features_in_background(name.as_str(), &plan.features, &plan.local, folders);
+        self.title_in_background(name.as_str(), plan.title.as_deref(), &plan.local);
         Ok(())
+    }
+
+    /// Gives the local window of `session` the title `title` once it appears, as python-x2go
+    /// does after a start or resume (it looks for 60 s; the agent names the window at once,
+    /// so 30 s is plenty). The call has returned by then; a failure is logged.
+    fn title_in_background(&self, session: &str, title: Option<&str>, local: &LocalSpec) {
+        let Some(title) = title else { return };
+        let (profile, session, title) = (self.name.clone(), session.to_owned(), title.to_owned());
+        let display = local.display.clone();
+        tokio::spawn(async move {
+            let timeout = Duration::from_secs(30);
+            match window_title::set_title(display, session.clone(), title.clone(), timeout).await {
+                Ok(window) => {
+                    info!(profile = %profile, session = %session, window, title = %title, "window title set")
+                }
+                Err(e) => {
+                    warn!(profile = %profile, session = %session, error = %e, "setting the window title failed")
+                }
+            }
+        });
     }
 
     /// Sets the keyboard of the session on `display` with `setxkbmap`, as python-x2go does

@@ -27,6 +27,8 @@ pub struct StartPlan {
     pub features: Features,
     /// The keyboard `setxkbmap` sets in the session once it runs.
     pub keyboard: Option<SessionKeyboard>,
+    /// The title of the session's local window, when one is to be set.
+    pub title: Option<String>,
 }
 
 /// A validated `Resume`.
@@ -40,6 +42,8 @@ pub struct ResumePlan {
     pub features: Features,
     /// The keyboard `setxkbmap` sets in the session once it runs again.
     pub keyboard: Option<SessionKeyboard>,
+    /// The title of the session's local window, when one is to be set.
+    pub title: Option<String>,
 }
 
 /// What travels through the session's reverse sshfs besides the picture: the folders shared
@@ -137,6 +141,7 @@ struct Common {
     kbvariant: Option<KeyboardSetting>,
     clipboard: Option<Clipboard>,
     xinerama: bool,
+    title: Option<String>,
     local: LocalSpec,
 }
 
@@ -201,6 +206,7 @@ fn common(s: &SessionSettings, display: Option<String>) -> Result<Common, Error>
             .transpose()?,
         clipboard: s.clipboard.as_deref().map(Clipboard::parse).transpose()?,
         xinerama: s.xinerama.unwrap_or(false),
+        title: session_title(s)?,
         local,
     })
 }
@@ -248,6 +254,7 @@ impl StartPlan {
         }
         let c = common(s, display)?;
         agent.geometry = c.geometry;
+        let title = c.title.clone();
         let (local, keyboard) = c.apply(
             &mut agent.link,
             &mut agent.pack,
@@ -261,6 +268,7 @@ impl StartPlan {
             local,
             features: Features::new(s)?,
             keyboard,
+            title,
         })
     }
 }
@@ -282,6 +290,7 @@ impl ResumePlan {
             local: plan.local.clone(),
             features: plan.features.clone(),
             keyboard: plan.keyboard.clone(),
+            title: plan.title.clone(),
         }
     }
 
@@ -292,6 +301,7 @@ impl ResumePlan {
             geometry: c.geometry,
             ..ResumeArgs::default()
         };
+        let title = c.title.clone();
         let (local, keyboard) = c.apply(
             &mut args.link,
             &mut args.pack,
@@ -305,8 +315,34 @@ impl ResumePlan {
             local,
             features: Features::new(s)?,
             keyboard,
+            title,
         })
     }
+}
+
+/// Longest window title accepted.
+const TITLE_MAX_LEN: usize = 256;
+
+/// The local window's title: `session_title` when `set_session_title` is true, or when it is
+/// given and `set_session_title` is not false; python-x2go's default without one is the
+/// command. It only ever becomes an X property, never part of a command line.
+fn session_title(s: &SessionSettings) -> Result<Option<String>, Error> {
+    let given = s
+        .session_title
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let title = match (s.set_session_title, given) {
+        (Some(false), _) | (None, None) => return Ok(None),
+        (_, Some(t)) => t.to_owned(),
+        (Some(true), None) => s.cmd.clone().unwrap_or_else(|| DEFAULT_COMMAND.to_owned()),
+    };
+    if title.len() > TITLE_MAX_LEN || title.chars().any(char::is_control) {
+        return Err(Error::InvalidArgument(format!(
+            "session_title must be at most {TITLE_MAX_LEN} bytes without control characters"
+        )));
+    }
+    Ok(Some(title))
 }
 
 fn local_spec(s: &SessionSettings, display: Option<String>) -> Result<LocalSpec, Error> {
@@ -484,6 +520,23 @@ mod tests {
         // setdpi false drops the dpi, as in python-x2go's and x2goclient's profiles.
         s.setdpi = Some(false);
         assert_eq!(StartPlan::new(&s, d.clone()).unwrap().agent.dpi, None);
+        assert_eq!(p.title, None);
+        s.session_title = Some(" Büro ".into());
+        assert_eq!(
+            StartPlan::new(&s, d.clone()).unwrap().title.as_deref(),
+            Some("Büro")
+        );
+        s.set_session_title = Some(false);
+        assert_eq!(StartPlan::new(&s, d.clone()).unwrap().title, None);
+        s.set_session_title = Some(true);
+        s.session_title = None;
+        assert_eq!(
+            StartPlan::new(&s, d.clone()).unwrap().title.as_deref(),
+            Some("TERMINAL")
+        );
+        s.session_title = Some("a\nb".into());
+        assert!(StartPlan::new(&s, d.clone()).is_err());
+        s.session_title = None;
         // auto: the agent takes the client's keyboard; nothing to set afterwards.
         s.kbtype = Some("auto".into());
         assert!(StartPlan::new(&s, d.clone()).unwrap().keyboard.is_none());

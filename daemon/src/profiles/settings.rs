@@ -186,6 +186,12 @@ pub struct SessionSettings {
     /// Whether the session sees the local monitors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub xinerama: Option<bool>,
+    /// Whether the local window gets `session_title` (python-x2go's `set_session_title`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_session_title: Option<bool>,
+    /// The local window's title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_title: Option<String>,
     /// Keyboard layout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kblayout: Option<String>,
