@@ -115,6 +115,7 @@ fn effects() -> Vec<(&'static str, Option<zbus::Variant<'static>>, Effect)> {
             Options("clipboard=server,"),
         ),
         ("xinerama", Some(V::from(true)), Options("xinerama=1,")),
+        // (and two monitors in with_xinerama_the_session_sees_both_local_monitors)
         ("session_type", None, Name("_stR")),
         ("cmd", None, Name("xterm_dp")),
         (
@@ -502,6 +503,83 @@ async fn the_local_window_carries_the_session_title() {
             .terminate(&name, Default::default())
             .await
             .unwrap();
+    })
+    .await;
+}
+
+/// An Xvfb of its own with two screens side by side joined by Xinerama: two local monitors.
+struct TwoMonitors {
+    child: std::process::Child,
+    display: String,
+}
+
+impl TwoMonitors {
+    fn start() -> TwoMonitors {
+        // A display number of this test's own (the lab's Xvfb is :70).
+        let n = 170 + std::process::id() % 500;
+        let display = format!(":{n}");
+        let child = std::process::Command::new("Xvfb")
+            .args([&display, "-ac", "-nolisten", "tcp", "+xinerama"])
+            .args(["-screen", "0", "640x480x24", "-screen", "1", "640x480x24"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("Xvfb");
+        let socket = format!("/tmp/.X11-unix/X{n}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !std::path::Path::new(&socket).exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "Xvfb {display} did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        TwoMonitors { child, display }
+    }
+}
+
+impl Drop for TwoMonitors {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The monitors `xrandr --listmonitors` lists in the session on `display`.
+fn session_monitors(lab: &Lab, display: u32) -> usize {
+    on_display(lab, display, "xrandr --listmonitors")
+        .lines()
+        .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_xinerama_the_session_sees_both_local_monitors() {
+    let Some(lab) = Lab::get() else { return };
+    let _g = GRAPHICAL.lock().await;
+    bounded(async {
+        let x = TwoMonitors::start();
+        let d = Daemon::start_with_display(&lab).await;
+        let p = connected(&d, &lab, "xinerama").await;
+        for (xinerama, monitors) in [(true, 2), (false, 1)] {
+            let o = Options::new()
+                .set("cmd", "xterm")
+                .set("session_type", "desktop")
+                .set("geometry", "1280x480")
+                .set("display", x.display.clone())
+                .set("xinerama", xinerama);
+            let (name, display) = start(&p, o).await;
+            wait_until(
+                &format!("{monitors} monitors in the session"),
+                Duration::from_secs(20),
+                || session_monitors(&lab, display) == monitors,
+            )
+            .await;
+            p.proxy()
+                .terminate(&name, Default::default())
+                .await
+                .unwrap();
+        }
     })
     .await;
 }
