@@ -515,12 +515,28 @@ struct TwoMonitors {
 
 impl TwoMonitors {
     fn start() -> TwoMonitors {
+        Self::with_screens(&[
+            "+xinerama",
+            "-screen",
+            "0",
+            "640x480x24",
+            "-screen",
+            "1",
+            "640x480x24",
+        ])
+    }
+
+    /// An Xvfb with `args` on a display number of this test's own.
+    fn with_screens(args: &[&str]) -> TwoMonitors {
         // A display number of this test's own (the lab's Xvfb is :70).
-        let n = 170 + std::process::id() % 500;
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = 170
+            + (std::process::id() % 100) * 8
+            + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 8;
         let display = format!(":{n}");
         let child = std::process::Command::new("Xvfb")
-            .args([&display, "-ac", "-nolisten", "tcp", "+xinerama"])
-            .args(["-screen", "0", "640x480x24", "-screen", "1", "640x480x24"])
+            .args([&display, "-ac", "-nolisten", "tcp"])
+            .args(args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
