@@ -613,13 +613,33 @@ fn hostile_table() -> Vec<Row> {
             inv,
             "session_type",
         ),
-        // README: kbvariant is not implemented yet; refused as such before anything else.
         (
             "Start kbvariant",
             "nodeadkeys;touch {C}".into(),
             |v| Call::Start(start().set("kbvariant", v)),
-            "NotSupported",
-            "kbvariant",
+            inv,
+            "keyboard",
+        ),
+        (
+            "Start kbvariant",
+            "-print".into(),
+            |v| Call::Start(start().set("kbvariant", v)),
+            inv,
+            "keyboard",
+        ),
+        (
+            "Start cache_type",
+            "unix-kde,listen=1;touch {C}".into(),
+            |v| Call::Start(start().set("cache_type", v)),
+            inv,
+            "cache type",
+        ),
+        (
+            "Start cache_type",
+            "unix-kde-depth_8".into(),
+            |v| Call::Start(start().set("cache_type", v)),
+            inv,
+            "cache type",
         ),
         // Profile settings.
         (

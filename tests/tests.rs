@@ -46,6 +46,8 @@ mod shares;
 mod printing;
 // Sound through the local PulseAudio: the tone arrives, the cookie keeps others out.
 mod sound;
+// Every python-x2go session parameter: its effect in the session, or NotSupported.
+mod options;
 // The example tray applet, driven through its menu as a panel would.
 mod applet;
 

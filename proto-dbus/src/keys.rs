@@ -328,10 +328,27 @@ key_table! {
     KBLAYOUT = "kblayout" => Type::String, SESSION, false, Same,
         "Keyboard layout, e.g. `de`.";
     KBTYPE = "kbtype" => Type::String, SESSION, false, Same,
-        "Keyboard type, e.g. `pc105/de`.";
+        "Keyboard type `<model>/<layout>`, e.g. `pc105/de`, or `auto`: the local keyboard, which \
+         the server's agent reads from this client.";
     KBVARIANT = "kbvariant" => Type::String, SESSION, false, Same,
-        "Keyboard variant: not supported yet, a non-empty value makes a start or resume fail with \
-         `NotSupported`.";
+        "Keyboard variant, e.g. `nodeadkeys`; layout, variant and model are set in the session \
+         with `setxkbmap` after it starts and after each resume, as python-x2go does.";
+    DEPTH = "depth" => Type::Integer { signature: "u", min: 1, max: 32 }, SESSION, false, Same,
+        "Colour depth of a new session: 8, 16, 24 or 32 bits (default 24).";
+    CACHE_TYPE = "cache_type" => Type::String, SESSION, false, Same,
+        "NX cache type of a new session, sent as `<cache_type>-depth_<depth>` (default \
+         `unix-kde`; letters, digits, `_` and inner `-`).";
+    XINERAMA = "xinerama" => Type::Boolean, SESSION, false, Same,
+        "The session sees the local monitors (Xinerama) instead of one screen (default false).";
+    SET_SESSION_TITLE = "set_session_title" => Type::Boolean, SESSION, false, Same,
+        "Give the local window of a desktop or shadow session the title `session_title` (default \
+         false; the command when `session_title` is empty).";
+    SESSION_TITLE = "session_title" => Type::String, SESSION, false, Same,
+        "Title of the session's local window instead of the agent's `X2GO-<session>`; set \
+         unless `set_session_title` is false.";
+    SETDPI = "setdpi" => Type::Boolean, SESSION, false, Same,
+        "python-x2go's and x2goclient's profile switch for `dpi`: false ignores `dpi` (default: \
+         `dpi` applies when set).";
     CLIPBOARD = "clipboard" => Type::String, SESSION, false, Same,
         "Clipboard sharing: `both`, `server`, `client` or `none`.";
     NXPROXY = "nxproxy" => Type::String, SESSION, false, Missing,
@@ -435,19 +452,233 @@ pub const PKEY: &str = "pkey";
 /// `sshproxy_pkey`: python-x2go's in-memory private key object for the jump host.
 pub const SSHPROXY_PKEY: &str = "sshproxy_pkey";
 
-/// The python-x2go keys x2god refuses with `NotSupported` rather than as unknown.
+/// Why python-x2go's in-memory objects, classes and paths of its own are refused.
+const PYTHON_INTERNAL: &str = "a python-x2go object or class of its own; x2god has one implementation and keeps its files \
+     in its own places";
+/// Why python-x2go's state flags are refused.
+const PYTHON_STATE: &str =
+    "python-x2go's state of a session object, not a setting; see the session's properties";
+/// Why RDP and XDMCP proxy sessions are refused.
+const FOREIGN_SESSION: &str =
+    "x2god starts X2Go sessions only, not RDP or XDMCP sessions proxied by the X2Go server";
+
+/// Shorthand for the rows of [`UNSUPPORTED`] that session calls refuse.
+const fn refused(name: &'static str, reason: &'static str) -> Unsupported {
+    Unsupported {
+        name,
+        calls: SESSION,
+        reason,
+    }
+}
+
+/// The python-x2go keys x2god refuses with `NotSupported` rather than as unknown: x2god knows
+/// them and says why it does not take them, before anything runs on the server.
 pub const UNSUPPORTED: &[Unsupported] = &[
-    Unsupported {
-        name: PKEY,
-        calls: SESSION,
-        reason: "an in-memory key cannot cross the bus; use a key file or the SSH agent",
-    },
-    Unsupported {
-        name: SSHPROXY_PKEY,
-        calls: SESSION,
-        reason: "an in-memory key cannot cross the bus; use a key file or the SSH agent",
-    },
+    refused(
+        PKEY,
+        "an in-memory key cannot cross the bus; use a key file or the SSH agent",
+    ),
+    refused(
+        SSHPROXY_PKEY,
+        "an in-memory key cannot cross the bus; use a key file or the SSH agent",
+    ),
+    refused(
+        "kdrive",
+        "X2Go KDrive sessions (x2gokdrive instead of nxagent) are not supported",
+    ),
+    refused("rdp_server", FOREIGN_SESSION),
+    refused("rdp_options", FOREIGN_SESSION),
+    refused("xdmcp_server", FOREIGN_SESSION),
+    refused(
+        "applications",
+        "python-x2go's list of the server's applications, which it fills itself; see \
+         `PublishedApplications`",
+    ),
+    refused(
+        "convert_encoding",
+        "x2god exchanges UTF-8 with the server and converts nothing",
+    ),
+    refused(
+        "client_encoding",
+        "x2god exchanges UTF-8 with the server and converts nothing",
+    ),
+    refused(
+        "server_encoding",
+        "x2god exchanges UTF-8 with the server and converts nothing",
+    ),
+    refused(
+        "proxy_options",
+        "nxproxy's options are x2god's own (`link`, `pack`, `clipboard`, …)",
+    ),
+    refused(
+        "published_applications",
+        "for a session, use `session_type` `published`",
+    ),
+    refused(
+        "published_applications_no_submenus",
+        "the menu's grouping is the `max_no_submenus` option of `PublishedApplications`",
+    ),
+    refused(
+        "print_action_args",
+        "a dictionary of python-x2go's print classes; use `pdfview_cmd`, `save_to_folder`, \
+         `printer` and `print_cmd`",
+    ),
+    refused(
+        "profile_name",
+        "the profile is the object the call is made on",
+    ),
+    refused(
+        "profile_id",
+        "the profile is the object the call is made on",
+    ),
+    refused(
+        "session_name",
+        "the server names new sessions; `Resume` takes the name as its argument",
+    ),
+    refused(
+        "auto_start_or_resume",
+        "a python-x2go client's behaviour; call `Start` or `Resume`",
+    ),
+    refused("auto_connect", "x2god spells it `autoconnect`"),
+    refused(
+        "keep_controlsession_alive",
+        "x2god keeps a profile's connection while it is connected",
+    ),
+    refused(
+        "known_hosts",
+        "x2god keeps the host keys it learns in its own known-hosts file",
+    ),
+    refused("rootdir", PYTHON_INTERNAL),
+    refused("client_rootdir", PYTHON_INTERNAL),
+    refused("sessions_rootdir", PYTHON_INTERNAL),
+    refused("ssh_rootdir", PYTHON_INTERNAL),
+    refused(
+        "loglevel",
+        "x2god logs as its command line and `RUST_LOG` say",
+    ),
+    refused("logger", PYTHON_INTERNAL),
+    refused("session_instance", PYTHON_INTERNAL),
+    refused("client_instance", PYTHON_INTERNAL),
+    refused("control_backend", PYTHON_INTERNAL),
+    refused("terminal_backend", PYTHON_INTERNAL),
+    refused("info_backend", PYTHON_INTERNAL),
+    refused("list_backend", PYTHON_INTERNAL),
+    refused("proxy_backend", PYTHON_INTERNAL),
+    refused("profiles_backend", PYTHON_INTERNAL),
+    refused("settings_backend", PYTHON_INTERNAL),
+    refused("printing_backend", PYTHON_INTERNAL),
+    refused("connected", PYTHON_STATE),
+    refused("virgin", PYTHON_STATE),
+    refused("running", PYTHON_STATE),
+    refused("suspended", PYTHON_STATE),
+    refused("terminated", PYTHON_STATE),
+    refused("faulty", PYTHON_STATE),
 ];
+
+/// Every parameter of a python-x2go session: `_X2GO_TERMINAL_PARAMS` and
+/// `_X2GO_SESSION_PARAMS` of `x2go/session.py` and the parameters of
+/// `X2GoTerminalSession.__init__` (`x2go/backends/terminal/plain.py`), in that order, each
+/// once. Each is a row of [`KEYS`] (also as [`Python::Other`]) or of [`UNSUPPORTED`]; the
+/// README's table of them is rendered from this list. (Sound's `snd_system` and `snd_port`
+/// come with sound.)
+pub const PYTHON_SESSION_PARAMS: &[&str] = &[
+    // _X2GO_TERMINAL_PARAMS
+    "geometry",
+    "depth",
+    "link",
+    "pack",
+    "dpi",
+    "cache_type",
+    "kbtype",
+    "kblayout",
+    "kbvariant",
+    "clipboard",
+    "xinerama",
+    "session_type",
+    "kdrive",
+    "snd_system",
+    "snd_port",
+    "cmd",
+    "set_session_title",
+    "session_title",
+    "rdp_server",
+    "rdp_options",
+    "applications",
+    "xdmcp_server",
+    "rootdir",
+    "loglevel",
+    "profile_name",
+    "profile_id",
+    "print_action",
+    "print_action_args",
+    "convert_encoding",
+    "client_encoding",
+    "server_encoding",
+    "proxy_options",
+    "published_applications",
+    "published_applications_no_submenus",
+    "logger",
+    "control_backend",
+    "terminal_backend",
+    "proxy_backend",
+    "profiles_backend",
+    "settings_backend",
+    "printing_backend",
+    // _X2GO_SESSION_PARAMS (its `'faulty' 'client_instance'` lacks a comma; both are listed)
+    "use_sshproxy",
+    "sshproxy_reuse_authinfo",
+    "session_name",
+    "auto_start_or_resume",
+    "auto_connect",
+    "printing",
+    "allow_mimebox",
+    "mimebox_extensions",
+    "mimebox_action",
+    "allow_share_local_folders",
+    "share_local_folders",
+    "restore_shared_local_folders",
+    "info_backend",
+    "list_backend",
+    "client_rootdir",
+    "sessions_rootdir",
+    "ssh_rootdir",
+    "keep_controlsession_alive",
+    "add_to_known_hosts",
+    "known_hosts",
+    "forward_sshagent",
+    "connected",
+    "virgin",
+    "running",
+    "suspended",
+    "terminated",
+    "faulty",
+    "client_instance",
+    // X2GoTerminalSession.__init__ only
+    "session_instance",
+];
+
+/// What x2god does with a python-x2go session parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PythonStatus {
+    /// A key of [`KEYS`] by the same name.
+    Supported(&'static Key),
+    /// Refused with `NotSupported`, for this reason.
+    NotSupported(&'static Unsupported),
+}
+
+/// What x2god does with the python-x2go session parameter `name` in a profile's settings or
+/// a session's options; `None` for a name x2god does not know (a test keeps every name of
+/// [`PYTHON_SESSION_PARAMS`] known).
+pub fn python_status(name: &str) -> Option<PythonStatus> {
+    let settings = |k: &&Key| k.accepted_by(CreateProfile) || k.accepted_by(Start);
+    if let Some(k) = named(name).find(|k| k.python == Python::Same && settings(k)) {
+        return Some(PythonStatus::Supported(k));
+    }
+    UNSUPPORTED
+        .iter()
+        .find(|u| u.name == name)
+        .map(PythonStatus::NotSupported)
+}
 
 const fn secret_count() -> usize {
     let (mut n, mut i) = (0, 0);
@@ -620,7 +851,31 @@ mod tests {
         assert!(unsupported(Call::Start, PKEY).is_some());
         assert!(unsupported(Call::PublishedApplications, PKEY).is_none());
         for u in UNSUPPORTED {
-            assert_eq!(named(u.name).count(), 0, "{} is in both tables", u.name);
+            for call in u.calls {
+                assert!(
+                    lookup(*call, u.name).is_none(),
+                    "{} is in both tables",
+                    u.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_python_session_parameter_is_known() {
+        let mut names = PYTHON_SESSION_PARAMS.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), PYTHON_SESSION_PARAMS.len(), "a name twice");
+        for name in PYTHON_SESSION_PARAMS {
+            assert!(python_status(name).is_some(), "{name} is unknown");
+        }
+        for u in UNSUPPORTED {
+            assert!(
+                u.name.ends_with("pkey") || PYTHON_SESSION_PARAMS.contains(&u.name),
+                "{} is refused but no python-x2go session parameter",
+                u.name
+            );
         }
     }
 

@@ -46,6 +46,7 @@ X2GO_DB=/var/lib/x2go/x2go_sessions
 # 1. Packages. dpkg-query first, so a warm run never touches the network/apt.
 PACKAGES=(openssh-server openssh-client x2goserver x2goserver-xsession
     x2goserver-x2goagent nxproxy xvfb xauth x11-utils xterm sqlite3 iproute2
+    x11-xkb-utils x11-xserver-utils    # setxkbmap, xrandr in sessions (tests/options.rs)
     util-linux procps dbus dbus-bin python3 pyhoca-cli python3-x2go
     x2godesktopsharing x2goserver-desktopsharing sshfs fuse3 acl    # this line: section 13a
     gnome-keyring libsecret-tools oathtool libpam-google-authenticator sshpass expect   # keyring/TOTP tests, 7c

@@ -45,8 +45,9 @@ impl Manager {
     /// `sshproxy_force_password_auth`, `sshproxy_reuse_authinfo`, `sshproxy_tunnel`;
     /// reliability: `keepalive_interval`, `keepalive_count`, `auto_reconnect`, `auto_resume`,
     /// `autoconnect`, `poll_interval`; session defaults for `Start`: `cmd`, `session_type`,
-    /// `geometry`, `link`, `pack`, `dpi`, `kblayout`, `kbtype`, `kbvariant`, `clipboard`,
-    /// `nxproxy`; sound: `snd_system`, `snd_port`; folders, printing and the MIME box: `allow_share_local_folders`,
+    /// `geometry`, `link`, `pack`, `dpi`, `setdpi`, `depth`, `cache_type`, `xinerama`,
+    /// `set_session_title`, `session_title`,
+    /// `kblayout`, `kbtype`, `kbvariant`, `clipboard`, `nxproxy`; sound: `snd_system`, `snd_port`; folders, printing and the MIME box: `allow_share_local_folders`,
     /// `share_local_folders`, `restore_shared_local_folders`, `printing`, `print_action`,
     /// `pdfview_cmd`, `save_to_folder`, `printer`, `print_cmd`, `allow_mimebox`,
     /// `mimebox_extensions`, `mimebox_action`, `mimebox_save_to_folder`. Secrets are refused:

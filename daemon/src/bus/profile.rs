@@ -250,9 +250,9 @@ impl ProfileObject {
 
     /// Starts a new session and displays it on the local X display; returns its name and
     /// object once it runs. Options (over the profile's session settings): `cmd`,
-    /// `session_type`, `geometry`, `link`, `pack`, `dpi`, `kblayout`, `kbtype`, `kbvariant`,
-    /// `clipboard`, `nxproxy`, `snd_system`, `snd_port`, and `display` (the local X display;
-    /// default the daemon's);
+    /// `session_type`, `geometry`, `link`, `pack`, `dpi`, `setdpi`, `depth`, `cache_type`,
+    /// `xinerama`, `set_session_title`, `session_title`, `kblayout`, `kbtype`, `kbvariant`,
+    /// `clipboard`, `nxproxy`, `snd_system`, `snd_port`, and `display` (the local X display; default the daemon's);
     /// `share_local_folders` (shared once the session runs, after this returns),
     /// `allow_share_local_folders`, `restore_shared_local_folders`, `printing`,
     /// `print_action`, `pdfview_cmd`, `save_to_folder`, `printer`, `print_cmd`,
@@ -277,8 +277,8 @@ impl ProfileObject {
     /// Options: `desktop` (`user@:display`) or `user` and `display`, `share_mode` (0 view
     /// only, 1 full access), `maxwait` (s), `local_display` (the local X display), and the
     /// session keys of `Start`: `cmd`, `session_type`, `geometry`, `link`, `pack`, `dpi`,
-    /// `kblayout`, `kbtype`, `kbvariant`, `clipboard`, `nxproxy`, `snd_system`, `snd_port`, and
-    /// those of folders,
+    /// `setdpi`, `depth`, `cache_type`, `xinerama`, `set_session_title`, `session_title`,
+    /// `kblayout`, `kbtype`, `kbvariant`, `clipboard`, `nxproxy`, `snd_system`, `snd_port`, and those of folders,
     /// printing and the MIME box: `allow_share_local_folders`, `share_local_folders`,
     /// `restore_shared_local_folders`, `printing`, `print_action`, `pdfview_cmd`,
     /// `save_to_folder`, `printer`, `print_cmd`, `allow_mimebox`, `mimebox_extensions`,

@@ -78,6 +78,8 @@ pub fn settings_dict(s: &ProfileSettings) -> HashMap<String, OwnedVariant> {
         (keys::GEOMETRY, &ss.geometry),
         (keys::LINK, &ss.link),
         (keys::PACK, &ss.pack),
+        (keys::CACHE_TYPE, &ss.cache_type),
+        (keys::SESSION_TITLE, &ss.session_title),
         (keys::KBLAYOUT, &ss.kblayout),
         (keys::KBTYPE, &ss.kbtype),
         (keys::KBVARIANT, &ss.kbvariant),
@@ -99,6 +101,9 @@ pub fn settings_dict(s: &ProfileSettings) -> HashMap<String, OwnedVariant> {
     if let Some(port) = ss.snd_port {
         put(&mut d, keys::SND_PORT, port);
     }
+    if let Some(depth) = ss.depth {
+        put(&mut d, keys::DEPTH, depth);
+    }
     if let Some(n) = &ss.nxproxy {
         put(&mut d, keys::NXPROXY, n.display().to_string());
     }
@@ -115,6 +120,9 @@ pub fn settings_dict(s: &ProfileSettings) -> HashMap<String, OwnedVariant> {
             ss.restore_shared_local_folders,
         ),
         (keys::PRINTING, ss.printing),
+        (keys::SETDPI, ss.setdpi),
+        (keys::XINERAMA, ss.xinerama),
+        (keys::SET_SESSION_TITLE, ss.set_session_title),
         (keys::ALLOW_MIMEBOX, ss.allow_mimebox),
     ] {
         if let Some(v) = v {

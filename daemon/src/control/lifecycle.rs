@@ -20,12 +20,14 @@ use super::shares::Shares;
 use super::sound::SoundRelays;
 use super::sync::{SharedName, lock};
 use super::table::Expect;
+use super::window_title;
 use crate::x2go::command::RemoteCommand;
+use crate::x2go::keyboard::SessionKeyboard;
 use crate::x2go::list::{SessionStatus, XCookie};
 use crate::x2go::session_options::{SessionCommand, SessionType};
 use crate::x2go::sound::SoundSystem;
 use crate::x2go::start::{AgentState, parse_agent_state, parse_resume, parse_start_agent};
-use crate::x2go::validate::{SessionKind, SessionName, Username};
+use crate::x2go::validate::{Display, SessionKind, SessionName, Username};
 
 /// x2gostartagent runs some fifteen small Perl programs: seconds, not milliseconds.
 const START_TIMEOUT: Duration = Duration::from_secs(90);
@@ -86,6 +88,14 @@ impl Lifecycle {
 
     async fn run(&self, cmd: &RemoteCommand, timeout: Duration) -> Result<Vec<u8>, Error> {
         run(&self.connector, cmd, timeout).await
+    }
+
+    /// Whether the start or resume that x2god shows `name` for allowed sharing folders
+    /// (`allow_share_local_folders`); `None` when x2god does not show it.
+    pub fn sharing_allowed(&self, name: &str) -> Option<bool> {
+        lock(&self.viewing)
+            .get(name)
+            .map(|plan| plan.features.allow_sharing)
     }
 
     /// Whether x2god displays `name` locally (its nxproxy runs).
@@ -172,6 +182,8 @@ impl Lifecycle {
                 SoundSystem::None => self.run(&run, COMMAND_TIMEOUT).await,
             };
             ran.map_err(|e| e.at("x2goruncommand"))?;
+            self.set_keyboard(&name, started.display.number(), plan.keyboard.as_ref())
+                .await;
             Ok::<(), Error>(())
         }
         .await;
@@ -197,6 +209,7 @@ impl Lifecycle {
             .map(|p| (p.clone(), false))
             .collect();
         self.features_in_background(name.as_str(), &plan.features, &plan.local, folders);
+        self.title_in_background(name.as_str(), plan.title.as_deref(), &plan.local);
         Ok(name.as_str().to_owned())
     }
 
@@ -307,6 +320,8 @@ impl Lifecycle {
             let _ = self.listings.list_now().await;
             return Err(e);
         }
+        self.set_keyboard(&name, info.display, plan.keyboard.as_ref())
+            .await;
         self.listings.list_now().await?;
         let mut folders = self.shares.to_restore(name.as_str(), plan.features.restore);
         for f in &plan.features.folders {
@@ -315,6 +330,7 @@ impl Lifecycle {
             }
         }
         self.features_in_background(name.as_str(), &plan.features, &plan.local, folders);
+        self.title_in_background(name.as_str(), plan.title.as_deref(), &plan.local);
         Ok(())
     }
 
@@ -333,6 +349,51 @@ impl Lifecycle {
                     format!("cannot set up the session's sound: {e}"),
                 )
                 .await;
+        }
+    }
+
+    /// Gives the local window of `session` the title `title` once it appears, as python-x2go
+    /// does after a start or resume (it looks for 60 s; the agent names the window at once,
+    /// so 30 s is plenty). The call has returned by then; a failure is logged.
+    fn title_in_background(&self, session: &str, title: Option<&str>, local: &LocalSpec) {
+        let Some(title) = title else { return };
+        let (profile, session, title) = (self.name.clone(), session.to_owned(), title.to_owned());
+        let display = local.display.clone();
+        tokio::spawn(async move {
+            let timeout = Duration::from_secs(30);
+            match window_title::set_title(display, session.clone(), title.clone(), timeout).await {
+                Ok(window) => {
+                    info!(profile = %profile, session = %session, window, title = %title, "window title set")
+                }
+                Err(e) => {
+                    warn!(profile = %profile, session = %session, error = %e, "setting the window title failed")
+                }
+            }
+        });
+    }
+
+    /// Sets the keyboard of the session on `display` with `setxkbmap`, as python-x2go does
+    /// once the session runs (the agent only knows the keyboard type). A failure, such as a
+    /// layout the server does not know, is logged; the session runs on with the agent's
+    /// keyboard.
+    async fn set_keyboard(
+        &self,
+        name: &SessionName,
+        display: u32,
+        keyboard: Option<&SessionKeyboard>,
+    ) {
+        let Some(keyboard) = keyboard else { return };
+        let Ok(display) = Display::parse(&display.to_string()) else {
+            return;
+        };
+        let cmd = RemoteCommand::set_keyboard(&display, keyboard);
+        match self.run(&cmd, COMMAND_TIMEOUT).await {
+            Ok(_) => {
+                info!(profile = %self.name, session = %name.as_str(), keyboard = ?keyboard.setxkbmap_args(), "keyboard set")
+            }
+            Err(e) => {
+                warn!(profile = %self.name, session = %name.as_str(), error = %e, "setting the keyboard failed")
+            }
         }
     }
 

@@ -37,6 +37,7 @@ pub mod spool;
 mod sync;
 mod table;
 mod watcher;
+mod window_title;
 
 pub use apps::AppsAnswer;
 pub use connection::{ConnectRequest, validate_hostname};

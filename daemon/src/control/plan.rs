@@ -8,7 +8,10 @@ use super::local::LocalSpec;
 use super::sound::SoundPlan;
 use super::spool::{self, MimeBoxAction, MimeBoxSettings, PrintAction, PrintArgs};
 use crate::profiles::SessionSettings;
-use crate::x2go::session_options::{Pack, ResumeArgs, SessionCommand, SessionType, StartAgentArgs};
+use crate::x2go::keyboard::SessionKeyboard;
+use crate::x2go::session_options::{
+    CacheType, ColorDepth, Pack, ResumeArgs, SessionCommand, SessionType, StartAgentArgs,
+};
 use crate::x2go::validate::{Clipboard, Dpi, Geometry, KeyboardSetting, Link};
 
 /// The command python-x2go starts when a profile names none.
@@ -25,6 +28,10 @@ pub struct StartPlan {
     pub features: Features,
     /// Sound.
     pub sound: SoundPlan,
+    /// The keyboard `setxkbmap` sets in the session once it runs.
+    pub keyboard: Option<SessionKeyboard>,
+    /// The title of the session's local window, when one is to be set.
+    pub title: Option<String>,
 }
 
 /// A validated `Resume`.
@@ -38,6 +45,10 @@ pub struct ResumePlan {
     pub features: Features,
     /// Sound.
     pub sound: SoundPlan,
+    /// The keyboard `setxkbmap` sets in the session once it runs again.
+    pub keyboard: Option<SessionKeyboard>,
+    /// The title of the session's local window, when one is to be set.
+    pub title: Option<String>,
 }
 
 /// What travels through the session's reverse sshfs besides the picture: the folders shared
@@ -132,13 +143,16 @@ struct Common {
     pack: Option<Pack>,
     kblayout: Option<KeyboardSetting>,
     kbtype: Option<KeyboardSetting>,
+    kbvariant: Option<KeyboardSetting>,
     clipboard: Option<Clipboard>,
+    xinerama: bool,
+    title: Option<String>,
     local: LocalSpec,
 }
 
 impl Common {
     /// Overrides the defaults in a start's or resume's arguments with what was set; returns
-    /// the local side.
+    /// the local side and the keyboard to set in the session.
     fn apply(
         self,
         link: &mut Link,
@@ -146,7 +160,9 @@ impl Common {
         kblayout: &mut KeyboardSetting,
         kbtype: &mut KeyboardSetting,
         clipboard: &mut Clipboard,
-    ) -> LocalSpec {
+        xinerama: &mut bool,
+    ) -> (LocalSpec, Option<SessionKeyboard>) {
+        *xinerama = self.xinerama;
         if let Some(v) = self.link {
             *link = v;
         }
@@ -162,16 +178,12 @@ impl Common {
         if let Some(v) = self.clipboard {
             *clipboard = v;
         }
-        self.local
+        let keyboard = SessionKeyboard::new(kbtype, kblayout, self.kbvariant.as_ref());
+        (self.local, keyboard)
     }
 }
 
 fn common(s: &SessionSettings, display: Option<String>) -> Result<Common, Error> {
-    if s.kbvariant.as_deref().is_some_and(|v| !v.is_empty()) {
-        return Err(Error::NotSupported(
-            "kbvariant is not supported yet; set the layout with kblayout".into(),
-        ));
-    }
     let local = local_spec(s, display)?;
     let geometry = match s.geometry.as_deref() {
         None => Geometry::parse("800x600")?,
@@ -192,7 +204,14 @@ fn common(s: &SessionSettings, display: Option<String>) -> Result<Common, Error>
             .as_deref()
             .map(KeyboardSetting::parse)
             .transpose()?,
+        kbvariant: s
+            .kbvariant
+            .as_deref()
+            .map(KeyboardSetting::parse)
+            .transpose()?,
         clipboard: s.clipboard.as_deref().map(Clipboard::parse).transpose()?,
+        xinerama: s.xinerama.unwrap_or(false),
+        title: session_title(s)?,
         local,
     })
 }
@@ -229,23 +248,33 @@ impl StartPlan {
                 }
             };
         }
-        if let Some(dpi) = s.dpi {
+        if let Some(dpi) = s.dpi.filter(|_| s.setdpi != Some(false)) {
             agent.dpi = Some(Dpi::new(dpi)?);
+        }
+        if let Some(depth) = s.depth {
+            agent.depth = ColorDepth::new(depth)?;
+        }
+        if let Some(cache) = &s.cache_type {
+            agent.cache_type = CacheType::parse(cache)?;
         }
         let c = common(s, display)?;
         agent.geometry = c.geometry;
-        let local = c.apply(
+        let title = c.title.clone();
+        let (local, keyboard) = c.apply(
             &mut agent.link,
             &mut agent.pack,
             &mut agent.kblayout,
             &mut agent.kbtype,
             &mut agent.clipboard,
+            &mut agent.xinerama,
         );
         Ok(StartPlan {
             agent,
             local,
             features: Features::new(s)?,
             sound: SoundPlan::new(s)?,
+            keyboard,
+            title,
         })
     }
 }
@@ -267,6 +296,8 @@ impl ResumePlan {
             local: plan.local.clone(),
             features: plan.features.clone(),
             sound: plan.sound,
+            keyboard: plan.keyboard.clone(),
+            title: plan.title.clone(),
         }
     }
 
@@ -277,20 +308,49 @@ impl ResumePlan {
             geometry: c.geometry,
             ..ResumeArgs::default()
         };
-        let local = c.apply(
+        let title = c.title.clone();
+        let (local, keyboard) = c.apply(
             &mut args.link,
             &mut args.pack,
             &mut args.kblayout,
             &mut args.kbtype,
             &mut args.clipboard,
+            &mut args.xinerama,
         );
         Ok(ResumePlan {
             args,
             local,
             features: Features::new(s)?,
             sound: SoundPlan::new(s)?,
+            keyboard,
+            title,
         })
     }
+}
+
+/// Longest window title accepted.
+const TITLE_MAX_LEN: usize = 256;
+
+/// The local window's title: `session_title` when `set_session_title` is true, or when it is
+/// given and `set_session_title` is not false; python-x2go's default without one is the
+/// command. It only ever becomes an X property, never part of a command line.
+fn session_title(s: &SessionSettings) -> Result<Option<String>, Error> {
+    let given = s
+        .session_title
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let title = match (s.set_session_title, given) {
+        (Some(false), _) | (None, None) => return Ok(None),
+        (_, Some(t)) => t.to_owned(),
+        (Some(true), None) => s.cmd.clone().unwrap_or_else(|| DEFAULT_COMMAND.to_owned()),
+    };
+    if title.len() > TITLE_MAX_LEN || title.chars().any(char::is_control) {
+        return Err(Error::InvalidArgument(format!(
+            "session_title must be at most {TITLE_MAX_LEN} bytes without control characters"
+        )));
+    }
+    Ok(Some(title))
 }
 
 fn local_spec(s: &SessionSettings, display: Option<String>) -> Result<LocalSpec, Error> {
@@ -434,5 +494,73 @@ mod tests {
         assert!(StartPlan::new(&s, Some(":0;id".into())).is_err());
         s.nxproxy = Some(PathBuf::from("relative/nxproxy"));
         assert!(matches!(StartPlan::new(&s, d), Err(Error::NotFound(_))));
+    }
+
+    #[test]
+    fn display_and_keyboard_settings_reach_the_plans() {
+        let mut s = SessionSettings {
+            nxproxy: Some(PathBuf::from("/bin/true")),
+            depth: Some(16),
+            cache_type: Some("unix-gnome".into()),
+            xinerama: Some(true),
+            dpi: Some(120),
+            kbtype: Some("pc105/de".into()),
+            kbvariant: Some("nodeadkeys".into()),
+            ..SessionSettings::default()
+        };
+        let d = Some(":99".to_owned());
+        let p = StartPlan::new(&s, d.clone()).unwrap();
+        assert_eq!(
+            p.agent.depth.cache_type(&p.agent.cache_type),
+            "unix-gnome-depth_16"
+        );
+        assert!(p.agent.xinerama);
+        assert_eq!(p.agent.dpi.map(Dpi::value), Some(120));
+        let kb = p.keyboard.as_ref().unwrap().setxkbmap_args();
+        assert_eq!(
+            kb,
+            ["-model", "pc105", "-layout", "de", "-variant", "nodeadkeys"]
+        );
+        let r = ResumePlan::after_start(&p);
+        assert!(r.args.xinerama);
+        assert_eq!(r.keyboard, p.keyboard);
+        assert!(ResumePlan::new(&s, d.clone()).unwrap().args.xinerama);
+        // setdpi false drops the dpi, as in python-x2go's and x2goclient's profiles.
+        s.setdpi = Some(false);
+        assert_eq!(StartPlan::new(&s, d.clone()).unwrap().agent.dpi, None);
+        assert_eq!(p.title, None);
+        s.session_title = Some(" Büro ".into());
+        assert_eq!(
+            StartPlan::new(&s, d.clone()).unwrap().title.as_deref(),
+            Some("Büro")
+        );
+        s.set_session_title = Some(false);
+        assert_eq!(StartPlan::new(&s, d.clone()).unwrap().title, None);
+        s.set_session_title = Some(true);
+        s.session_title = None;
+        assert_eq!(
+            StartPlan::new(&s, d.clone()).unwrap().title.as_deref(),
+            Some("TERMINAL")
+        );
+        s.session_title = Some("a\nb".into());
+        assert!(StartPlan::new(&s, d.clone()).is_err());
+        s.session_title = None;
+        // auto: the agent takes the client's keyboard; nothing to set afterwards.
+        s.kbtype = Some("auto".into());
+        assert!(StartPlan::new(&s, d.clone()).unwrap().keyboard.is_none());
+        for (depth, cache, variant) in
+            [(15, "unix-kde", "x"), (24, "a,b", "x"), (24, "kde", "x;id")]
+        {
+            s.depth = Some(depth);
+            s.cache_type = Some(cache.into());
+            s.kbvariant = Some(variant.into());
+            assert!(
+                matches!(
+                    StartPlan::new(&s, d.clone()),
+                    Err(Error::InvalidArgument(_))
+                ),
+                "{depth} {cache} {variant}"
+            );
+        }
     }
 }

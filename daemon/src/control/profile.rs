@@ -311,14 +311,20 @@ impl ProfileController {
         path: &std::path::Path,
         read_only: bool,
     ) -> Result<String, Error> {
-        if !self
-            .settings()
-            .session
-            .allow_share_local_folders
-            .unwrap_or(true)
-        {
+        // What the session was started or resumed with wins over the profile's setting.
+        let allowed = self
+            .lifecycle()
+            .sharing_allowed(session)
+            .unwrap_or_else(|| {
+                self.settings()
+                    .session
+                    .allow_share_local_folders
+                    .unwrap_or(true)
+            });
+        if !allowed {
             return Err(Error::NotSupported(format!(
-                "profile {:?} does not allow sharing folders (allow_share_local_folders)",
+                "session {session:?} of profile {:?} does not allow sharing folders \
+                 (allow_share_local_folders)",
                 self.name()
             )));
         }

@@ -174,6 +174,24 @@ pub struct SessionSettings {
     /// Screen resolution in dots per inch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpi: Option<u32>,
+    /// Whether `dpi` applies (python-x2go's and x2goclient's `setdpi`); unset: when `dpi` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setdpi: Option<bool>,
+    /// Colour depth of new sessions in bits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depth: Option<u32>,
+    /// NX cache type of new sessions (before `-depth_<n>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_type: Option<String>,
+    /// Whether the session sees the local monitors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xinerama: Option<bool>,
+    /// Whether the local window gets `session_title` (python-x2go's `set_session_title`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_session_title: Option<bool>,
+    /// The local window's title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_title: Option<String>,
     /// Keyboard layout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kblayout: Option<String>,

@@ -169,6 +169,9 @@ const MAPPED: &[&str] = &[
     "height",
     "fullscreen",
     "maxdim",
+    "xinerama",
+    "setsessiontitle",
+    "sessiontitle",
     "usekbd",
     "layout",
     "type",
@@ -192,8 +195,6 @@ const MAPPED: &[&str] = &[
 /// mention all the more).
 const IGNORED_SWITCHES: &[&str] = &[
     "useiconv",
-    "setsessiontitle",
-    "xinerama",
     "multidisp",
     "krblogin",
     "krbdelegation",
@@ -208,7 +209,6 @@ const INERT: &[&str] = &[
     "soundtunnel",
     "iconvto",
     "iconvfrom",
-    "sessiontitle",
     "display",
     "fstunnel",
     "icon",
@@ -655,6 +655,14 @@ fn map_session(f: &mut Fields<'_>, ignored: &mut HashSet<&str>) -> SessionSettin
     }
 
     ss.clipboard = f.non_empty("clipboard");
+    if f.flag("xinerama", false) {
+        ss.xinerama = Some(true);
+    }
+    // x2goclient keeps the title even while the switch is off; only a title in use is taken.
+    if f.flag("setsessiontitle", false) {
+        ss.set_session_title = Some(true);
+        ss.session_title = f.non_empty("sessiontitle");
+    }
     ss
 }
 
@@ -793,6 +801,24 @@ mod tests {
                 name: Some("Unfinished".into()),
                 reason: "no host".into(),
             }]
+        );
+    }
+
+    #[test]
+    fn xinerama_and_session_title_are_mapped() {
+        let text = "[1]\nhost=h\nname=n\nxinerama=true\nsetsessiontitle=true\nsessiontitle=Büro\n\
+                    [2]\nhost=h\nname=m\nsetsessiontitle=false\nsessiontitle=Old\nmultidisp=true\n";
+        let import = parse(text);
+        let s = &profile(&import, "1").settings.session;
+        assert_eq!(s.xinerama, Some(true));
+        assert_eq!(s.set_session_title, Some(true));
+        assert_eq!(s.session_title.as_deref(), Some("Büro"));
+        let p = profile(&import, "2");
+        assert_eq!(p.settings.session.session_title, None);
+        assert!(
+            p.ignored.iter().any(|k| k == "multidisp"),
+            "{:?}",
+            p.ignored
         );
     }
 

@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
+use super::keyboard::SessionKeyboard;
 use super::scripts::script;
 use super::session_options::{
     ResumeArgs, SessionCommand, SessionType, StartAgentArgs, set_keyboard_flag,
@@ -80,6 +81,7 @@ impl EnvName {
 
 const X2GO_XINERAMA: EnvName = EnvName::new("X2GO_XINERAMA");
 const X2GODPI: EnvName = EnvName::new("X2GODPI");
+const DISPLAY: EnvName = EnvName::new("DISPLAY");
 
 /// Accumulates one command; constructors below are the only users, so every value it receives
 /// already went through a validator.
@@ -272,7 +274,7 @@ impl RemoteCommand {
             .arg(&args.geometry.as_arg())
             .arg(args.link.as_str())
             .arg(args.pack.as_str())
-            .arg(&args.depth.cache_type())
+            .arg(&args.depth.cache_type(&args.cache_type))
             .arg(args.kblayout.as_str())
             .arg(args.kbtype.as_str())
             .arg(set_keyboard_flag(&args.kbtype))
@@ -335,6 +337,17 @@ impl RemoteCommand {
             .arg(name.as_str())
             .arg(&snd_port.to_string())
             .build()
+    }
+
+    /// Sets the keyboard of the session on `display` as python-x2go does after
+    /// `x2goruncommand` and after a resume: `DISPLAY=:<n> setxkbmap -model … -layout …
+    /// -variant …`, each value its own quoted word.
+    pub fn set_keyboard(display: &Display, keyboard: &SessionKeyboard) -> Self {
+        let mut b = Builder::program("setxkbmap").env(DISPLAY, &format!(":{}", display.number()));
+        for a in keyboard.setxkbmap_args() {
+            b = b.arg(a);
+        }
+        b.build()
     }
 
     /// Reattach a session (doc §2.7):
@@ -845,6 +858,21 @@ mod tests {
             assert_eq!(out.status.code(), Some(0), "{shell}");
             assert_eq!(env.unwrap(&out.stdout).unwrap(), b"");
         }
+    }
+
+    #[test]
+    fn set_keyboard_quotes_each_value() {
+        use super::super::validate::KeyboardSetting;
+        let kb = |s: &str| KeyboardSetting::parse(s).unwrap();
+        let keyboard =
+            SessionKeyboard::new(&kb("pc105/de"), &kb("de"), Some(&kb("nodeadkeys"))).unwrap();
+        let cmd = RemoteCommand::set_keyboard(&Display::parse("50").unwrap(), &keyboard);
+        assert_eq!(
+            cmd.to_shell(),
+            "DISPLAY=:50 setxkbmap -model pc105 -layout de -variant nodeadkeys"
+        );
+        assert_eq!(cmd.name(), "setxkbmap");
+        assert_eq!(split(&cmd), expected_words(&cmd));
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod scripts;
 pub mod apps;
 pub mod command;
 pub mod envelope;
+pub mod keyboard;
 pub mod list;
 pub mod output;
 pub mod proxy;

@@ -174,10 +174,52 @@ impl ColorDepth {
         self.0
     }
 
-    /// Argument 4 of `x2gostartagent`: `unix-kde-depth_<n>`; the server takes the depth from
-    /// after `-depth_` and passes the whole string to the agent as `type=`.
-    pub fn cache_type(self) -> String {
-        format!("unix-kde-depth_{}", self.0)
+    /// Argument 4 of `x2gostartagent`: `<cache type>-depth_<n>`; the server takes the depth
+    /// from after `-depth_` and passes the whole string to the agent as `type=`.
+    pub fn cache_type(self, cache: &CacheType) -> String {
+        format!("{}-depth_{}", cache.as_str(), self.0)
+    }
+}
+
+/// Longest cache type accepted.
+const CACHE_TYPE_MAX_LEN: usize = 64;
+
+/// The NX cache type, the part of `x2gostartagent`'s argument 4 before `-depth_<n>`
+/// (python-x2go's `cache_type`, default `unix-kde`). The server splits the argument at
+/// `-depth_` and the agent reads it inside its comma-separated options, so only letters,
+/// digits, `_` and inner single `-` are taken, and never `depth_` after a `-`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CacheType(String);
+
+impl CacheType {
+    /// Validates `^[A-Za-z0-9_]+(-[A-Za-z0-9_]+)*$`, at most 64 bytes, without `-depth_`.
+    pub fn parse(s: &str) -> Result<Self, InvalidArgument> {
+        let err = |reason| Err(InvalidArgument::new("cache type", s, reason));
+        if s.is_empty() || s.len() > CACHE_TYPE_MAX_LEN {
+            return err("must be 1 to 64 characters");
+        }
+        let words_ok = s
+            .split('-')
+            .all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+        if !words_ok {
+            return err("expected words of [A-Za-z0-9_] joined by single '-', e.g. unix-kde");
+        }
+        if s.split('-').skip(1).any(|w| w.starts_with("depth_")) {
+            return err("must not contain -depth_ (the depth is the depth option)");
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The cache type.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// python-x2go's default, `unix-kde`.
+impl Default for CacheType {
+    fn default() -> Self {
+        Self("unix-kde".to_owned())
     }
 }
 
@@ -413,6 +455,8 @@ pub struct StartAgentArgs {
     pub pack: Pack,
     /// Colour depth.
     pub depth: ColorDepth,
+    /// NX cache type, sent with the depth as argument 4.
+    pub cache_type: CacheType,
     /// Keyboard layout; `null` when unset. The server parses but ignores it.
     pub kblayout: KeyboardSetting,
     /// Keyboard type, `null/null` when unset, `auto` to let the agent follow the client. The
@@ -443,6 +487,7 @@ impl StartAgentArgs {
             link: Link::Adsl,
             pack: Pack::default(),
             depth: ColorDepth::default(),
+            cache_type: CacheType::default(),
             kblayout: KeyboardSetting::unset_layout(),
             kbtype: KeyboardSetting::unset_type(),
             session_type: command.implied_type().unwrap_or(SessionType::Application),
@@ -558,11 +603,39 @@ mod tests {
         for d in [8, 16, 24, 32] {
             let c = ColorDepth::new(d).unwrap();
             assert_eq!(u32::from(c.bits()), d);
-            assert_eq!(c.cache_type(), format!("unix-kde-depth_{d}"));
+            assert_eq!(
+                c.cache_type(&CacheType::default()),
+                format!("unix-kde-depth_{d}")
+            );
         }
         for d in [0, 1, 15, 17, 23, 33, 264, u32::MAX] {
             assert!(ColorDepth::new(d).is_err(), "accepted {d}");
         }
+    }
+
+    #[test]
+    fn cache_types() {
+        let kde = CacheType::parse("unix-kde").unwrap();
+        assert_eq!(kde, CacheType::default());
+        let depth = ColorDepth::new(16).unwrap();
+        assert_eq!(depth.cache_type(&kde), "unix-kde-depth_16");
+        let gnome = CacheType::parse("unix-gnome_2").unwrap();
+        assert_eq!(depth.cache_type(&gnome), "unix-gnome_2-depth_16");
+        for bad in [
+            "",
+            "-kde",
+            "kde-",
+            "unix--kde",
+            "unix-kde-depth_8",
+            "a,b",
+            "a b",
+            "a=b",
+            "a;id",
+            "ä",
+        ] {
+            assert!(CacheType::parse(bad).is_err(), "accepted {bad:?}");
+        }
+        assert!(CacheType::parse(&"a".repeat(65)).is_err());
     }
 
     #[test]

@@ -1,7 +1,7 @@
-//! The README's section "Keys" shows the key table: its two Markdown tables are rendered from
+//! The README's section "Keys" shows the key table: its three Markdown tables are rendered from
 //! `src/keys.rs` and must equal what is there. `X2GOD_BLESS=1` rewrites them.
 
-use x2god_proto::keys::{self, Python, Type};
+use x2god_proto::keys::{self, Python, PythonStatus, Type};
 
 use super::xml;
 
@@ -47,11 +47,16 @@ fn option_keys() -> String {
             k.doc
         ));
     }
-    let mut reasons: Vec<&str> = keys::UNSUPPORTED.iter().map(|u| u.reason).collect();
+    // The python-x2go session parameters have a table of their own.
+    let others = || {
+        keys::UNSUPPORTED
+            .iter()
+            .filter(|u| !keys::PYTHON_SESSION_PARAMS.contains(&u.name))
+    };
+    let mut reasons: Vec<&str> = others().map(|u| u.reason).collect();
     reasons.dedup();
     for reason in reasons {
-        let names: Vec<String> = keys::UNSUPPORTED
-            .iter()
+        let names: Vec<String> = others()
             .filter(|u| u.reason == reason)
             .map(|u| format!("`{}`", u.name))
             .collect();
@@ -60,6 +65,27 @@ fn option_keys() -> String {
             names.join(" and "),
             if names.len() == 1 { "is" } else { "are" }
         ));
+    }
+    out
+}
+
+/// The table of every python-x2go session parameter and what x2god does with it.
+fn python_params() -> String {
+    let mut out = String::from("| python-x2go parameter | x2god |\n|---|---|\n");
+    for name in keys::PYTHON_SESSION_PARAMS {
+        let status = match keys::python_status(name) {
+            Some(PythonStatus::Supported(k)) => {
+                let calls: Vec<String> = keys::named(name)
+                    .flat_map(|k| k.calls)
+                    .map(|c| format!("`{c}`"))
+                    .collect();
+                format!("supported ({}): {}", calls.join(", "), k.doc)
+            }
+            Some(PythonStatus::NotSupported(u)) => format!("`NotSupported`: {}.", u.reason),
+            None => panic!("python-x2go's {name} is neither a key nor refused"),
+        };
+        assert!(!status.contains('|'), "{name}: a | would break the table");
+        out.push_str(&format!("| `{name}` | {status} |\n"));
     }
     out
 }
@@ -98,9 +124,13 @@ fn readme_shows_the_key_tables() {
     let path = xml::crate_dir().join("../README.md");
     let readme = std::fs::read_to_string(&path).unwrap();
     let rendered = with_region(
-        &with_region(&readme, "option keys", &option_keys()),
-        "session keys",
-        &session_keys(),
+        &with_region(
+            &with_region(&readme, "option keys", &option_keys()),
+            "session keys",
+            &session_keys(),
+        ),
+        "python-x2go parameters",
+        &python_params(),
     );
     if std::env::var_os("X2GOD_BLESS").is_some() && rendered != readme {
         std::fs::write(&path, &rendered).unwrap();
