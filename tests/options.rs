@@ -134,6 +134,22 @@ fn effects() -> Vec<(&'static str, Option<zbus::Variant<'static>>, Effect)> {
                 "fn the_local_window_carries_the_session_title",
             ),
         ),
+        (
+            "snd_system",
+            None,
+            Test(
+                "sound.rs",
+                "fn without_a_local_sound_server_the_session_starts_silent_and_says_so",
+            ),
+        ),
+        (
+            "snd_port",
+            None,
+            Test(
+                "sound.rs",
+                "fn snd_port_reaches_the_local_sound_server_over_tcp",
+            ),
+        ),
         ("print_action", None, Test("printing.rs", "print_action")),
         ("printing", None, Test("printing.rs", "\"printing\"")),
         (
@@ -171,6 +187,7 @@ fn test_source(file: &str) -> &'static str {
         "printing.rs" => include_str!("printing.rs"),
         "shares.rs" => include_str!("shares.rs"),
         "options.rs" => include_str!("options.rs"),
+        "sound.rs" => include_str!("sound.rs"),
         other => panic!("no test file {other}"),
     }
 }
