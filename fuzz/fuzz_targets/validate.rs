@@ -20,6 +20,7 @@ use libfuzzer_sys::fuzz_target;
 use x2god::x2go::ResumeArgs;
 use x2god::x2go::command::RemoteCommand;
 use x2god::x2go::session_options::{ColorDepth, Pack, SessionCommand, SessionType, StartAgentArgs};
+use x2god::x2go::sound::SoundSystem;
 use x2god::x2go::validate::{
     Clipboard, Display, Dpi, Geometry, KeyboardSetting, Link, SessionKind, SessionName, Username,
 };
@@ -274,6 +275,11 @@ fuzz_target!(|data: &[u8]| {
                 u16::from_le_bytes([flag(7), flag(8)]),
                 c,
                 args.session_type,
+                if flag(9) & 1 == 0 {
+                    SoundSystem::None
+                } else {
+                    SoundSystem::Pulse
+                },
             );
             check_command(&run);
         }
