@@ -13,7 +13,7 @@ use tracing::{debug, info, warn};
 use super::error::Error;
 use crate::ssh::{Connection, LocalForward};
 use crate::x2go::list::XCookie;
-use crate::x2go::proxy::nxproxy_display_arg;
+use crate::x2go::proxy::{nxproxy_options, nxproxy_options_arg};
 use crate::x2go::validate::SessionName;
 
 /// How long a stopped nxproxy may take to exit before it is killed.
@@ -21,6 +21,9 @@ const STOP_GRACE: Duration = Duration::from_secs(3);
 
 /// Name of the file in a session directory holding the pid of our nxproxy.
 const PID_FILE: &str = "x2god-nxproxy.pid";
+/// nxproxy's options (the X cookie among them) in the session directory, `0600`, as x2goclient
+/// keeps them: never on its command line.
+const OPTIONS_FILE: &str = "options";
 
 /// Ends nxproxy processes a previous daemon left behind (it crashed or was killed), found by
 /// the pid files below `root`. A pid is only signalled when its command line still names
@@ -93,12 +96,18 @@ impl LocalSession {
         std::fs::create_dir_all(&dir)
             .map_err(|e| local_error("create the session directory", &e))?;
         let forward = conn.forward_local("127.0.0.1", graphics_port).await?;
-        let arg = nxproxy_display_arg(
+        let options = nxproxy_options(
             cookie,
             forward.local_port(),
             &dir.join("session.err"),
             remote_display,
         )?;
+        let options_file = dir.join(OPTIONS_FILE);
+        let arg = nxproxy_options_arg(&options_file, remote_display)?;
+        if let Err(e) = write_private(&options_file, options.as_bytes()) {
+            forward.close().await;
+            return Err(local_error("write nxproxy's options", &e));
+        }
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -222,6 +231,24 @@ impl Drop for LocalSession {
             let _ = stop.send(());
         }
     }
+}
+
+/// Writes `path` afresh, readable by the user alone from its first byte (it holds the session's
+/// X cookie): an old file (another client's, a crashed run's) is removed, never reused.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)
 }
 
 fn local_error(what: &str, e: &std::io::Error) -> Error {

@@ -27,7 +27,7 @@ pub use command::RemoteCommand;
 pub use envelope::{Envelope, EnvelopeError};
 pub use list::{Listing, SessionInfo, SessionStatus, SkippedLine, XCookie, parse_listing};
 pub use output::UnexpectedOutput;
-pub use proxy::nxproxy_display_arg;
+pub use proxy::{nxproxy_options, nxproxy_options_arg};
 pub use session_options::{
     ColorDepth, Pack, ResumeArgs, SessionCommand, SessionType, StartAgentArgs,
 };

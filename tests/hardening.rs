@@ -1,0 +1,88 @@
+//! What a review found an attacker could use, closed: on a client machine shared with other
+//! users, nothing of a session's credentials is visible to them.
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use x2god_client::Options;
+use x2god_tests::{Daemon, Lab, wait_until};
+
+use crate::{GRAPHICAL, bounded, connected};
+
+/// Every process's command line, as `ps -eo args` shows them to any local user.
+fn all_command_lines() -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_command_line_shows_the_session_cookie() {
+    let Some(lab) = Lab::get() else { return };
+    let _g = GRAPHICAL.lock().await;
+    bounded(async {
+        let d = Daemon::start_with_display(&lab).await;
+        let p = connected(&d, &lab, "cookie").await;
+        let s = p
+            .start(
+                Options::new()
+                    .set("cmd", "xterm")
+                    .set("session_type", "application")
+                    .set("snd_system", "none"),
+            )
+            .await
+            .unwrap();
+        let name = s.name().to_owned();
+        wait_until("the window", Duration::from_secs(30), || {
+            !lab.visible_windows("XTerm").is_empty()
+        })
+        .await;
+        // The session's X cookie, as the server lists it (field 7).
+        let cookie = lab
+            .ssh(&lab.var("SSH_USER"), "x2golistsessions")
+            .lines()
+            .find(|l| l.contains(&name))
+            .and_then(|l| l.split('|').nth(6).map(str::to_owned))
+            .expect("the session is listed");
+        assert_eq!(cookie.len(), 32, "{cookie}");
+        // nxproxy runs and reads its options from a file only the user reads.
+        let nxproxy: Vec<String> = all_command_lines()
+            .into_iter()
+            .filter(|c| c.contains("nxproxy") && c.contains(&name))
+            .collect();
+        // (nxproxy forks once: two processes with the same command line.)
+        assert!(!nxproxy.is_empty(), "no nxproxy for {name}");
+        assert!(
+            nxproxy.iter().all(|c| c.contains("options=")),
+            "{nxproxy:?}"
+        );
+        let options = d
+            .home
+            .path()
+            .join(".x2go")
+            .join(format!("S-{name}"))
+            .join("options");
+        let meta = std::fs::metadata(&options).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert!(std::fs::read_to_string(&options).unwrap().contains(&cookie));
+        let showing: Vec<String> = all_command_lines()
+            .into_iter()
+            .filter(|c| c.contains(&cookie))
+            .collect();
+        assert!(
+            showing.is_empty(),
+            "the cookie is on a command line: {showing:?}"
+        );
+        s.terminate().await.unwrap();
+    })
+    .await;
+}
