@@ -86,3 +86,42 @@ async fn no_command_line_shows_the_session_cookie() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_files_that_are_no_files_fail_at_once() {
+    let Some(lab) = Lab::get() else { return };
+    bounded(async {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let d = Daemon::start().await;
+        for key in ["/dev/zero".to_owned(), fifo.to_string_lossy().into_owned()] {
+            let p = crate::lab_profile(
+                &d,
+                &lab,
+                &format!("key{}", key.len()),
+                &lab.var("SSH_USER"),
+                Options::new()
+                    .set("key_filename", key.clone())
+                    .set("look_for_keys", false)
+                    .set("allow_agent", false),
+            )
+            .await;
+            let started = std::time::Instant::now();
+            let r = p.connect(Options::new()).await;
+            let took = started.elapsed();
+            let e = r.expect_err("connected without a key");
+            assert!(took < Duration::from_secs(1), "{key}: {took:?}");
+            assert!(e.to_string().contains("not a regular file"), "{key}: {e}");
+            // The daemon keeps answering.
+            d.client().await.profiles().await.unwrap();
+        }
+    })
+    .await;
+}
