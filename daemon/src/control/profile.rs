@@ -181,8 +181,8 @@ impl ProfileController {
         lock(&self.settings)
             .session
             .poll_interval
-            .filter(|t| t.is_finite() && *t > 0.0)
-            .map_or(Duration::from_secs(2), Duration::from_secs_f64)
+            .and_then(crate::profiles::duration_setting)
+            .unwrap_or(Duration::from_secs(2))
     }
 
     /// Current connection state.

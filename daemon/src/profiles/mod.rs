@@ -5,5 +5,8 @@ mod settings;
 mod store;
 pub mod x2goclient;
 
-pub use settings::{ProfileSettings, ProxySettings, SessionSettings, validate_profile_name};
+pub use settings::{
+    MAX_SECONDS, ProfileSettings, ProxySettings, SessionSettings, duration_setting,
+    validate_profile_name,
+};
 pub use store::{ProfileStore, StoreError};

@@ -1,6 +1,7 @@
 //! The stored settings of one profile. Secrets are never part of them.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -292,6 +293,42 @@ impl ProfileSettings {
             keyring: Vec::new(),
             session: SessionSettings::default(),
         }
+    }
+}
+
+/// The most seconds a duration setting takes, in the file as on the bus.
+pub const MAX_SECONDS: f64 = 3600.0;
+
+/// A duration setting as a [`Duration`], when it is one: more than 0 and at most
+/// [`MAX_SECONDS`] (`Duration::from_secs_f64` panics on what does not fit).
+pub fn duration_setting(seconds: f64) -> Option<Duration> {
+    (seconds.is_finite() && seconds > 0.0 && seconds <= MAX_SECONDS)
+        .then(|| Duration::from_secs_f64(seconds))
+}
+
+impl ProfileSettings {
+    /// Checks the numbers a hand-edited file may hold out of range (the bus checks its own):
+    /// the first one that is, named with its value.
+    pub fn check_ranges(&self) -> Result<(), String> {
+        for (key, value) in [
+            ("timeout", self.timeout),
+            ("keepalive_interval", self.keepalive_interval),
+            ("poll_interval", self.session.poll_interval),
+        ] {
+            if let Some(t) = value
+                && duration_setting(t).is_none()
+            {
+                return Err(format!(
+                    "{key} must be more than 0 and at most {MAX_SECONDS} seconds, not {t}"
+                ));
+            }
+        }
+        if let Some(n) = self.keepalive_count
+            && !(1..=100).contains(&n)
+        {
+            return Err(format!("keepalive_count must be 1 to 100, not {n}"));
+        }
+        Ok(())
     }
 }
 

@@ -23,6 +23,16 @@ pub enum StoreError {
         /// What is wrong there.
         message: String,
     },
+    /// A profile holds a value out of range; nothing is reset, the daemon refuses to start.
+    #[error("{path}: profile {profile:?}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The profile.
+        profile: String,
+        /// What is wrong.
+        message: String,
+    },
     /// Reading or writing failed.
     #[error("{path}: {source}")]
     Io {
@@ -82,6 +92,13 @@ impl ProfileStore {
                 message: e.message().to_owned(),
             }
         })?;
+        for (name, p) in &parsed.profile {
+            p.check_ranges().map_err(|message| StoreError::Invalid {
+                path: self.path.clone(),
+                profile: name.clone(),
+                message,
+            })?;
+        }
         Ok(parsed.profile)
     }
 
@@ -120,6 +137,35 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_out_of_range_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ProfileStore::new(dir.path().join("profiles.toml"));
+        for (line, key) in [
+            ("keepalive_interval = 1e20", "keepalive_interval"),
+            ("keepalive_interval = -1.0", "keepalive_interval"),
+            ("timeout = nan", "timeout"),
+            ("keepalive_count = 0", "keepalive_count"),
+        ] {
+            std::fs::write(
+                store.path(),
+                format!("[profile.lab]\nhostname = \"h\"\n{line}\n"),
+            )
+            .unwrap();
+            let e = store.load().unwrap_err();
+            assert!(matches!(e, StoreError::Invalid { .. }), "{line}: {e}");
+            let msg = e.to_string();
+            assert!(msg.contains(key) && msg.contains("\"lab\""), "{msg}");
+        }
+        std::fs::write(
+            store.path(),
+            "[profile.lab]\nhostname = \"h\"\nkeepalive_interval = 3600.0\n\n[profile.lab.session]\npoll_interval = 0.5\n",
+        )
+        .unwrap();
+        assert_eq!(store.load().unwrap().len(), 1);
+        assert!(crate::profiles::duration_setting(1e20).is_none());
+    }
 
     #[test]
     fn round_trip_and_missing_file() {

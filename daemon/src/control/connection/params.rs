@@ -12,7 +12,7 @@ use super::super::error::{Error, truncate};
 use super::super::keyring;
 use super::super::sync::SharedName;
 use crate::config::{Paths, local_username};
-use crate::profiles::ProfileSettings;
+use crate::profiles::{ProfileSettings, duration_setting};
 use crate::ssh::{self, AuthParams, ConnectParams, HostKeyPolicy, PromptHandle, Secret};
 use crate::x2go::validate::Username;
 
@@ -165,8 +165,8 @@ impl ParamsSource {
             max_channels: MAX_CHANNELS,
             keepalive_interval: Some(
                 s.keepalive_interval
-                    .filter(|t| t.is_finite() && *t > 0.0)
-                    .map_or(Duration::from_secs(15), Duration::from_secs_f64),
+                    .and_then(duration_setting)
+                    .unwrap_or(Duration::from_secs(15)),
             ),
             keepalive_max: s.keepalive_count.map_or(3, |c| c as usize),
             proxy,
@@ -279,7 +279,7 @@ pub(crate) fn account_of(params: &ConnectParams) -> String {
 /// The connect timeout of `s`, checked.
 fn checked_timeout(s: &ProfileSettings) -> Result<Duration, Error> {
     match s.timeout {
-        Some(t) if t.is_finite() && t > 0.0 && t <= 3600.0 => Ok(Duration::from_secs_f64(t)),
+        Some(t) if duration_setting(t).is_some() => Ok(Duration::from_secs_f64(t)),
         Some(t) => Err(Error::InvalidArgument(format!(
             "timeout must be between 0 and 3600 seconds, not {t}"
         ))),
