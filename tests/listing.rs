@@ -133,6 +133,12 @@ async fn a_running_session_equals_server_listing() {
         }
         let raw = p.proxy().list_sessions_raw().await.unwrap();
         assert!(raw.contains(&name));
+        // The server's row, its X cookie (field 7) left out.
+        assert_eq!(row[6].len(), 32, "{text}");
+        let mut redacted = row.clone();
+        redacted[6] = String::new();
+        assert!(raw.lines().any(|l| l == redacted.join("|")), "{raw}");
+        assert!(!raw.contains(&row[6]), "the raw listing carries the cookie");
         assert_eq!(p.proxy().session_state(&name).await.unwrap(), "running");
         assert!(p.proxy().is_running(&name).await.unwrap());
 

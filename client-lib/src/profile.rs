@@ -357,7 +357,7 @@ impl Profile {
             .collect())
     }
 
-    /// The server's `x2golistsessions` output as is.
+    /// The server's `x2golistsessions` output, the sessions' X cookies left out.
     pub async fn list_sessions_raw(&self) -> Result<String, Error> {
         self.proxy.list_sessions_raw().await.map_err(gone)
     }

@@ -94,7 +94,7 @@ pub trait Profile {
     fn trust_host_key(&self, fingerprint: &str) -> Result<(), Error>;
     /// Sessions of the remote user, one dictionary per session.
     fn list_sessions(&self) -> Result<Vec<SessionDict>, Error>;
-    /// The server's `x2golistsessions` output as is.
+    /// The server's `x2golistsessions` output, the sessions' X cookies left out.
     fn list_sessions_raw(&self) -> Result<String, Error>;
     /// Suspends a session on the server.
     fn suspend(&self, session_name: &str) -> Result<(), Error>;

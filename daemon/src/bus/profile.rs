@@ -191,7 +191,8 @@ impl ProfileObject {
         Ok(sessions.iter().map(session_dict).collect())
     }
 
-    /// The server's `x2golistsessions` output as is.
+    /// The server's `x2golistsessions` output, each session's X cookie (field 7) left empty: it
+    /// would let whoever reads it attach to the session.
     async fn list_sessions_raw(&self) -> Result<String, Error> {
         Ok(self.ctl.list_sessions_raw().await?)
     }

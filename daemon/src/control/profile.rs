@@ -258,9 +258,11 @@ impl ProfileController {
         self.listings.list(CALLER_MAX_AGE, Route::Watcher).await
     }
 
-    /// The server's `x2golistsessions` output as is, for a client (as [`Self::list_sessions`]).
+    /// The server's `x2golistsessions` output without the sessions' X cookies, for a client (as
+    /// [`Self::list_sessions`]).
     pub async fn list_sessions_raw(&self) -> Result<String, Error> {
-        self.listings.raw(CALLER_MAX_AGE).await
+        let raw = self.listings.raw(CALLER_MAX_AGE).await?;
+        Ok(crate::x2go::list::redact_cookies(&raw))
     }
 
     /// Where `name` stands now: listed running or suspended, gone, or never seen.

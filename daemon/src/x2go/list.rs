@@ -121,6 +121,28 @@ pub struct Listing {
     pub skipped: Vec<SkippedLine>,
 }
 
+/// `x2golistsessions` output with each row's X cookie (field 7) left empty: the cookie lets
+/// whoever holds it attach to the session, so the raw listing x2god hands out never carries
+/// it. Lines that are not session rows pass unchanged.
+pub fn redact_cookies(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let (body, end) = match line.strip_suffix('\n') {
+            Some(b) => (b, "\n"),
+            None => (line, ""),
+        };
+        let mut fields: Vec<&str> = body.split('|').collect();
+        if fields.len() > 6 && XCookie::parse(fields[6]).is_some() {
+            fields[6] = "";
+            out.push_str(&fields.join("|"));
+        } else {
+            out.push_str(body);
+        }
+        out.push_str(end);
+    }
+    out
+}
+
 /// Parses the combined output of `x2golistsessions` and `x2golistshadowsessions`.
 pub fn parse_listing(text: &str) -> Listing {
     let mut listing = Listing::default();
@@ -283,6 +305,21 @@ fn timestamp(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_listings_lose_their_cookies_only() {
+        let row = "4711|alice-50-1700000000_stRxterm_dp24|50|vm|R|2026-12-07T14:47:08|8f1c2d3e4b5a69788796a5b4c3d2e1f0|127.0.0.1|30359|30360|2026-12-07T14:47:14|alice|7|30361|-1|-1";
+        let text = format!("noise line\n{row}\n{row}");
+        let out = redact_cookies(&text);
+        assert!(!out.contains("8f1c2d3e4b5a69788796a5b4c3d2e1f0"));
+        let want = row.replace("8f1c2d3e4b5a69788796a5b4c3d2e1f0", "");
+        assert_eq!(out, format!("noise line\n{want}\n{want}"));
+        assert_eq!(
+            redact_cookies("a|b|c|d|e|f|not-a-cookie|h\n"),
+            "a|b|c|d|e|f|not-a-cookie|h\n"
+        );
+        assert_eq!(redact_cookies(""), "");
+    }
     use crate::x2go::validate::SessionKind;
     use proptest::prelude::*;
 
