@@ -125,3 +125,41 @@ async fn key_files_that_are_no_files_fail_at_once() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_cannot_choose_the_program_x2god_runs() {
+    let Some(lab) = Lab::get() else { return };
+    bounded(async {
+        let d = Daemon::start_with_display(&lab).await;
+        let p = connected(&d, &lab, "nxproxy").await;
+        let marker = tempfile::tempdir().unwrap();
+        let ran = marker.path().join("ran");
+        let script = marker.path().join("evil");
+        std::fs::write(&script, format!("#!/bin/sh\ntouch {}\n", ran.display())).unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let evil = script.to_string_lossy().into_owned();
+        let o = || {
+            Options::new()
+                .set("cmd", "xterm")
+                .set("nxproxy", evil.clone())
+        };
+        let msg = crate::expect_err(p.start(o()).await, "InvalidArgument");
+        assert!(msg.contains("stored setting"), "{msg}");
+        crate::expect_err(
+            p.resume("x2gotest-50-1700000000_stRxterm_dp24", o()).await,
+            "InvalidArgument",
+        );
+        crate::expect_err(p.connect(o()).await, "InvalidArgument");
+        assert!(!ran.exists(), "the caller's program ran");
+        assert!(
+            lab.server_sessions(&lab.var("SSH_USER"))
+                .iter()
+                .all(|n| !n.contains("1700000000"))
+        );
+        // As a stored setting (the profile's owner chose it) it is taken.
+        p.update(Options::new().set("nxproxy", "/usr/bin/nxproxy"))
+            .await
+            .unwrap();
+    })
+    .await;
+}

@@ -351,8 +351,9 @@ key_table! {
          `dpi` applies when set).";
     CLIPBOARD = "clipboard" => Type::String, SESSION, false, Same,
         "Clipboard sharing: `both`, `server`, `client` or `none`.";
-    NXPROXY = "nxproxy" => Type::String, SESSION, false, Missing,
-        "The local `nxproxy` binary (default: found in `PATH`).";
+    NXPROXY = "nxproxy" => Type::String, &[CreateProfile, Update], false, Missing,
+        "The local `nxproxy` binary (default: found in `PATH`); a stored setting only, never an \
+         option of a call: whoever may call `Start` must not choose what x2god runs.";
     SND_SYSTEM = "snd_system" => Type::String, SESSION, false, Same,
         "Sound: `pulse` (default: the session's PulseAudio clients play through the local \
          sound server, the session's `Sound` property says whether they can) or `none`; `esd` \

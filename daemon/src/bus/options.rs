@@ -149,7 +149,12 @@ fn refused(call: Call, key: &str) -> Error {
     };
     let settings_call = matches!(call, Call::CreateProfile | Call::Update);
     let session_call = matches!(call, Call::Start | Call::Resume | Call::ShareDesktop);
-    if k.secret && settings_call {
+    if key == keys::NXPROXY {
+        Error::InvalidArgument(format!(
+            "{key:?} is a stored setting only (CreateProfile, Update): a call cannot choose the \
+             program x2god runs"
+        ))
+    } else if k.secret && settings_call {
         Error::InvalidArgument(format!(
             "{key:?} cannot be stored in a profile; pass it to Connect or StoreSecret"
         ))

@@ -253,7 +253,7 @@ impl ProfileObject {
     /// object once it runs. Options (over the profile's session settings): `cmd`,
     /// `session_type`, `geometry`, `link`, `pack`, `dpi`, `setdpi`, `depth`, `cache_type`,
     /// `xinerama`, `set_session_title`, `session_title`, `kblayout`, `kbtype`, `kbvariant`,
-    /// `clipboard`, `nxproxy`, `snd_system`, `snd_port`, and `display` (the local X display; default the daemon's);
+    /// `clipboard`, `snd_system`, `snd_port`, and `display` (the local X display; default the daemon's);
     /// `share_local_folders` (shared once the session runs, after this returns),
     /// `allow_share_local_folders`, `restore_shared_local_folders`, `printing`,
     /// `print_action`, `pdfview_cmd`, `save_to_folder`, `printer`, `print_cmd`,
@@ -279,7 +279,7 @@ impl ProfileObject {
     /// only, 1 full access), `maxwait` (s), `local_display` (the local X display), and the
     /// session keys of `Start`: `cmd`, `session_type`, `geometry`, `link`, `pack`, `dpi`,
     /// `setdpi`, `depth`, `cache_type`, `xinerama`, `set_session_title`, `session_title`,
-    /// `kblayout`, `kbtype`, `kbvariant`, `clipboard`, `nxproxy`, `snd_system`, `snd_port`, and those of folders,
+    /// `kblayout`, `kbtype`, `kbvariant`, `clipboard`, `snd_system`, `snd_port`, and those of folders,
     /// printing and the MIME box: `allow_share_local_folders`, `share_local_folders`,
     /// `restore_shared_local_folders`, `printing`, `print_action`, `pdfview_cmd`,
     /// `save_to_folder`, `printer`, `print_cmd`, `allow_mimebox`, `mimebox_extensions`,
