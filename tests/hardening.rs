@@ -73,6 +73,9 @@ async fn no_command_line_shows_the_session_cookie() {
             .join("options");
         let meta = std::fs::metadata(&options).unwrap();
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        // Its folder, with the logs and the print spool, is the user's alone too.
+        let dir = std::fs::metadata(options.parent().unwrap()).unwrap();
+        assert_eq!(dir.permissions().mode() & 0o777, 0o700);
         assert!(std::fs::read_to_string(&options).unwrap().contains(&cookie));
         let showing: Vec<String> = all_command_lines()
             .into_iter()

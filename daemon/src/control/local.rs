@@ -2,6 +2,7 @@
 //! the `nxproxy` process that draws on the local X display.
 
 use std::ffi::OsString;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
@@ -93,8 +94,15 @@ impl LocalSession {
         on_exit: impl FnOnce(bool) + Send + 'static,
     ) -> Result<LocalSession, Error> {
         let dir = spec.root.join(format!("S-{}", name.as_str()));
-        std::fs::create_dir_all(&dir)
+        // The user's alone, whatever the process umask: it holds nxproxy's options (the X
+        // cookie), its logs and the print spool.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
             .map_err(|e| local_error("create the session directory", &e))?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| local_error("make the session directory private", &e))?;
         let forward = conn.forward_local("127.0.0.1", graphics_port).await?;
         let options = nxproxy_options(
             cookie,

@@ -343,7 +343,31 @@ pub fn validate_profile_name(name: &str) -> Result<(), &'static str> {
     if name.chars().any(char::is_control) {
         return Err("a profile name must not contain control characters");
     }
+    if name.chars().any(is_invisible_format) {
+        return Err(
+            "a profile name must not contain invisible formatting characters (bidi controls, \
+             zero-width characters)",
+        );
+    }
     Ok(())
+}
+
+/// Unicode format characters that change how a name reads without being seen: bidirectional
+/// embeddings, overrides and isolates (a name in a tray menu or log that shows as another),
+/// zero-width spaces and joiners, the byte order mark, and the other invisible `Cf` characters.
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+    )
 }
 
 #[cfg(test)]
@@ -358,6 +382,16 @@ mod tests {
         assert!(validate_profile_name("a\nb").is_err());
         assert!(validate_profile_name("a\0b").is_err());
         assert!(validate_profile_name(&"x".repeat(201)).is_err());
+        for sneaky in [
+            "abc\u{202E}gpj.exe",
+            "a\u{200B}b",
+            "\u{2067}x",
+            "a\u{FEFF}",
+            "a\u{200E}",
+        ] {
+            assert!(validate_profile_name(sneaky).is_err(), "{sneaky:?}");
+        }
+        assert!(validate_profile_name("Büro 1 — ارتباط 東京").is_ok());
     }
 
     #[test]
