@@ -176,12 +176,12 @@ async fn bad_starts_fail_clearly_and_leave_nothing() {
                 .await,
             "NotFound",
         );
-        // A broken local side: the server session it started is terminated again.
-        let msg = expect_err(
-            px.start(xterm_start().set("nxproxy", "/bin/false").as_call_arg())
-                .await,
-            "Failed",
-        );
+        // A broken local side (the profile's stored nxproxy exits at once): the server session
+        // it started is terminated again.
+        p.update(Options::new().set("nxproxy", "/bin/false"))
+            .await
+            .unwrap();
+        let msg = expect_err(px.start(xterm_start().as_call_arg()).await, "Failed");
         assert!(msg.contains("nxproxy") || msg.contains("display"), "{msg}");
         wait_until(
             "the server to drop the aborted session",

@@ -180,9 +180,13 @@ impl SoundRelays {
     /// server refuses: another client still holds it) within some seconds in the background.
     pub(crate) async fn start(self: &Arc<Self>, session: &str, port: u16, prepared: &Prepared) {
         let generation = self.connector.generation();
-        let state = match &prepared.reachable {
-            Ok(()) => SoundState::Pulse,
-            Err(reason) => SoundState::Failed(reason.clone()),
+        // `pulse` only once the port is ours: a client still holding it would get the sound.
+        let (state, ready) = match &prepared.reachable {
+            Ok(()) => (SoundState::None, SoundState::Pulse),
+            Err(reason) => {
+                let failed = SoundState::Failed(reason.clone());
+                (failed.clone(), failed)
+            }
         };
         {
             let mut sessions = lock(&self.sessions);
@@ -201,12 +205,15 @@ impl SoundRelays {
             }
         };
         let task = match forward {
-            Ok(f) => tokio::spawn(accept_loop(
-                f,
-                prepared.target.clone(),
-                self.name.clone(),
-                session.to_owned(),
-            )),
+            Ok(f) => {
+                self.set_state(session, ready).await;
+                tokio::spawn(accept_loop(
+                    f,
+                    prepared.target.clone(),
+                    self.name.clone(),
+                    session.to_owned(),
+                ))
+            }
             Err(e) => {
                 debug!(profile = %self.name, session, port, error = %e, "sound port busy; asking again");
                 let (me, target) = (Arc::downgrade(self), prepared.target.clone());
@@ -220,7 +227,12 @@ impl SoundRelays {
                             return;
                         };
                         match conn.forward_remote(port).await {
-                            Ok(f) => break accept_loop(f, target, name, label).await,
+                            Ok(f) => {
+                                if let Some(me) = me.upgrade() {
+                                    me.set_state(&label, ready).await;
+                                }
+                                break accept_loop(f, target, name, label).await;
+                            }
                             Err(e) if tokio::time::Instant::now() >= deadline => {
                                 if let Some(me) = me.upgrade() {
                                     let reason =
@@ -238,6 +250,14 @@ impl SoundRelays {
         match lock(&self.sessions).get_mut(session) {
             Some(s) => s.forward = Some((generation, task)),
             None => task.abort(),
+        }
+    }
+
+    /// Sets the `Sound` of a session shown here, and says so on the bus.
+    async fn set_state(&self, session: &str, state: SoundState) {
+        match lock(&self.sessions).get_mut(session) {
+            Some(s) => s.state = state,
+            None => return,
         }
         self.changed(session).await;
     }
