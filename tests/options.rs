@@ -9,7 +9,7 @@ use x2god_client::{Options, Profile};
 use x2god_proto::keys::{self, Call, PythonStatus};
 use x2god_tests::{Daemon, Lab, wait_until};
 
-use crate::{GRAPHICAL, bounded, connected, expect_err};
+use crate::{GRAPHICAL, assert_only_check_ran, bounded, connected, expect_err};
 
 /// Starts `o` over an xterm application session; returns the session's name and display.
 async fn start(p: &Profile, o: Options) -> (String, u32) {
@@ -450,17 +450,7 @@ async fn refused_parameters_are_not_supported_and_run_nothing() {
         // Nothing ran on the server for them (the daemon logs every command it sends); a
         // command after them shows that commands are logged at all.
         p.proxy().list_desktops(Default::default()).await.ok();
-        let log = d.log_text();
-        let sent: Vec<&str> = log[log_before..]
-            .lines()
-            .filter(|l| l.contains("running server command"))
-            .filter(|l| !l.contains("x2golistsessions"))
-            .collect();
-        assert!(
-            sent.last().is_some_and(|l| l.contains("x2golistdesktops")),
-            "the check command is not in the log: {sent:?}"
-        );
-        assert_eq!(sent.len(), 1, "commands ran for refused keys: {sent:?}");
+        assert_only_check_ran(&d, log_before, "x2golistdesktops", "refused keys");
     })
     .await;
 }

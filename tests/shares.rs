@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use x2god_client::{Options, Profile, SessionHandle};
 use x2god_tests::{Daemon, Lab, Pyhoca, wait_until};
 
-use crate::{GRAPHICAL, bounded, connected, expect_err};
+use crate::{GRAPHICAL, assert_only_check_ran, bounded, connected, expect_err};
 
 /// Where the server mounts client folder `path` for `user` (x2gomountdirs: `/` and blanks
 /// become `_`).
@@ -23,7 +23,7 @@ fn mount_point(user: &str, path: &str) -> String {
 
 /// Runs `script` on the server machine as `user` (`runuser`; the lab is this machine), with
 /// `args` as `$1…`; returns (success, stdout, stderr).
-fn as_user(user: &str, script: &str, args: &[&str]) -> (bool, String, String) {
+pub(crate) fn as_user(user: &str, script: &str, args: &[&str]) -> (bool, String, String) {
     let out = Command::new("runuser")
         .args(["-u", user, "--", "sh", "-c", script, "sh"])
         .args(args)
@@ -242,17 +242,7 @@ async fn hostile_folders_are_refused_with_nothing_mounted() {
         // key reached the server's key folder.
         // A command after them shows that commands are logged at all (else this could not fail).
         p.list_mounts(s.name(), Options::new()).await.unwrap();
-        let log = d.log_text();
-        let sent: Vec<&str> = log[log_before..]
-            .lines()
-            .filter(|l| l.contains("running server command"))
-            .filter(|l| !l.contains("x2golistsessions"))
-            .collect();
-        assert!(
-            sent.last().is_some_and(|l| l.contains("x2golistmounts")),
-            "the check command is not in the log: {sent:?}"
-        );
-        assert_eq!(sent.len(), 1, "commands ran for refused folders: {sent:?}");
+        assert_only_check_ran(&d, log_before, "x2golistmounts", "refused folders");
         let user = lab.var("SSH_USER");
         let (_, keys, _) = as_user(&user, "ls -A \"$HOME/.x2go/ssh\" 2>/dev/null", &[]);
         assert!(keys.trim().is_empty(), "key files left: {keys}");

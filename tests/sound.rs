@@ -12,6 +12,7 @@ use x2god_client::{ConnectionState, Options, Profile, SessionHandle};
 use x2god_tests::{Daemon, Lab, PrivateSshd, Pyhoca, wait_until};
 
 use crate::reliability::connected_at;
+use crate::shares::as_user;
 use crate::{GRAPHICAL, bounded, connected, expect_err};
 
 /// The session command of the lab (tests/lab/pulse.sh): plays `<n>.wav` of its folder when
@@ -33,20 +34,6 @@ async fn daemon_with_sound(lab: &Lab) -> Daemon {
     let mut env = lab.display_env();
     env.extend(pulse_env(lab));
     Daemon::start_with_env(env).await
-}
-
-/// Runs `script` as `user` with `args` as `$1…`; (success, stdout, stderr).
-fn as_user(user: &str, script: &str, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new("runuser")
-        .args(["-u", user, "--", "sh", "-c", script, "sh"])
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// A recording of the lab sink's monitor: raw 48 kHz stereo s16le, while it lives.

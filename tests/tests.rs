@@ -105,6 +105,23 @@ pub async fn connected_as(d: &Daemon, lab: &Lab, name: &str, user: &str) -> Prof
     p
 }
 
+/// Asserts that since `log_before` (the length of `d`'s log then) the daemon sent the server no
+/// command but listings and `check`, which the caller ran last to show that commands are
+/// logged at all (else a test of "nothing ran" could not fail); `what` names what was refused.
+pub fn assert_only_check_ran(d: &Daemon, log_before: usize, check: &str, what: &str) {
+    let log = d.log_text();
+    let sent: Vec<&str> = log[log_before..]
+        .lines()
+        .filter(|l| l.contains("running server command"))
+        .filter(|l| !l.contains("x2golistsessions"))
+        .collect();
+    assert!(
+        sent.last().is_some_and(|l| l.contains(check)),
+        "the check command is not in the log: {sent:?}"
+    );
+    assert_eq!(sent.len(), 1, "commands ran for {what}: {sent:?}");
+}
+
 /// Asserts that `r` is the error kind `kind`, and returns its message.
 pub fn expect_err<T: std::fmt::Debug>(r: Result<T, Error>, kind: &str) -> String {
     match r {

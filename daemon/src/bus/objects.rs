@@ -197,31 +197,15 @@ async fn publish(
             session_properties_changed(conn, &ctl.name(), name).await?;
         }
         ProfileEvent::SharedFolders { name } => {
-            let path = session_path(&ctl.name(), name);
-            if let Ok(iface) = conn
-                .object_server()
-                .interface::<_, SessionObject>(&path)
-                .await
-            {
-                iface
-                    .get()
-                    .await
-                    .shared_folders_changed(iface.signal_emitter())
-                    .await?;
+            if let Some(iface) = session_object(conn, &ctl.name(), name).await {
+                let em = iface.signal_emitter();
+                iface.get().await.shared_folders_changed(em).await?;
             }
         }
         ProfileEvent::Sound { name } => {
-            let path = session_path(&ctl.name(), name);
-            if let Ok(iface) = conn
-                .object_server()
-                .interface::<_, SessionObject>(&path)
-                .await
-            {
-                iface
-                    .get()
-                    .await
-                    .sound_changed(iface.signal_emitter())
-                    .await?;
+            if let Some(iface) = session_object(conn, &ctl.name(), name).await {
+                let em = iface.signal_emitter();
+                iface.get().await.sound_changed(em).await?;
             }
         }
         ProfileEvent::PrintJob {
@@ -237,18 +221,26 @@ async fn publish(
     Ok(())
 }
 
+/// The session object of `name` in `profile`, if it is served.
+async fn session_object(
+    conn: &zbus::Connection,
+    profile: &str,
+    name: &str,
+) -> Option<zbus::object_server::InterfaceRef<SessionObject>> {
+    let path = session_path(profile, name);
+    conn.object_server()
+        .interface::<_, SessionObject>(&path)
+        .await
+        .ok()
+}
+
 /// Emits `PropertiesChanged` for the changing properties of a session object, if it exists.
 async fn session_properties_changed(
     conn: &zbus::Connection,
     profile: &str,
     name: &str,
 ) -> zbus::Result<()> {
-    let path = session_path(profile, name);
-    let Ok(iface) = conn
-        .object_server()
-        .interface::<_, SessionObject>(&path)
-        .await
-    else {
+    let Some(iface) = session_object(conn, profile, name).await else {
         return Ok(());
     };
     let em = iface.signal_emitter();
