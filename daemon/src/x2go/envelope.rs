@@ -34,18 +34,24 @@ pub struct Envelope {
 }
 
 impl Envelope {
-    /// Accepts an id of 8 to 64 characters from `[A-Za-z0-9-]`, so it is safe unquoted and
+    /// Accepts an id of 8 to 64 characters from `[a-z0-9-]`, so it is safe unquoted and
     /// long enough not to collide with command output. The caller supplies fresh randomness.
+    ///
+    /// Why no capitals: with an `X` in the id the end marker could overlap itself
+    /// (`X2GODATAEND:1234X2` has period 16), and output ending in the first part of such a
+    /// marker would move the cut into the output; without one the marker has no period.
     pub fn new(id: &str) -> Result<Self, InvalidArgument> {
         let ok = (8..=64).contains(&id.len())
-            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if ok {
             Ok(Self { id: id.to_owned() })
         } else {
             Err(InvalidArgument::new(
                 "envelope id",
                 id,
-                "expected 8 to 64 characters from [A-Za-z0-9-]",
+                "expected 8 to 64 characters from [a-z0-9-]",
             ))
         }
     }
@@ -158,6 +164,8 @@ mod tests {
             "abc defgh",
             "abcdefgh\n",
             "äbcdefgh",
+            "ABCDEFGH",
+            "01234567X2",
         ] {
             assert!(Envelope::new(bad).is_err(), "accepted {bad:?}");
         }
@@ -211,6 +219,23 @@ mod tests {
     fn unwrap_partial_last_line() {
         let out = format!("X2GODATABEGIN:{ID}\n/usrX2GODATAEND:{ID}\n");
         assert_eq!(env().unwrap(out.as_bytes()).unwrap(), b"/usr");
+    }
+
+    /// Output ending in any first part of the end marker (no newline) is kept whole: the
+    /// marker echoed after it cannot be found earlier, overlapping the output (fuzz finding
+    /// with an id `01234567X2`, which `new` now refuses).
+    #[test]
+    fn unwrap_output_ending_in_part_of_the_end_marker() {
+        let end = format!("X2GODATAEND:{ID}");
+        for cut in 0..end.len() {
+            let payload = format!("x{}", &end[..cut]);
+            let out = format!("X2GODATABEGIN:{ID}\n{payload}{end}\ntrailer\n");
+            assert_eq!(
+                env().unwrap(out.as_bytes()).unwrap(),
+                payload.as_bytes(),
+                "cut {cut}"
+            );
+        }
     }
 
     #[test]
