@@ -10,6 +10,9 @@ pub enum ConfigError {
     NoHome,
 }
 
+/// The environment variable that replaces `/etc/ssh/ssh_config` (an absolute path).
+pub const SYSTEM_SSH_CONFIG_ENV: &str = "X2GOD_SSH_SYSTEM_CONFIG";
+
 /// The files x2god reads and writes for the local user.
 #[derive(Debug, Clone)]
 pub struct Paths {
@@ -19,8 +22,11 @@ pub struct Paths {
     pub profiles_file: PathBuf,
     /// x2god's own `known_hosts`, where learned host keys go.
     pub known_hosts: PathBuf,
-    /// The user's `~/.ssh`, for OpenSSH's `known_hosts` and discoverable keys.
+    /// The user's `~/.ssh`, for OpenSSH's `known_hosts`, `config` and discoverable keys.
     pub user_ssh_dir: PathBuf,
+    /// OpenSSH's system-wide client configuration: `/etc/ssh/ssh_config`, or the file
+    /// `X2GOD_SSH_SYSTEM_CONFIG` names (for tests, which must not edit the machine's).
+    pub ssh_system_config: PathBuf,
 }
 
 impl Paths {
@@ -36,7 +42,11 @@ impl Paths {
             .or_else(|| home.as_ref().map(|h| h.join(".config")))
             .ok_or(ConfigError::NoHome)?;
         let home = home.ok_or(ConfigError::NoHome)?;
-        Ok(Paths::under(config_home.join("x2god"), home.join(".ssh")))
+        let mut paths = Paths::under(config_home.join("x2god"), home.join(".ssh"));
+        if let Some(system) = abs(SYSTEM_SSH_CONFIG_ENV) {
+            paths.ssh_system_config = system;
+        }
+        Ok(paths)
     }
 
     /// Paths with an explicit configuration directory and `~/.ssh`.
@@ -46,6 +56,7 @@ impl Paths {
             known_hosts: config_dir.join("known_hosts"),
             config_dir,
             user_ssh_dir,
+            ssh_system_config: PathBuf::from(crate::ssh::config::ConfigFiles::SYSTEM_FILE),
         }
     }
 }

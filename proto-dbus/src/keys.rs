@@ -269,6 +269,9 @@ key_table! {
         "Forward the daemon's SSH agent to every command channel.";
     UNIQUE_HOSTKEY_ALIASES = "unique_hostkey_aliases" => Type::Boolean, SETTINGS, false, Same,
         "Keep the server's host key under `x2god-profile-<name>` instead of `[host]:port`.";
+    USE_SSH_CONFIG = "use_ssh_config" => Type::Boolean, SETTINGS, false, Missing,
+        "Resolve `hostname` as a `Host` alias in `~/.ssh/config` and `/etc/ssh/ssh_config` \
+         for the settings the profile leaves unset (default true; see \"OpenSSH configuration\").";
     KEEPALIVE_INTERVAL = "keepalive_interval" => Type::Seconds, SETTINGS, false, Missing,
         "Seconds between SSH keepalives (default 15).";
     KEEPALIVE_COUNT = "keepalive_count"

@@ -237,6 +237,7 @@ fn apply_setting(s: &mut ProfileSettings, key: &Key, v: &Variant<'_>) -> Result<
         keys::AUTOCONNECT => s.autoconnect = boolean(name, v)?,
         keys::FORWARD_SSHAGENT => s.forward_sshagent = boolean(name, v)?,
         keys::UNIQUE_HOSTKEY_ALIASES => s.unique_hostkey_aliases = boolean(name, v)?,
+        keys::USE_SSH_CONFIG => s.use_ssh_config = Some(boolean(name, v)?),
         keys::POLL_INTERVAL => s.session.poll_interval = Some(seconds(name, v)?),
         keys::CMD => s.session.cmd = Some(string(name, v)?),
         keys::SESSION_TYPE => s.session.session_type = Some(string(name, v)?),

@@ -52,6 +52,9 @@ pub fn settings_dict(s: &ProfileSettings) -> HashMap<String, OwnedVariant> {
     if let Some(r) = s.auto_reconnect {
         put(&mut d, keys::AUTO_RECONNECT, r);
     }
+    if let Some(u) = s.use_ssh_config {
+        put(&mut d, keys::USE_SSH_CONFIG, u);
+    }
     if let Some(p) = &s.sshproxy {
         put(&mut d, keys::SSHPROXY_HOST, p.host.as_str());
         put(&mut d, keys::SSHPROXY_PORT, p.port);

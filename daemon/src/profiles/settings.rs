@@ -58,6 +58,10 @@ pub struct ProfileSettings {
     /// not collide (`unique_hostkey_aliases`).
     #[serde(default)]
     pub unique_hostkey_aliases: bool,
+    /// Resolve `hostname` through OpenSSH's client configuration for what the profile
+    /// leaves unset (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_ssh_config: Option<bool>,
     /// The jump host, when the server is reached through one (`use_sshproxy`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sshproxy: Option<ProxySettings>,
@@ -289,6 +293,7 @@ impl ProfileSettings {
             autoconnect: false,
             forward_sshagent: false,
             unique_hostkey_aliases: false,
+            use_ssh_config: None,
             sshproxy: None,
             keyring: Vec::new(),
             session: SessionSettings::default(),

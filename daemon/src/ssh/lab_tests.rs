@@ -1118,6 +1118,7 @@ impl Lab {
                 port: self.port_of("JUMP_PORT"),
                 auth: self.key_auth(),
                 host_keys: policy,
+                ..Default::default()
             })),
             ..Default::default()
         }

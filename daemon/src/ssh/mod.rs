@@ -20,6 +20,7 @@
 
 mod auth;
 mod ciphers;
+pub mod config;
 mod connection;
 mod error;
 mod forward;

@@ -3,8 +3,10 @@
 //! capped exponential backoff. Keepalives are the SSH layer's (`ConnectParams`); what runs over
 //! the connection is the business of the other parts of the controller.
 
+mod jump_chain;
 mod params;
 mod probe;
+mod ssh_config;
 
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;

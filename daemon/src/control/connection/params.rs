@@ -11,8 +11,10 @@ use tracing::{debug, warn};
 use super::super::error::{Error, truncate};
 use super::super::keyring;
 use super::super::sync::SharedName;
+use super::ssh_config;
 use crate::config::{Paths, local_username};
 use crate::profiles::{ProfileSettings, duration_setting};
+use crate::ssh::config::HostConfig;
 use crate::ssh::{self, AuthParams, ConnectParams, HostKeyPolicy, PromptHandle, Secret};
 use crate::x2go::validate::Username;
 
@@ -62,16 +64,22 @@ pub(crate) struct ParamsSource {
 }
 
 impl ParamsSource {
-    fn host_key_policy(&self, add_unknown: bool, prompter: Option<PromptHandle>) -> HostKeyPolicy {
+    /// The host-key policy of a hop whose OpenSSH configuration (if read) is `cfg`.
+    pub(super) fn host_key_policy(
+        &self,
+        add_unknown: bool,
+        prompter: Option<PromptHandle>,
+        cfg: Option<&HostConfig>,
+    ) -> HostKeyPolicy {
+        let mut read_files = ssh_config::known_hosts_files(&self.paths, cfg);
+        read_files.push(self.paths.known_hosts.clone());
         HostKeyPolicy {
-            read_files: vec![
-                self.paths.user_ssh_dir.join("known_hosts"),
-                self.paths.known_hosts.clone(),
-            ],
+            read_files,
             own_file: self.paths.known_hosts.clone(),
             add_unknown,
             trusted_fingerprint: None,
-            prompter,
+            // `StrictHostKeyChecking yes`: nobody is asked, unless the profile itself learns.
+            prompter: prompter.filter(|_| add_unknown || !ssh_config::never_ask(cfg)),
         }
     }
 
@@ -81,9 +89,18 @@ impl ParamsSource {
 
     /// The SSH layer's parameters for `req`, every value checked.
     pub(crate) fn connect_params(&self, req: ConnectRequest) -> Result<ConnectParams, Error> {
-        let s = req.settings;
-        let host = validate_hostname(&s.hostname)?;
-        let username = match s.username.clone().or_else(local_username) {
+        let s = &req.settings;
+        validate_hostname(&s.hostname)?;
+        let cfg = ssh_config::lookup(&self.paths, s)?;
+        let cfg = cfg.as_ref();
+        let host = validate_hostname(cfg.map_or(s.hostname.as_str(), |c| c.hostname.as_str()))?;
+        let port = cfg.and_then(|c| c.port).unwrap_or(s.port);
+        let username = match s
+            .username
+            .clone()
+            .or_else(|| cfg.and_then(|c| c.user.clone()))
+            .or_else(local_username)
+        {
             Some(u) => u,
             None => {
                 return Err(Error::InvalidArgument(
@@ -99,8 +116,14 @@ impl ParamsSource {
                 .map(|p| expand_tilde(p, home.as_deref()))
                 .collect()
         };
-        let timeout = checked_timeout(&s)?;
-        let key_files = expand(&s.key_filename);
+        let timeout = match (s.timeout, cfg.and_then(ssh_config::timeout)) {
+            (None, Some(t)) => t,
+            _ => checked_timeout(s)?,
+        };
+        let key_files = match cfg {
+            Some(c) if s.key_filename.is_empty() => c.identity_files.clone(),
+            _ => expand(&s.key_filename),
+        };
         let auth = AuthParams {
             username: username.clone(),
             password: req.password.clone(),
@@ -113,12 +136,19 @@ impl ParamsSource {
             agent_socket: agent_socket(),
             prompter: req.prompter.clone(),
         };
-        let host_keys = self.host_key_policy(s.add_to_known_hosts, req.prompter.clone());
+        let host_keys = self.host_key_policy(s.add_to_known_hosts, req.prompter.clone(), cfg);
+        let jumps = cfg
+            .and_then(|c| c.proxy_jump.as_deref())
+            .unwrap_or_default();
         // Through a jump host the target is reached at the tunnel's remote address.
         let (target_host, target_port, proxy) = match &s.sshproxy {
-            None => (host, s.port, None),
+            None if !jumps.is_empty() => {
+                let chain = self.jump_chain(jumps, &req, &auth)?;
+                (host, port, chain)
+            }
+            None => (host, port, None),
             Some(p) => {
-                let (th, tp) = p.target(&host, s.port).map_err(Error::InvalidArgument)?;
+                let (th, tp) = p.target(&host, port).map_err(Error::InvalidArgument)?;
                 let th = validate_hostname(&th)?;
                 let proxy_host = validate_hostname(&p.host)?;
                 let proxy_user = p.user.clone().unwrap_or_else(|| username.clone());
@@ -146,12 +176,15 @@ impl ParamsSource {
                     agent_socket: agent_socket(),
                     prompter: req.prompter.clone(),
                 };
-                let proxy_keys = self.host_key_policy(s.add_to_known_hosts, req.prompter.clone());
+                let proxy_keys =
+                    self.host_key_policy(s.add_to_known_hosts, req.prompter.clone(), None);
                 let proxy = ssh::ProxyParams {
                     host: proxy_host,
                     port: p.port,
                     auth: proxy_auth,
                     host_keys: proxy_keys,
+                    host_key_name: None,
+                    via: None,
                 };
                 (th, tp, Some(Box::new(proxy)))
             }
@@ -163,14 +196,22 @@ impl ParamsSource {
             host_keys,
             timeout,
             max_channels: MAX_CHANNELS,
-            keepalive_interval: Some(
-                s.keepalive_interval
-                    .and_then(duration_setting)
-                    .unwrap_or(Duration::from_secs(15)),
-            ),
-            keepalive_max: s.keepalive_count.map_or(3, |c| c as usize),
+            keepalive_interval: match s.keepalive_interval.and_then(duration_setting) {
+                Some(t) => Some(t),
+                None => cfg
+                    .and_then(ssh_config::keepalive)
+                    .unwrap_or(Some(Duration::from_secs(15))),
+            },
+            keepalive_max: match s.keepalive_count {
+                Some(c) => c as usize,
+                None => cfg.and_then(ssh_config::keepalive_max).unwrap_or(3),
+            },
             proxy,
-            host_key_name: s.unique_hostkey_aliases.then(|| self.host_key_alias()),
+            host_key_name: if s.unique_hostkey_aliases {
+                Some(self.host_key_alias())
+            } else {
+                cfg.and_then(|c| c.host_key_alias.clone())
+            },
             forward_agent: if s.forward_sshagent {
                 agent_socket()
             } else {
@@ -251,9 +292,7 @@ impl ParamsSource {
             self.fill_from_keyring(&mut req).await;
         }
         let mut params = self.connect_params(req)?;
-        let hops = std::iter::once(&mut params.host_keys)
-            .chain(params.proxy.as_deref_mut().map(|p| &mut p.host_keys));
-        for keys in hops {
+        for keys in params.host_key_policies_mut() {
             keys.add_unknown = false;
             keys.prompter = None;
             keys.trusted_fingerprint.clone_from(&trusted);
@@ -267,7 +306,7 @@ impl ParamsSource {
 /// mean another machine behind it).
 pub(crate) fn account_of(params: &ConnectParams) -> String {
     let mut account = format!("{}@[{}]:{}", params.auth.username, params.host, params.port);
-    if let Some(proxy) = &params.proxy {
+    for proxy in params.jump_hops() {
         account.push_str(&format!(
             " via {}@[{}]:{}",
             proxy.auth.username, proxy.host, proxy.port

@@ -20,6 +20,8 @@ mod handshake;
 mod params;
 mod routes;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -161,44 +163,66 @@ impl Connection {
         }
     }
 
-    /// Connects and authenticates the jump host; every error is [`Error::Proxy`].
-    async fn connect_jump(
-        proxy: &ProxyParams,
-        config: &Arc<client::Config>,
-        clock: &PauseClock,
+    /// Connects and authenticates the jump host, through the hops before it first; every
+    /// error is [`Error::Proxy`] naming the hop it happened on.
+    fn connect_jump<'a>(
+        proxy: &'a ProxyParams,
+        config: &'a Arc<client::Config>,
+        clock: &'a PauseClock,
         deadline: Instant,
         limit: Duration,
-    ) -> Result<Connection, Error> {
-        let spec = HopSpec {
-            host: &proxy.host,
-            port: proxy.port,
-            name: host_keys::lookup_name(&proxy.host, proxy.port),
-            auth: &proxy.auth,
-            policy: &proxy.host_keys,
-            hop: Hop::Proxy,
-            forward_agent: None,
-        };
-        let work = establish(&spec, None, config, clock, true);
-        let hs = match clock.run(deadline, work).await {
-            Ok(result) => result,
-            Err(prompt::Elapsed) => Err(timeout_error(
-                "connecting and logging in to",
-                &proxy.host,
-                proxy.port,
-                limit,
-            )),
-        }
-        .map_err(|e| e.via_proxy(&proxy.host, proxy.port))?;
-        tracing::info!(host = %proxy.host, port = proxy.port, user = %proxy.auth.username,
-            peer = %hs.peer_addr, "connected to the jump host");
-        // The jump connection runs no commands: one slot is plenty.
-        Ok(Self::assemble(
-            hs,
-            proxy.auth.username.clone(),
-            1,
-            None,
-            false,
-        ))
+    ) -> Pin<Box<dyn Future<Output = Result<Connection, Error>> + Send + 'a>> {
+        Box::pin(async move {
+            let before = match proxy.via.as_deref() {
+                Some(via) => Some(Self::connect_jump(via, config, clock, deadline, limit).await?),
+                None => None,
+            };
+            let name = match &proxy.host_key_name {
+                Some(alias) => host_keys::alias_name(alias)
+                    .map_err(|e| e.via_proxy(&proxy.host, proxy.port))?,
+                None => host_keys::lookup_name(&proxy.host, proxy.port),
+            };
+            let spec = HopSpec {
+                host: &proxy.host,
+                port: proxy.port,
+                name,
+                auth: &proxy.auth,
+                policy: &proxy.host_keys,
+                hop: Hop::Proxy,
+                forward_agent: None,
+            };
+            let via = before.as_ref().zip(proxy.via.as_deref());
+            let work = establish(&spec, via, config, clock, true);
+            let hs = match clock.run(deadline, work).await {
+                Ok(result) => result,
+                Err(prompt::Elapsed) => Err(timeout_error(
+                    "connecting and logging in to",
+                    &proxy.host,
+                    proxy.port,
+                    limit,
+                )),
+            }
+            .map_err(|e| e.via_proxy(&proxy.host, proxy.port));
+            let hs = match hs {
+                Ok(hs) => hs,
+                Err(e) => {
+                    if let Some(before) = &before {
+                        before.disconnect().await;
+                    }
+                    return Err(e);
+                }
+            };
+            tracing::info!(host = %proxy.host, port = proxy.port, user = %proxy.auth.username,
+                peer = %hs.peer_addr, "connected to the jump host");
+            // The jump connection runs no commands: one slot is plenty.
+            Ok(Self::assemble(
+                hs,
+                proxy.auth.username.clone(),
+                1,
+                before,
+                false,
+            ))
+        })
     }
 
     /// The connection from its authenticated session. With a jump host, this one counts as

@@ -74,8 +74,13 @@ impl Default for ConnectParams {
     }
 }
 
-/// The jump host of [`ConnectParams::proxy`]. Its key is looked up under `host` or
-/// `[host]:port`.
+/// A jump host of [`ConnectParams::proxy`]. Its key is looked up under `host` or
+/// `[host]:port`, or under `host_key_name`. A chain of jump hosts (OpenSSH's
+/// `ProxyJump a,b`) nests: the hop next to the server is `proxy`, and each hop names the one
+/// it is reached through in `via` (here `b.via` is `a`). Errors of a hop are [`Error::Proxy`]
+/// naming that hop.
+///
+/// [`Error::Proxy`]: super::super::Error::Proxy
 #[derive(Debug, Clone, Default)]
 pub struct ProxyParams {
     /// Jump host name or address.
@@ -88,4 +93,38 @@ pub struct ProxyParams {
     pub auth: AuthParams,
     /// Which host keys of the jump host to accept.
     pub host_keys: HostKeyPolicy,
+    /// Look this hop's key up, and learn it, under this name (its `HostKeyAlias`); checked
+    /// like [`ConnectParams::host_key_name`].
+    pub host_key_name: Option<String>,
+    /// The jump host this one is reached through; `None`: it is connected to directly.
+    pub via: Option<Box<ProxyParams>>,
+}
+
+impl ProxyParams {
+    /// This hop and the hops before it, from this one outwards (the first hop connected is
+    /// last).
+    pub fn chain(&self) -> impl Iterator<Item = &ProxyParams> {
+        std::iter::successors(Some(self), |p| p.via.as_deref())
+    }
+}
+
+impl ConnectParams {
+    /// The jump hosts, from the one next to the server outwards; empty without any.
+    pub fn jump_hops(&self) -> impl Iterator<Item = &ProxyParams> {
+        self.proxy
+            .as_deref()
+            .into_iter()
+            .flat_map(ProxyParams::chain)
+    }
+
+    /// The host-key policies of every hop, the server's first, to adjust them all at once.
+    pub fn host_key_policies_mut(&mut self) -> Vec<&mut HostKeyPolicy> {
+        let mut out = vec![&mut self.host_keys];
+        let mut next = self.proxy.as_deref_mut();
+        while let Some(p) = next {
+            out.push(&mut p.host_keys);
+            next = p.via.as_deref_mut();
+        }
+        out
+    }
 }
