@@ -48,6 +48,8 @@ mod printing;
 mod sound;
 // Every python-x2go session parameter: its effect in the session, or NotSupported.
 mod options;
+// ~/.ssh/config and the system ssh_config: Host aliases, ProxyJump chains, Include, bad lines.
+mod ssh_config;
 // What a local attacker could see or reach of a session: nothing.
 mod hardening;
 // The example tray applet, driven through its menu as a panel would.
