@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use x2god_client::{ConnectionState, Options, Profile};
-use x2god_tests::{Daemon, Lab};
+use x2god_tests::{Daemon, Lab, SshAgent};
 
 use crate::{bounded, expect_err};
 
@@ -318,6 +318,63 @@ async fn proxy_jump_through_one_and_two_hops() {
         write_ssh(&d, "config", &direct);
         let e = p.connect(Options::new()).await.unwrap_err();
         assert!(["Failed", "Timeout"].contains(&e.kind()), "{e:?}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identities_only_keeps_other_agent_keys_back() {
+    let Some(lab) = Lab::get() else { return };
+    bounded(async {
+        // The agent holds the lab's key; the file lists only a key the server does not know.
+        let agent = SshAgent::with_key(lab.var("SSH_KEY").as_ref());
+        let env = vec![(
+            "SSH_AUTH_SOCK".to_owned(),
+            agent.socket.display().to_string(),
+        )];
+        let d = Daemon::start_with_env(env).await;
+        lab.trust_in_home(d.home.path());
+        let stranger = d.home.path().join("stranger");
+        let st = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&stranger)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let config = |only: &str| {
+            format!(
+                "Host idonly\n    HostName 127.0.0.1\n    User {}\n    Port {}\n    \
+                 IdentityFile {}\n    IdentitiesOnly {only}\n",
+                lab.var("SSH_USER"),
+                lab.port(),
+                stranger.display(),
+            )
+        };
+        write_ssh(&d, "config", &config("yes"));
+        let agent_on = Options::new().set("allow_agent", true);
+        let p = alias_profile(&d, "idonly", "idonly", agent_on).await;
+        let msg = expect_err(p.connect(Options::new()).await, "AuthFailed");
+        assert!(msg.contains("IdentitiesOnly"), "{msg}");
+        // Without IdentitiesOnly the agent's key is offered after the file's and logs in.
+        write_ssh(&d, "config", &config("no"));
+        p.connect(Options::new()).await.unwrap();
+        p.disconnect().await.unwrap();
+        // With it, and the agent's key listed by its public half only (no private file to
+        // log in with), the agent's matching key is the one used.
+        let public_only = d.home.path().join("agentkey");
+        std::fs::copy(
+            format!("{}.pub", lab.var("SSH_KEY")),
+            d.home.path().join("agentkey.pub"),
+        )
+        .unwrap();
+        let listed = format!(
+            "{}    IdentityFile {}\n",
+            config("yes"),
+            public_only.display()
+        );
+        write_ssh(&d, "config", &listed);
+        p.connect(Options::new()).await.unwrap();
+        p.disconnect().await.unwrap();
     })
     .await;
 }

@@ -46,6 +46,7 @@ impl ParamsSource {
                 } else {
                     c.identity_files.clone()
                 },
+                identities_only: c.identities_only.unwrap_or(false),
                 force_password_auth: false,
                 ..target_auth.clone()
             };

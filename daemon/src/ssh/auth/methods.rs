@@ -7,7 +7,8 @@ use russh::MethodKind;
 use russh::client::{Handle, Handler};
 use russh::keys::agent::AgentIdentity;
 use russh::keys::agent::client::AgentClient;
-use russh::keys::{HashAlg, PrivateKeyWithHashAlg};
+use russh::keys::ssh_key::public::KeyData;
+use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKey};
 
 use crate::ssh::error::Error;
 use crate::ssh::prompt::Asker;
@@ -137,6 +138,23 @@ pub(super) async fn try_agent<H: Handler>(
         att.note("agent (no identities)".into());
         return Ok(false);
     }
+    let identities = if params.identities_only {
+        let wanted = listed_public_keys(&params.key_files);
+        let listed: Vec<AgentIdentity> = identities
+            .into_iter()
+            .filter(|id| {
+                let key = id.public_key();
+                wanted.iter().any(|w| w == key.key_data())
+            })
+            .collect();
+        if listed.is_empty() {
+            att.note("agent (none of its identities is a listed key file; IdentitiesOnly)".into());
+            return Ok(false);
+        }
+        listed
+    } else {
+        identities
+    };
     if !att.server_allows(MethodKind::PublicKey) {
         att.note("agent (server does not accept public keys)".into());
         return Ok(false);
@@ -203,4 +221,31 @@ pub(super) async fn try_password<H: Handler>(
         return Ok(false);
     }
     keyboard_interactive(handle, user, Some(password), asker, att).await
+}
+
+/// The public keys of `files`, from the `.pub` file beside each (as OpenSSH reads them for
+/// `IdentitiesOnly`); files without a readable one are left out. Only regular files of a
+/// few kilobytes are read: a public key is one line.
+fn listed_public_keys(files: &[std::path::PathBuf]) -> Vec<KeyData> {
+    const MAX_PUB_BYTES: u64 = 64 * 1024;
+    files
+        .iter()
+        .filter_map(|f| {
+            let mut name = f.clone().into_os_string();
+            name.push(".pub");
+            let path = std::path::PathBuf::from(name);
+            let meta = std::fs::metadata(&path).ok()?;
+            if !meta.is_file() || meta.len() > MAX_PUB_BYTES {
+                return None;
+            }
+            let text = std::fs::read_to_string(&path).ok()?;
+            match PublicKey::from_openssh(text.trim()) {
+                Ok(k) => Some(k.key_data().clone()),
+                Err(e) => {
+                    tracing::debug!(file = %path.display(), error = %e, "unreadable public key");
+                    None
+                }
+            }
+        })
+        .collect()
 }

@@ -48,6 +48,11 @@ pub struct AuthParams {
     pub allow_agent: bool,
     /// Try `id_ed25519`, `id_ecdsa` and `id_rsa` in `ssh_dir`.
     pub look_for_keys: bool,
+    /// Offer only those agent identities whose public key is one of `key_files` (read from
+    /// each file's `.pub` beside it), as OpenSSH's `IdentitiesOnly`: an agent full of keys
+    /// for other places then neither uses up the server's `MaxAuthTries` nor shows it keys
+    /// it has no business seeing.
+    pub identities_only: bool,
     /// Use the password only, even if keys are configured.
     pub force_password_auth: bool,
     /// The local user's `~/.ssh`.
