@@ -3,6 +3,8 @@
 //! capped exponential backoff. Keepalives are the SSH layer's (`ConnectParams`); what runs over
 //! the connection is the business of the other parts of the controller.
 
+#[cfg(test)]
+mod config_tests;
 mod jump_chain;
 mod params;
 mod probe;
