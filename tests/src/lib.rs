@@ -362,6 +362,9 @@ impl Daemon {
             .env("HOME", self.home.path())
             .env("XDG_CONFIG_HOME", self.home.path().join(".config"))
             .env("USER", "x2god-test-local")
+            // The machine's /etc/ssh/ssh_config is no part of any test (ssh_config.rs gives
+            // its own through `env`).
+            .env("X2GOD_SSH_SYSTEM_CONFIG", "/dev/null")
             .env("DBUS_SESSION_BUS_ADDRESS", &self.bus.address)
             .env("RUST_LOG", "trace")
             .stdin(Stdio::null())

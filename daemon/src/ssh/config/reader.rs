@@ -410,6 +410,10 @@ fn read_text(file: &Path) -> Result<String, ConfigError> {
         line: None,
         message,
     };
+    // `ssh -F /dev/null` is the usual way to say "no configuration": honour it.
+    if file == Path::new("/dev/null") {
+        return Ok(String::new());
+    }
     let meta = std::fs::metadata(file).map_err(|e| err(format!("cannot read it: {e}")))?;
     if !meta.is_file() {
         return Err(err("not a regular file".into()));

@@ -378,6 +378,9 @@ fn files_that_are_not_regular_or_too_large_are_refused_without_blocking() {
     let e = files.resolve("x", &Given::default()).unwrap_err();
     assert_eq!((e.file.as_path(), e.line), (fifo.as_path(), None));
     assert!(e.message.contains("regular"), "{e}");
+    // /dev/null is the one device read: as empty, as OpenSSH does with `-F /dev/null`.
+    files.system_file = Some(PathBuf::from("/dev/null"));
+    assert!(files.resolve("x", &Given::default()).is_ok());
     let big = h.write("etc/big", &"#".repeat(MAX_FILE_BYTES as usize + 1));
     files.system_file = Some(big);
     assert!(
