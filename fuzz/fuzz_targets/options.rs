@@ -47,6 +47,7 @@ const KEYS: &[&str] = &[
     "use_sshproxy",
     "forward_sshagent",
     "unique_hostkey_aliases",
+    "use_ssh_config",
     "sshproxy_host",
     "password",
     "passphrase",
