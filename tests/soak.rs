@@ -275,89 +275,88 @@ const SOAK_MAX_SESSIONS: usize = 6;
 const SSH_START: &str =
     "x2gostartagent 640x480 adsl 16m-jpeg-9 unix-kde-depth_24 us pc105/us 1 R sleep sleep nocheck";
 
-/// One step of x2god's side: what it did, and an error other than a lost race with the other
-/// client on the same session (which only a `Start` may never have).
-async fn x2god_step(rng: &mut Rng, lab: &Lab, profiles: &[&Profile]) -> (String, Option<String>) {
+/// The sessions as x2god lists them (one D-Bus call; cheaper than an ssh login): running and
+/// suspended names, and all.
+async fn listed(p: &Profile) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let sessions = p.list_sessions().await.unwrap_or_default();
+    let with = |st: &str| -> Vec<String> {
+        sessions
+            .iter()
+            .filter(|s| s.status == st)
+            .map(|s| s.name.clone())
+            .collect()
+    };
+    let all = sessions.iter().map(|s| s.name.clone()).collect();
+    (with("R"), with("S"), all)
+}
+
+/// One step of x2god's side: what it did, and the error of a failed `Start` (the other
+/// operations may lose a race with the other client on the same session, which x2god reports
+/// as an error like any other client would see it).
+async fn x2god_step(rng: &mut Rng, profiles: &[&Profile]) -> (String, Option<String>) {
     let p = profiles[rng.below(profiles.len())];
-    let server = server_sessions(lab);
-    let running: Vec<String> = server
-        .iter()
-        .filter(|(_, s)| *s == "R")
-        .map(|(n, _)| n.clone())
-        .collect();
-    let suspended: Vec<String> = server
-        .iter()
-        .filter(|(_, s)| *s == "S")
-        .map(|(n, _)| n.clone())
-        .collect();
-    let all: Vec<String> = server.keys().cloned().collect();
+    let (running, suspended, all) = listed(p).await;
     let choice = if all.len() >= SOAK_MAX_SESSIONS {
         3
     } else {
         rng.below(4)
     };
-    match choice {
-        0 => match p.start(quiet()).await {
+    let (what, failed) = match (choice, &running, &suspended, &all) {
+        (0, ..) => match p.start(quiet()).await {
             Ok(s) => (format!("x2god start {}", s.name()), None),
-            Err(e) => ("x2god start".into(), Some(format!("Start failed: {e}"))),
+            Err(e) => return ("x2god start".into(), Some(e.to_string())),
         },
-        1 => match rng.pick(&running) {
-            Some(n) => (
-                format!("x2god suspend {n}"),
-                p.suspend(n).await.err().map(|_| String::new()),
-            ),
-            None => ("x2god suspend (none running)".into(), None),
+        (1, r, ..) if !r.is_empty() => {
+            let n = rng.pick(r).cloned().unwrap_or_default();
+            let failed = p.suspend(&n).await.err();
+            (format!("x2god suspend {n}"), failed)
+        }
+        (2, _, s, _) if !s.is_empty() => {
+            let n = rng.pick(s).cloned().unwrap_or_default();
+            let failed = p.resume(&n, Options::new()).await.err();
+            (format!("x2god resume {n}"), failed)
+        }
+        (_, _, _, a) if !a.is_empty() => {
+            let n = rng.pick(a).cloned().unwrap_or_default();
+            let failed = p.terminate(&n).await.err();
+            (format!("x2god terminate {n}"), failed)
+        }
+        _ => match p.start(quiet()).await {
+            Ok(s) => (format!("x2god start {}", s.name()), None),
+            Err(e) => return ("x2god start".into(), Some(e.to_string())),
         },
-        2 => match rng.pick(&suspended) {
-            Some(n) => (
-                format!("x2god resume {n}"),
-                p.resume(n, Options::new())
-                    .await
-                    .err()
-                    .map(|_| String::new()),
-            ),
-            None => ("x2god resume (none suspended)".into(), None),
-        },
-        _ => match rng.pick(&all) {
-            Some(n) => (
-                format!("x2god terminate {n}"),
-                p.terminate(n).await.err().map(|_| String::new()),
-            ),
-            None => ("x2god terminate (none)".into(), None),
-        },
+    };
+    match failed {
+        Some(e) => (format!("{what} -> {}", e.kind()), None),
+        None => (what, None),
     }
 }
 
-/// One step of the other client, plain ssh running the scripts as pyhoca-cli would.
-fn ssh_step(rng: &mut Rng, lab: &Lab) -> String {
-    let server = server_sessions(lab);
-    let running: Vec<String> = server
-        .iter()
-        .filter(|(_, s)| *s == "R")
-        .map(|(n, _)| n.clone())
-        .collect();
-    let all: Vec<String> = server.keys().cloned().collect();
+/// One step of the other client, plain ssh running the scripts as pyhoca-cli would; it picks
+/// from x2god's listing (`names`: running, all), which may be a moment old, as another
+/// client's view would be.
+fn ssh_step(rng: &mut Rng, lab: &Lab, running: &[String], all: &[String]) -> String {
     let choice = if all.len() >= SOAK_MAX_SESSIONS {
         2
     } else {
         rng.below(3)
     };
     let (what, cmd) = match choice {
-        0 => ("ssh start".to_owned(), SSH_START.to_owned()),
-        1 => match rng.pick(&running) {
-            Some(n) => (
+        1 if !running.is_empty() => {
+            let n = rng.pick(running).cloned().unwrap_or_default();
+            (
                 format!("ssh suspend {n}"),
                 format!("x2gosuspend-session {n}"),
-            ),
-            None => return "ssh suspend (none running)".into(),
-        },
-        _ => match rng.pick(&all) {
-            Some(n) => (
+            )
+        }
+        2 if !all.is_empty() => {
+            let n = rng.pick(all).cloned().unwrap_or_default();
+            (
                 format!("ssh terminate {n}"),
                 format!("x2goterminate-session {n}"),
-            ),
-            None => return "ssh terminate (none)".into(),
-        },
+            )
+        }
+        _ => ("ssh start".to_owned(), SSH_START.to_owned()),
     };
     let (rc, _, err) = ssh(lab, &cmd);
     let last = err.lines().last().unwrap_or_default().to_owned();
@@ -391,16 +390,18 @@ async fn soak_of_overlapping_operations_by_x2god_and_ssh() {
             steps.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < SOAK_STEPS
                 && started.elapsed() < SOAK_TIME
         };
-        // Two x2god workers and one ssh worker, each with its own generator from the seed.
+        // Three x2god workers and one ssh worker, each with its own generator from the seed.
         let x2god_worker = |k: u64| {
-            let (lab, profiles, take_step) = (&lab, &profiles, &take_step);
+            let (profiles, take_step) = (&profiles, &take_step);
             async move {
                 let mut rng = Rng(seed.wrapping_mul(k + 1) | 1);
                 let mut log = Vec::new();
                 while take_step() {
-                    let (what, err) = x2god_step(&mut rng, lab, profiles).await;
-                    if let Some(e) = err.filter(|e| !e.is_empty()) {
-                        panic!("soak seed {seed}: {what}: {e}\nworker {k} so far: {log:#?}");
+                    let t = Instant::now();
+                    let (what, err) = x2god_step(&mut rng, profiles).await;
+                    let what = format!("{what} ({} ms)", t.elapsed().as_millis());
+                    if let Some(e) = err {
+                        panic!("soak seed {seed}: {what} failed: {e}\nworker {k} so far: {log:#?}");
                     }
                     log.push(what);
                 }
@@ -408,28 +409,40 @@ async fn soak_of_overlapping_operations_by_x2god_and_ssh() {
             }
         };
         let ssh_worker = {
-            let lab = lab.clone();
-            let take = &take_step;
+            let (lab, a, take) = (lab.clone(), &a, &take_step);
             async move {
                 let mut rng = Rng(seed.wrapping_mul(7) | 1);
                 let mut log = Vec::new();
                 while take() {
+                    let (running, _, all) = listed(a).await;
                     let lab = lab.clone();
-                    let (what, back) =
-                        tokio::task::spawn_blocking(move || (ssh_step(&mut rng, &lab), rng))
-                            .await
-                            .unwrap();
+                    let t = Instant::now();
+                    let (what, back) = tokio::task::spawn_blocking(move || {
+                        (ssh_step(&mut rng, &lab, &running, &all), rng)
+                    })
+                    .await
+                    .unwrap();
                     rng = back;
-                    log.push(what);
+                    log.push(format!("{what} ({} ms)", t.elapsed().as_millis()));
                 }
                 log
             }
         };
-        let (l1, l2, l3) = tokio::join!(x2god_worker(1), x2god_worker(2), ssh_worker);
+        let (l1, l2, l4, l3) = tokio::join!(
+            x2god_worker(1),
+            x2god_worker(2),
+            x2god_worker(3),
+            ssh_worker
+        );
+        let l2: Vec<String> = l2.into_iter().chain(l4).collect();
+        if std::env::var_os("X2GOD_SOAK_LOG").is_some() {
+            eprintln!("{l1:#?}\n{l2:#?}\n{l3:#?}");
+        }
         let starts = l1.iter().chain(&l2).filter(|w| w.starts_with("x2god start ")).count();
+        let refused = l1.iter().chain(&l2).filter(|w| w.contains(" -> ")).count();
         let ssh_starts = l3.iter().filter(|w| w.starts_with("ssh start")).count();
         eprintln!(
-            "soak seed {seed}: {} steps ({} x2god, {} ssh; {starts} x2god starts, {ssh_starts} ssh starts) in {:?}",
+            "soak seed {seed}: {} steps ({} x2god, {} ssh; {starts} x2god starts, {ssh_starts} ssh starts; {refused} x2god calls on a session the other client had just changed failed) in {:?}",
             l1.len() + l2.len() + l3.len(),
             l1.len() + l2.len(),
             l3.len(),
