@@ -245,6 +245,51 @@ async fn five_starts_at_once_on_two_profiles_of_one_account() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_starts_at_once_while_another_client_starts_five() {
+    let Some(lab) = Lab::get() else { return };
+    let _g = SOAK.lock().await;
+    bounded(async {
+        clean(&lab);
+        let d = Daemon::start_with_display(&lab).await;
+        let p = soak_profile(&d, &lab, "contended").await;
+        // The other client's starts race x2god's for displays and ports; theirs may fail
+        // (x2gostartagent's own retries run out), x2god's may not.
+        let others: Vec<_> = (0..5)
+            .map(|_| {
+                let lab = lab.clone();
+                tokio::task::spawn_blocking(move || ssh(&lab, SSH_START))
+            })
+            .collect();
+        let names = start_at_once(&[&p], 5).await;
+        let mut other_failures = Vec::new();
+        for o in others {
+            let (rc, _, err) = o.await.unwrap();
+            if rc != 0 {
+                other_failures.push(err.lines().last().unwrap_or_default().to_owned());
+            }
+        }
+        eprintln!("the other client's failed starts: {other_failures:?}");
+        let server = server_sessions(&lab);
+        for n in &names {
+            assert_eq!(
+                server.get(n).map(String::as_str),
+                Some("R"),
+                "{n}: {server:?}"
+            );
+        }
+        assert_agree(&d, &lab, &[&p]).await;
+        let races = d
+            .log_text()
+            .lines()
+            .filter(|l| l.contains("lost a race"))
+            .count();
+        eprintln!("x2god retried {races} starts that lost a race");
+        clean(&lab);
+    })
+    .await;
+}
+
 /// A small seeded generator (xorshift64*): the soak's choices are printed with their seed.
 struct Rng(u64);
 
