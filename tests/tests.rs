@@ -54,6 +54,8 @@ mod ssh_config;
 mod hardening;
 // The example tray applet, driven through its menu as a panel would.
 mod applet;
+// Overlapping operations on one account: starts at once, and a soak with another client.
+mod soak;
 
 use std::time::Duration;
 

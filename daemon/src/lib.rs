@@ -24,6 +24,11 @@ pub mod sound;
 pub(crate) mod ssh;
 pub mod x2go;
 
+/// How command output is cut into lines whatever the chunks it arrives in; public for the
+/// fuzz targets only (the rest of the SSH layer is the crate's own).
+#[doc(hidden)]
+pub use ssh::LineFramer;
+
 // The workspace's module graph and file sizes, checked.
 #[cfg(test)]
 mod layering;

@@ -674,6 +674,7 @@ env_line() {
 } >"$LAB/lab.env.tmp"
 mv -f "$LAB/lab.env.tmp" "$LAB/lab.env"
 chmod 644 "$LAB/lab.env"
+bash "$HERE/soak.sh" "$LAB"   # the soak tests' own user (SOAK_USER in lab.env)
 
 # ---------------------------------------------------------------------------
 # 14. Smoke test the reference way: OpenSSH, key auth, strict host key check.

@@ -85,6 +85,8 @@ for u in "${LAB_USERS[@]}"; do
     done
 done
 
+bash "$HERE/soak.sh" --down "$LAB" || log "ending the soak user's sessions failed (ignored)"
+
 # Wait (bounded) until the agents of the lab users are gone, while
 # x2gocleansessions is still up to purge their DB rows.
 users_csv="$(IFS=,; echo "${LAB_USERS[*]}")"

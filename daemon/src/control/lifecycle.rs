@@ -18,6 +18,7 @@ use super::plan::{Features, ResumePlan, StartPlan};
 use super::server::ServerQueries;
 use super::shares::Shares;
 use super::sound::SoundRelays;
+use super::start_agent::run_start_agent;
 use super::sync::{SharedName, lock};
 use super::table::Expect;
 use super::window_title;
@@ -107,6 +108,15 @@ impl Lifecycle {
 
     /// Starts a new session and displays it locally; returns its name once it runs.
     pub async fn start(self: &Arc<Self>, plan: StartPlan) -> Result<String, Error> {
+        let started = self.start_session(plan).await;
+        if let Err(e) = &started {
+            // The error carries the server's stderr (never its stdout: the cookie).
+            warn!(profile = %self.name, error = %e, "Start failed");
+        }
+        started
+    }
+
+    async fn start_session(self: &Arc<Self>, plan: StartPlan) -> Result<String, Error> {
         let _busy = self.activity.busy();
         let conn = self.connector.connection()?;
         let start_agent = RemoteCommand::start_agent(&plan.agent)?;
@@ -120,7 +130,15 @@ impl Lifecycle {
             }
         }
         self.listings.table().expect_new();
-        let out = self.run(&start_agent, START_TIMEOUT).await.map_err(|e| {
+        let out = run_start_agent(
+            &self.connector,
+            &self.listings,
+            &self.name,
+            &start_agent,
+            START_TIMEOUT,
+        )
+        .await
+        .map_err(|e| {
             self.listings.table().start_done();
             match e {
                 // x2gostartagent exits 8 with "ACCESS DENIED" when the owner declines.

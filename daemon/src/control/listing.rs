@@ -177,6 +177,13 @@ impl Listings {
         self.list(Duration::ZERO, Route::Watcher).await
     }
 
+    /// Waits for this account's turn to start a session (see `turns`): the daemon's other
+    /// profiles of the same account start theirs before or after. `None` when not connected.
+    pub(crate) async fn start_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        let account = self.connector.account()?;
+        Some(self.shared.starts().take(&account).await)
+    }
+
     /// The server's `x2golistsessions` output as is (`max_age` as for [`Listings::list`]).
     pub(crate) async fn raw(&self, max_age: Duration) -> Result<String, Error> {
         self.text(max_age, Route::Watcher).await

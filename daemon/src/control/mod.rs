@@ -14,7 +14,9 @@
 //! - [`exec`]: one X2Go command over the connection;
 //! - [`connection`]: the SSH connection's state machine, reconnects, host-key probes;
 //! - [`spool`]: the local side of printing and the MIME box (folders watched, actions taken);
-//! - [`keyring`], [`activity`], [`events`], [`sync`], [`error`]: what the parts share.
+//! - [`keyring`], [`activity`], [`events`], [`sync`], [`error`]: what the parts share;
+//! - [`start_agent`], [`turns`]: x2gostartagent run one at a time per server account and
+//!   retried after the server's races.
 
 mod activity;
 mod apps;
@@ -34,8 +36,10 @@ mod shared;
 mod shares;
 mod sound;
 pub mod spool;
+mod start_agent;
 mod sync;
 mod table;
+mod turns;
 mod watcher;
 mod window_title;
 

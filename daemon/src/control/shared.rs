@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use super::turns::AccountTurns;
+
 /// Which account and which listing: callers with equal keys get the same output.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ListingKey {
@@ -43,9 +45,16 @@ struct Slot {
 #[derive(Default)]
 pub struct SharedListings {
     slots: Mutex<HashMap<ListingKey, Arc<Slot>>>,
+    /// What else the daemon's profiles of one account coordinate: starting sessions.
+    starts: AccountTurns,
 }
 
 impl SharedListings {
+    /// The turns of each account for starting a session (see [`AccountTurns`]).
+    pub(crate) fn starts(&self) -> &AccountTurns {
+        &self.starts
+    }
+
     /// The output of a listing that started after this call — or at most `max_age` before
     /// it, for a caller that accepts that much — run by `run` unless another caller's run
     /// serves. `None` when the run that would have served failed (its own connection may be

@@ -104,6 +104,10 @@ fn logical_lines(text: &str) -> Vec<Line<'_>> {
     lines
 }
 
+/// What Qt trims around section names and keys (`QByteArray::trimmed`; line breaks cannot
+/// occur there but after a backslash), and skips at the start of a line.
+const BLANKS: [char; 4] = [' ', '\t', '\x0b', '\x0c'];
+
 /// One section: its name and its entries.
 pub(super) struct Section {
     /// The name, unescaped.
@@ -127,7 +131,7 @@ pub(super) fn read_sections(text: &str, report: &mut impl FnMut(String)) -> Vec<
                     inner
                 }
             };
-            let name = name.trim_matches([' ', '\t']);
+            let name = name.trim_matches(BLANKS);
             if name.is_empty() || name.eq_ignore_ascii_case("general") {
                 // Qt's top level, never a profile.
                 if name.is_empty() {
@@ -166,7 +170,7 @@ pub(super) fn read_sections(text: &str, report: &mut impl FnMut(String)) -> Vec<
             ));
             continue;
         };
-        let key = unescape_key(line.text[..eq].trim_end_matches([' ', '\t']));
+        let key = unescape_key(line.text[..eq].trim_end_matches(BLANKS));
         if key.is_empty() {
             report(format!("line {}: empty key; skipped", line.number));
             continue;
@@ -193,6 +197,12 @@ pub(super) fn unescape_key(s: &str) -> String {
     while let Some(c) = rest.chars().next() {
         rest = &rest[c.len_utf8()..];
         match c {
+            // A continuation line adds nothing, as in values (`\r\n` is one break), so the
+            // file reads the same with either line end.
+            '\\' if rest.starts_with(['\n', '\r']) => {
+                let skip = if rest.starts_with("\r\n") { 2 } else { 1 };
+                rest = &rest[skip..];
+            }
             '\\' => units.push(u16::from(b'/')),
             '%' => {
                 let (digits, after) = match rest.strip_prefix('U') {
@@ -453,6 +463,27 @@ mod tests {
         assert_eq!(decode_value(""), t(""));
         assert_eq!(decode_value("trailing\\"), t("trailing"));
         assert_eq!(decode_value("\\x"), t(""));
+    }
+
+    /// Fuzz findings (`x2goclient_sessions`): a continuation line inside a section header or
+    /// key read otherwise with `\r\n` line ends, and form feeds around a section name were kept.
+    #[test]
+    fn names_read_the_same_with_either_line_end_and_are_trimmed_as_qt_does() {
+        let names = |text: &str| -> Vec<(String, Vec<String>)> {
+            read_sections(text, &mut |_| {})
+                .into_iter()
+                .map(|s| (s.name, s.entries.into_iter().map(|(k, _)| k).collect()))
+                .collect()
+        };
+        let lf = "[abc\\\ndef]\nke\\\ny=1\n";
+        assert_eq!(names(lf), [("abcdef".to_owned(), vec!["key".to_owned()])]);
+        assert_eq!(names(&lf.replace('\n', "\r\n")), names(lf));
+        assert_eq!(
+            names("[\x0cid\x0c\x0b]\nk\x0c=1"),
+            [("id".to_owned(), vec!["k".to_owned()])]
+        );
+        // A backslash elsewhere is still Qt's group separator.
+        assert_eq!(names("[a\\b]\n")[0].0, "a/b");
     }
 
     #[test]

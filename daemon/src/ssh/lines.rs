@@ -12,11 +12,8 @@ use tokio::time::timeout;
 
 use super::connection::{Connection, command_summary, signal_text};
 use super::error::Error;
-
-/// Longest line handed out, in bytes. A longer line is cut there and the rest of it, up to
-/// the next newline, is dropped: a command that never prints a newline must not make us
-/// buffer without bound.
-pub const MAX_LINE: usize = 64 * 1024;
+use super::framing::LineFramer;
+pub use super::framing::MAX_LINE;
 
 /// How long closing waits for the server to confirm, so that its session slot is free when
 /// ours is released.
@@ -36,10 +33,8 @@ pub struct LineStream {
     /// Released together with the channel.
     permit: Option<OwnedSemaphorePermit>,
     command: String,
-    /// The start of an unfinished line.
-    partial: Vec<u8>,
-    /// Dropping the rest of a line that was cut at [`MAX_LINE`].
-    skipping: bool,
+    /// The unfinished line.
+    framer: LineFramer,
     /// Complete lines not yet handed out.
     ready: VecDeque<String>,
     /// An error to hand out once the lines before it are read.
@@ -89,8 +84,7 @@ impl Connection {
             channel: Some(channel),
             permit: Some(permit),
             command: summary,
-            partial: Vec::new(),
-            skipping: false,
+            framer: LineFramer::new(),
             ready: VecDeque::new(),
             error: None,
             confirmed: false,
@@ -128,12 +122,7 @@ impl LineStream {
                 return Some(Err(e));
             }
             if self.channel.is_none() {
-                if self.partial.is_empty() {
-                    return None;
-                }
-                let line = String::from_utf8_lossy(&self.partial).into_owned();
-                self.partial.clear();
-                return Some(Ok(line));
+                return self.framer.finish().map(Ok);
             }
             self.receive().await;
         }
@@ -208,34 +197,10 @@ impl LineStream {
     }
 
     /// Splits `data` into lines, continuing the unfinished one.
-    fn push(&mut self, mut data: &[u8]) {
-        while !data.is_empty() {
-            let (piece, complete, rest) = match data.iter().position(|&b| b == b'\n') {
-                Some(i) => {
-                    let (piece, rest) = data.split_at(i);
-                    (piece, true, rest.get(1..).unwrap_or_default())
-                }
-                None => (data, false, &[][..]),
-            };
-            data = rest;
-            if self.skipping {
-                self.skipping = !complete;
-                continue;
-            }
-            let room = MAX_LINE.saturating_sub(self.partial.len());
-            let take = piece.len().min(room);
-            self.partial
-                .extend_from_slice(piece.get(..take).unwrap_or_default());
-            if complete || self.partial.len() >= MAX_LINE {
-                if !complete {
-                    tracing::debug!(command = %self.command, max = MAX_LINE,
-                        "cutting an overlong output line");
-                    self.skipping = true;
-                }
-                let line = String::from_utf8_lossy(&self.partial).into_owned();
-                self.partial.clear();
-                self.ready.push_back(line);
-            }
+    fn push(&mut self, data: &[u8]) {
+        if self.framer.push(data, &mut self.ready) {
+            tracing::debug!(command = %self.command, max = MAX_LINE,
+                "cutting an overlong output line");
         }
     }
 }

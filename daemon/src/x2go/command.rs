@@ -413,6 +413,20 @@ impl RemoteCommand {
         .build()
     }
 
+    /// Whether the agent of session `name` logged that its port was taken under it
+    /// ([`super::start_failure::BIND_TAKEN`]): exit status 0 when it did. The log is the
+    /// agent's own file in the session directory; its path is built by the remote shell.
+    pub fn agent_port_taken(name: &SessionName) -> Self {
+        Builder::script(
+            "sh",
+            "exec grep -qF -- \"$2\" \"$HOME/.x2go/C-$1/session.log\"",
+            "x2goagentlog",
+        )
+        .arg(name.as_str())
+        .arg(super::start_failure::BIND_TAKEN)
+        .build()
+    }
+
     /// Whether the user can mount client folders: `sshfs`, `fusermount` (or `fusermount3`) and
     /// a readable, writable `/dev/fuse` — what `x2gomountdirs` needs, not only python-x2go's
     /// `which fusermount`. Prints [`super::tokens::SSHFS_YES`] or [`super::tokens::SSHFS_NO`].

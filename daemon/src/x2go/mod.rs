@@ -19,6 +19,7 @@ pub mod session_options;
 pub mod share;
 pub mod sound;
 pub mod start;
+pub mod start_failure;
 pub mod tokens;
 pub mod validate;
 pub mod watch;
