@@ -21,7 +21,14 @@ pub struct Paths {
     pub known_hosts: PathBuf,
     /// The user's `~/.ssh`, for OpenSSH's `known_hosts` and discoverable keys.
     pub user_ssh_dir: PathBuf,
+    /// The machine's known_hosts files, read (never written) like OpenSSH's default
+    /// `GlobalKnownHostsFile`: [`GLOBAL_KNOWN_HOSTS`].
+    pub global_known_hosts: Vec<PathBuf>,
 }
+
+/// OpenSSH's default `GlobalKnownHostsFile`: the site-wide host keys and `@cert-authority`
+/// lines an administrator installs for every user.
+pub const GLOBAL_KNOWN_HOSTS: [&str; 2] = ["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"];
 
 impl Paths {
     /// Paths from `XDG_CONFIG_HOME` and `HOME`, as the XDG base directory spec says.
@@ -46,6 +53,7 @@ impl Paths {
             known_hosts: config_dir.join("known_hosts"),
             config_dir,
             user_ssh_dir,
+            global_known_hosts: GLOBAL_KNOWN_HOSTS.iter().map(PathBuf::from).collect(),
         }
     }
 }

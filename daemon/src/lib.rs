@@ -24,6 +24,9 @@ pub mod sound;
 pub(crate) mod ssh;
 pub mod x2go;
 
+/// The OpenSSH `known_hosts` line format (parse, match, write), public for the fuzz target.
+pub use ssh::known_hosts;
+
 // The workspace's module graph and file sizes, checked.
 #[cfg(test)]
 mod layering;

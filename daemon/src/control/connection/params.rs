@@ -62,12 +62,17 @@ pub(crate) struct ParamsSource {
 }
 
 impl ParamsSource {
+    /// The policy of one hop. It reads what OpenSSH reads by default (`~/.ssh/known_hosts`,
+    /// `~/.ssh/known_hosts2` and the global files) and x2god's own file, and writes only the
+    /// latter.
     fn host_key_policy(&self, add_unknown: bool, prompter: Option<PromptHandle>) -> HostKeyPolicy {
+        let user = ["known_hosts", "known_hosts2"].map(|f| self.paths.user_ssh_dir.join(f));
         HostKeyPolicy {
-            read_files: vec![
-                self.paths.user_ssh_dir.join("known_hosts"),
-                self.paths.known_hosts.clone(),
-            ],
+            read_files: user
+                .into_iter()
+                .chain([self.paths.known_hosts.clone()])
+                .chain(self.paths.global_known_hosts.iter().cloned())
+                .collect(),
             own_file: self.paths.known_hosts.clone(),
             add_unknown,
             trusted_fingerprint: None,

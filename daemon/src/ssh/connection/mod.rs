@@ -73,10 +73,15 @@ fn target_spec(params: &ConnectParams) -> Result<HopSpec<'_>, Error> {
         Some(alias) => host_keys::alias_name(alias)?,
         None => host_keys::lookup_name(&params.host, params.port),
     };
+    let mut principals = vec![params.host.to_ascii_lowercase()];
+    if params.host_key_name.is_some() {
+        principals.push(name.clone());
+    }
     Ok(HopSpec {
         host: &params.host,
         port: params.port,
         name,
+        principals,
         auth: &params.auth,
         policy: &params.host_keys,
         hop: Hop::Target,
@@ -84,7 +89,8 @@ fn target_spec(params: &ConnectParams) -> Result<HopSpec<'_>, Error> {
     })
 }
 
-/// The client configuration of every hop of a connect.
+/// The client configuration of every hop of a connect. `handshake_on` copies it per hop with
+/// the host key algorithms of that host: keep the two in step.
 fn client_config(params: &ConnectParams) -> Arc<client::Config> {
     Arc::new(client::Config {
         keepalive_interval: params.keepalive_interval,
@@ -173,6 +179,7 @@ impl Connection {
             host: &proxy.host,
             port: proxy.port,
             name: host_keys::lookup_name(&proxy.host, proxy.port),
+            principals: vec![proxy.host.to_ascii_lowercase()],
             auth: &proxy.auth,
             policy: &proxy.host_keys,
             hop: Hop::Proxy,
