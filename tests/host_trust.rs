@@ -237,3 +237,60 @@ async fn bad_host_certificates_are_refused_and_never_learned() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_key_aliases_of_similar_profile_names_do_not_collide() {
+    let Some(lab) = Lab::get() else { return };
+    bounded(async {
+        let d = Daemon::start().await;
+        let aliased = |port: String| {
+            lab.profile_settings(&lab.var("SSH_USER"))
+                .set("port", port.parse::<u32>().unwrap())
+                .set("key_filename", lab.var("SSH_KEY"))
+                .set("unique_hostkey_aliases", true)
+        };
+        let c = d.client().await;
+        // Two servers with different keys; the old aliases were both x2god-profile-a_b.
+        let first = c
+            .create_profile("a b", aliased(lab.port().to_string()))
+            .await
+            .unwrap();
+        let second = c
+            .create_profile("a_b", aliased(lab.var("HK_CERT_PORT")))
+            .await
+            .unwrap();
+        first
+            .connect(Options::new().set("add_to_known_hosts", true))
+            .await
+            .unwrap();
+        // The second profile's server is unknown under its own name, not "changed".
+        expect_err(second.connect(Options::new()).await, "HostKeyUnknown");
+        second
+            .connect(Options::new().set("add_to_known_hosts", true))
+            .await
+            .unwrap();
+        let own = learned(&d);
+        assert!(own.contains("x2god-profile-a_20b ssh-"), "{own}");
+        assert!(own.contains("x2god-profile-a_5fb ssh-"), "{own}");
+
+        // A key learned under the former alias still counts for its profile.
+        let d2 = Daemon::start().await;
+        std::fs::create_dir_all(d2.config_dir()).unwrap();
+        std::fs::write(
+            d2.config_dir().join("known_hosts"),
+            format!(
+                "x2god-profile-a_b {}\n",
+                pub_key(&lab.var("HOSTKEY_ED25519_PUB"))
+            ),
+        )
+        .unwrap();
+        let old = d2
+            .client()
+            .await
+            .create_profile("a b", aliased(lab.port().to_string()))
+            .await
+            .unwrap();
+        old.connect(Options::new()).await.unwrap();
+    })
+    .await;
+}

@@ -45,6 +45,11 @@ pub struct HostKeyPolicy {
     ///
     /// [`PromptError::Unavailable`]: super::PromptError::Unavailable
     pub prompter: Option<PromptHandle>,
+    /// Other names the host's key may be recorded under by older versions (a host key alias
+    /// from before aliases were made injective). A key recorded there exactly counts as
+    /// known; nothing else is taken from them (a different key there is no change: the old
+    /// names were shared by colliding profiles).
+    pub legacy_names: Vec<String>,
 }
 
 /// The name a host is recorded under: `host` for port 22, `[host]:port` otherwise. Host names
@@ -166,6 +171,7 @@ impl HostKeyPolicy {
     /// Looks `key` up under `name` in all files. A revoked or changed key anywhere wins over a
     /// match elsewhere: a stale entry in any file the user relies on is a warning we must not
     /// paper over.
+    #[cfg(test)]
     pub(crate) fn lookup(&self, name: &str, key: &PublicKey) -> Result<Lookup, Error> {
         lookup_in(&self.lines()?, name, key)
     }
@@ -174,10 +180,23 @@ impl HostKeyPolicy {
     pub(crate) fn verify(&self, name: &str, key: &PublicKey) -> Result<Accepted, Error> {
         self.ensure_own_file()?;
         let info = HostKeyInfo::from_key(key);
-        match self.lookup(name, key)? {
+        let lines = self.lines()?;
+        match lookup_in(&lines, name, key)? {
+            Lookup::Unknown if self.known_under_legacy(&lines, key)? => Ok(Accepted::Known),
             Lookup::Unknown => self.accept_unknown(name, key, info),
             other => known_verdict(other, name, info),
         }
+    }
+
+    /// Whether `key` is recorded exactly under one of the `legacy_names`.
+    fn known_under_legacy(&self, lines: &[Line], key: &PublicKey) -> Result<bool, Error> {
+        for legacy in &self.legacy_names {
+            if lookup_in(lines, legacy, key)? == Lookup::Known {
+                tracing::debug!(name = %legacy, "host key known under its former name");
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Decides on what the server presented for `name`: a plain key as [`verify`](Self::verify)
@@ -230,6 +249,7 @@ impl HostKeyPolicy {
         };
         match lookup_in(&lines, name, &key)? {
             Lookup::Known => Ok(Accepted::Known),
+            Lookup::Unknown if self.known_under_legacy(&lines, &key)? => Ok(Accepted::Known),
             Lookup::Unknown if cas.is_empty() => {
                 // No CA is trusted for this host, so we did not ask for certificates; treat
                 // it as the plain key it carries.
@@ -254,7 +274,10 @@ impl HostKeyPolicy {
                 Vec::new()
             }
         };
-        let matching = || lines.iter().filter(|l| hosts_match(&l.hosts, name));
+        let named = |hosts: &str| {
+            hosts_match(hosts, name) || self.legacy_names.iter().any(|n| hosts_match(hosts, n))
+        };
+        let matching = || lines.iter().filter(|l| named(&l.hosts));
         let known: Vec<Algorithm> = matching()
             .filter(|l| l.marker == Marker::None)
             .map(|l| l.key.algorithm())
@@ -510,6 +533,7 @@ mod tests {
                 add_unknown: false,
                 trusted_fingerprint: None,
                 prompter: None,
+                legacy_names: Vec::new(),
             }
         }
     }
