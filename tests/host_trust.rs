@@ -119,16 +119,23 @@ async fn the_global_known_hosts_is_read_never_written_and_revokes() {
         let ed = pub_key(&lab.var("HOSTKEY_ED25519_PUB"));
         let line = format!("[127.0.0.1]:{} {ed}\n", lab.port());
         etc_ssh(etc.path(), "", &line);
+        // Hashed, as `HashKnownHosts yes` writes it.
+        let global2 = etc.path().join("ssh_known_hosts2");
+        let st = Command::new("ssh-keygen")
+            .args(["-q", "-H", "-f"])
+            .arg(&global2)
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "{st:?}");
+        let hashed = std::fs::read_to_string(&global2).unwrap();
+        assert!(hashed.starts_with("|1|"), "{hashed}");
         let d = Daemon::start_with_etc_ssh(etc.path()).await;
         let p = profile_on(&d, &lab, "global", &lab.port().to_string()).await;
         assert!(p.proxy().check_host().await.unwrap());
         p.connect(Options::new()).await.unwrap();
         p.disconnect().await.unwrap();
         assert!(learned(&d).trim().is_empty(), "learned: {}", learned(&d));
-        assert_eq!(
-            std::fs::read_to_string(etc.path().join("ssh_known_hosts2")).unwrap(),
-            line
-        );
+        assert_eq!(std::fs::read_to_string(&global2).unwrap(), hashed);
 
         // `@revoked` in the global file wins over the user's entry and add_to_known_hosts.
         etc_ssh(etc.path(), &format!("@revoked * {ed}\n"), &line);
