@@ -23,7 +23,7 @@ set -euo pipefail
 FUZZ_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$FUZZ_DIR"
 
-TARGETS_ALL=(list envelope start server_info apps validate path options pulse_auth line_framing x2goclient_sessions)
+TARGETS_ALL=(list envelope start server_info apps validate path options pulse_auth line_framing x2goclient_sessions known_hosts)
 TOTAL="${1:-60}"
 if ! [[ "$TOTAL" =~ ^[0-9]+$ ]] || ((TOTAL == 0)); then
     echo "usage: $0 [SECONDS_TOTAL] [TARGET...]" >&2

@@ -8,6 +8,8 @@
 mod auth;
 // Unknown, trusted and changed host keys.
 mod host_keys;
+// Host keys like OpenSSH: other key types, the global file, @revoked, host certificates.
+mod host_trust;
 // ListSessions against x2golistsessions, and many calls over one connection.
 mod listing;
 // Profile CRUD, persistence across restarts, malformed files.

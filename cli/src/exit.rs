@@ -220,7 +220,11 @@ impl From<Wire> for Failure {
             Wire::ZBus(z) => return from_zbus(&z),
             Wire::NotFound(m) => (Exit::NotFound, m),
             Wire::AuthFailed(m) => (Exit::AuthFailed, m),
-            Wire::HostKeyUnknown(m) | Wire::HostKeyChanged(m) => (Exit::HostKey, m),
+            Wire::HostKeyUnknown(m)
+            | Wire::HostKeyChanged(m)
+            | Wire::HostKeyOtherType(m)
+            | Wire::HostKeyRevoked(m)
+            | Wire::HostCertInvalid(m) => (Exit::HostKey, m),
             Wire::NotConnected(m) | Wire::Timeout(m) => (Exit::Network, m),
             Wire::NotSupported(m) => (Exit::NotSupported, m),
             Wire::InvalidArgument(m) => (Exit::Usage, m),
@@ -267,6 +271,9 @@ fn from_kind(kind: &str, message: String) -> Failure {
         "AuthFailed" => Wire::AuthFailed(message),
         "HostKeyUnknown" => Wire::HostKeyUnknown(message),
         "HostKeyChanged" => Wire::HostKeyChanged(message),
+        "HostKeyOtherType" => Wire::HostKeyOtherType(message),
+        "HostKeyRevoked" => Wire::HostKeyRevoked(message),
+        "HostCertInvalid" => Wire::HostCertInvalid(message),
         "NotConnected" => Wire::NotConnected(message),
         "Timeout" => Wire::Timeout(message),
         "ServerError" => Wire::ServerError(message),

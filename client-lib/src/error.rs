@@ -22,7 +22,9 @@ use crate::Error;
 pub trait ErrorExt {
     /// Authentication failed (`AuthFailed`): ask for a password or another key.
     fn is_auth(&self) -> bool;
-    /// The host key is unknown or changed (`HostKeyUnknown`, `HostKeyChanged`).
+    /// The host key is unknown, changed, of another type, revoked or badly certified
+    /// (`HostKeyUnknown`, `HostKeyChanged`, `HostKeyOtherType`, `HostKeyRevoked`,
+    /// `HostCertInvalid`).
     fn is_host_key(&self) -> bool;
     /// No such profile, session, desktop or command (`NotFound`).
     fn is_not_found(&self) -> bool;
@@ -46,7 +48,14 @@ impl ErrorExt for Error {
     }
 
     fn is_host_key(&self) -> bool {
-        matches!(self, Error::HostKeyUnknown(_) | Error::HostKeyChanged(_))
+        matches!(
+            self,
+            Error::HostKeyUnknown(_)
+                | Error::HostKeyChanged(_)
+                | Error::HostKeyOtherType(_)
+                | Error::HostKeyRevoked(_)
+                | Error::HostCertInvalid(_)
+        )
     }
 
     fn is_not_found(&self) -> bool {
@@ -84,7 +93,12 @@ impl ErrorExt for Error {
     }
 
     fn fingerprint(&self) -> Option<&str> {
-        let (Error::HostKeyUnknown(m) | Error::HostKeyChanged(m)) = self else {
+        let (Error::HostKeyUnknown(m)
+        | Error::HostKeyChanged(m)
+        | Error::HostKeyOtherType(m)
+        | Error::HostKeyRevoked(m)
+        | Error::HostCertInvalid(m)) = self
+        else {
             return None;
         };
         let start = m.find("SHA256:")?;
@@ -109,6 +123,9 @@ impl ErrorExt for Error {
             | Error::AuthFailed(m)
             | Error::HostKeyUnknown(m)
             | Error::HostKeyChanged(m)
+            | Error::HostKeyOtherType(m)
+            | Error::HostKeyRevoked(m)
+            | Error::HostCertInvalid(m)
             | Error::NotConnected(m)
             | Error::Timeout(m)
             | Error::ServerError(m)

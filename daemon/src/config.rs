@@ -27,7 +27,14 @@ pub struct Paths {
     /// OpenSSH's system-wide client configuration: `/etc/ssh/ssh_config`, or the file
     /// `X2GOD_SSH_SYSTEM_CONFIG` names (for tests, which must not edit the machine's).
     pub ssh_system_config: PathBuf,
+    /// The machine's known_hosts files, read (never written) like OpenSSH's default
+    /// `GlobalKnownHostsFile`: [`GLOBAL_KNOWN_HOSTS`].
+    pub global_known_hosts: Vec<PathBuf>,
 }
+
+/// OpenSSH's default `GlobalKnownHostsFile`: the site-wide host keys and `@cert-authority`
+/// lines an administrator installs for every user.
+pub const GLOBAL_KNOWN_HOSTS: [&str; 2] = ["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"];
 
 impl Paths {
     /// Paths from `XDG_CONFIG_HOME` and `HOME`, as the XDG base directory spec says.
@@ -57,6 +64,7 @@ impl Paths {
             config_dir,
             user_ssh_dir,
             ssh_system_config: PathBuf::from(crate::ssh::config::ConfigFiles::SYSTEM_FILE),
+            global_known_hosts: GLOBAL_KNOWN_HOSTS.iter().map(PathBuf::from).collect(),
         }
     }
 }

@@ -28,6 +28,8 @@ pub mod x2go;
 /// fuzz targets only (the rest of the SSH layer is the crate's own).
 #[doc(hidden)]
 pub use ssh::LineFramer;
+/// The OpenSSH `known_hosts` line format (parse, match, write), public for the fuzz target.
+pub use ssh::known_hosts;
 
 // The workspace's module graph and file sizes, checked.
 #[cfg(test)]

@@ -25,6 +25,14 @@ pub enum Error {
     HostKeyUnknown(String),
     /// The server offered a key that differs from the known one. Never learned automatically.
     HostKeyChanged(String),
+    /// The host is known only by keys of other types than the one offered (e.g. known by its
+    /// RSA key, offering only ed25519). Never learned automatically.
+    HostKeyOtherType(String),
+    /// The offered host key, or the CA that signed its certificate, is marked `@revoked`.
+    HostKeyRevoked(String),
+    /// A host certificate failed its checks (CA, principal, validity) and the plain key is not
+    /// known. Never learned automatically.
+    HostCertInvalid(String),
     /// The profile has no live SSH connection.
     NotConnected(String),
     /// An operation did not finish in time.
@@ -53,6 +61,9 @@ impl Error {
             Error::AuthFailed(_) => "AuthFailed",
             Error::HostKeyUnknown(_) => "HostKeyUnknown",
             Error::HostKeyChanged(_) => "HostKeyChanged",
+            Error::HostKeyOtherType(_) => "HostKeyOtherType",
+            Error::HostKeyRevoked(_) => "HostKeyRevoked",
+            Error::HostCertInvalid(_) => "HostCertInvalid",
             Error::NotConnected(_) => "NotConnected",
             Error::Timeout(_) => "Timeout",
             Error::ServerError(_) => "ServerError",

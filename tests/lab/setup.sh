@@ -675,6 +675,8 @@ env_line() {
 mv -f "$LAB/lab.env.tmp" "$LAB/lab.env"
 chmod 644 "$LAB/lab.env"
 bash "$HERE/soak.sh" "$LAB"   # the soak tests' own user (SOAK_USER in lab.env)
+# 13d. Extra sshds of the host key tests (ed25519-only, host certificates): HK_* in lab.env.
+"$HERE/hostkeys.sh" up "$LAB"
 
 # ---------------------------------------------------------------------------
 # 14. Smoke test the reference way: OpenSSH, key auth, strict host key check.

@@ -136,6 +136,8 @@ stop_sshd sshd "$LAB/run/sshd.pid" "$LAB/sshd_config"
 for name in jump target kbd; do
     stop_sshd "$name-sshd" "$LAB/run/$name-sshd.pid" "$LAB/$name/sshd_config"
 done
+# The host key tests' sshds (setup.sh 13d).
+"$HERE/hostkeys.sh" down "$LAB"
 
 # ---------------------------------------------------------------------------
 # 3. x2gocleansessions, only when this lab started it (record exists). It

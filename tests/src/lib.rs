@@ -308,6 +308,8 @@ pub struct Daemon {
     /// Where its stderr goes.
     pub log: PathBuf,
     env: Vec<(String, String)>,
+    /// Bound over `/etc/ssh` in a private mount namespace of the daemon, if set.
+    etc_ssh: Option<PathBuf>,
 }
 
 impl Daemon {
@@ -356,7 +358,21 @@ impl Daemon {
             .append(true)
             .open(&self.log)
             .unwrap();
-        let mut cmd = Command::new(daemon_binary());
+        let mut cmd = match &self.etc_ssh {
+            None => Command::new(daemon_binary()),
+            Some(dir) => {
+                // A private mount namespace (unshare's default propagation is private), so
+                // the machine's /etc/ssh is neither read nor touched; sh and unshare exec, so
+                // the pid is the daemon's.
+                let mut c = Command::new("unshare");
+                c.args(["--mount", "--", "sh", "-c"])
+                    .arg(r#"mount --bind "$1" /etc/ssh && exec "$2""#)
+                    .arg("sh")
+                    .arg(dir)
+                    .arg(daemon_binary());
+                c
+            }
+        };
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", self.home.path())
@@ -1105,6 +1121,25 @@ impl Daemon {
             home,
             log,
             env,
+            etc_ssh: None,
+        };
+        d.spawn().await;
+        d
+    }
+
+    /// Starts x2god in a private mount namespace where `/etc/ssh` is `etc_ssh` (needs root),
+    /// to test the machine-wide files (`/etc/ssh/ssh_known_hosts`) without the machine's.
+    pub async fn start_with_etc_ssh(etc_ssh: &Path) -> Daemon {
+        let bus = Bus::start();
+        let home = tempfile::tempdir().unwrap();
+        let log = home.path().join("x2god.log");
+        let mut d = Daemon {
+            child: None,
+            bus,
+            home,
+            log,
+            env: Vec::new(),
+            etc_ssh: Some(etc_ssh.to_owned()),
         };
         d.spawn().await;
         d

@@ -13,9 +13,10 @@ impl From<ssh::Error> for Wire {
         match e.innermost() {
             ssh::Error::AuthFailed { .. } | ssh::Error::KeyFile { .. } => Wire::AuthFailed(msg),
             ssh::Error::HostKeyUnknown { .. } => Wire::HostKeyUnknown(msg),
-            ssh::Error::HostKeyChanged { .. } | ssh::Error::HostKeyRevoked { .. } => {
-                Wire::HostKeyChanged(msg)
-            }
+            ssh::Error::HostKeyChanged { .. } => Wire::HostKeyChanged(msg),
+            ssh::Error::HostKeyRevoked { .. } => Wire::HostKeyRevoked(msg),
+            ssh::Error::HostKeyOtherType { .. } => Wire::HostKeyOtherType(msg),
+            ssh::Error::HostCertInvalid { .. } => Wire::HostCertInvalid(msg),
             ssh::Error::FingerprintMismatch { .. } | ssh::Error::InvalidParams(_) => {
                 Wire::InvalidArgument(msg)
             }
@@ -73,6 +74,9 @@ fn with_message(kind: Wire, msg: String) -> Wire {
         Wire::AuthFailed(_) => Wire::AuthFailed(msg),
         Wire::HostKeyUnknown(_) => Wire::HostKeyUnknown(msg),
         Wire::HostKeyChanged(_) => Wire::HostKeyChanged(msg),
+        Wire::HostKeyOtherType(_) => Wire::HostKeyOtherType(msg),
+        Wire::HostKeyRevoked(_) => Wire::HostKeyRevoked(msg),
+        Wire::HostCertInvalid(_) => Wire::HostCertInvalid(msg),
         Wire::NotConnected(_) => Wire::NotConnected(msg),
         Wire::Timeout(_) => Wire::Timeout(msg),
         Wire::ServerError(_) => Wire::ServerError(msg),

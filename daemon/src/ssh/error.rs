@@ -84,6 +84,40 @@ pub enum Error {
         line: usize,
     },
 
+    /// The known_hosts files know the host only by keys of other types than the one offered
+    /// (e.g. it is known by its RSA key and now offers only ed25519). Like a changed key this
+    /// is refused and never learned: the known key types are offered first, so a real server
+    /// that still has its known key would have used it.
+    #[error(
+        "the host key of {host} is not the known one: the server offered {key}, but only {types} \
+         key(s) are known for it ({file}:{line}). Someone may be intercepting the connection \
+         (man in the middle), or the server's keys were replaced. Verify the new fingerprint \
+         with the server's administrator before removing the old entries",
+        types = known.types.join(", "),
+        file = known.file.display(),
+        line = known.line
+    )]
+    HostKeyOtherType {
+        /// The known_hosts lookup name.
+        host: String,
+        /// The key the server offered.
+        key: HostKeyInfo,
+        /// What is known instead (boxed: it would make every `Error` larger).
+        known: Box<KnownTypes>,
+    },
+
+    /// The server presented a host certificate that a `@cert-authority` line would cover, but
+    /// it fails a check (CA, principal, validity, type), and its plain key is not known.
+    #[error("the host certificate of {host} ({key}) {reason}; refusing to connect")]
+    HostCertInvalid {
+        /// The known_hosts lookup name.
+        host: String,
+        /// The certified key.
+        key: HostKeyInfo,
+        /// What is wrong, completing "the host certificate …".
+        reason: String,
+    },
+
     /// The caller trusted a fingerprint, but the server offered a key with another one.
     #[error(
         "the server offered {offered}, which does not match the trusted fingerprint {expected}; \
@@ -168,6 +202,18 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// The keys known for a host when the server offered another type
+/// ([`Error::HostKeyOtherType`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownTypes {
+    /// The types of the keys known for the host, e.g. `ssh-rsa`.
+    pub types: Vec<String>,
+    /// The known_hosts file of the first such key.
+    pub file: PathBuf,
+    /// Its 1-based line.
+    pub line: usize,
 }
 
 impl Error {

@@ -1,22 +1,20 @@
-//! Host key verification against OpenSSH `known_hosts` files.
+//! Host key verification against OpenSSH `known_hosts` files: plain keys, `@revoked` keys
+//! and `@cert-authority` host certificates, and the host key algorithms to offer first.
 //!
-//! We parse the files ourselves instead of using `russh::keys::check_known_hosts_path`: that
-//! function splits on single spaces, miscounts lines after comments, fails the whole lookup on
-//! one unparsable key, and ignores negations, wildcards and `@revoked`, all of which real
-//! `~/.ssh/known_hosts` files contain.
+//! The line format itself is [`super::known_hosts`].
 
+use std::borrow::Cow;
 use std::fs;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use hmac::{KeyInit, Mac};
-use russh::keys::PublicKey;
+use russh::keys::{Algorithm, PublicKey, PublicKeyOrCertificate};
 
-use super::error::Error;
+use super::error::{Error, KnownTypes};
+use super::host_certs::{self, CertProblem};
 use super::host_key_info::HostKeyInfo;
+use super::known_hosts::{Marker, format_line, hosts_match, parse_line};
 use super::prompt::PromptHandle;
 
 /// Which host keys to accept, and where to look them up and record them.
@@ -24,13 +22,15 @@ use super::prompt::PromptHandle;
 /// [`Default`] names no files at all; set at least `own_file`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HostKeyPolicy {
-    /// known_hosts files to read, in order (e.g. `~/.ssh/known_hosts`). Missing files hold no
-    /// entries. `own_file` is always read as well.
+    /// known_hosts files to read, in order (e.g. `~/.ssh/known_hosts`, then the global
+    /// `/etc/ssh/ssh_known_hosts`). Missing files hold no entries. They are never written.
+    /// `own_file` is always read as well.
     pub read_files: Vec<PathBuf>,
     /// x2god's own known_hosts file. It is created (parent directory 0700, file 0600) when
     /// missing, and learned keys are appended here only, never to `~/.ssh/known_hosts`.
     pub own_file: PathBuf,
-    /// Learn a key that no file knows (python-x2go's `add_to_known_hosts`).
+    /// Learn a key that no file knows (python-x2go's `add_to_known_hosts`). Never a key of
+    /// another type than the known ones, nor a certificate that fails its checks.
     pub add_unknown: bool,
     /// Accept an unknown key if, and only if, its SHA-256 fingerprint equals this one (with or
     /// without the `SHA256:` prefix and base64 padding); the key is then learned. When set, a
@@ -40,10 +40,16 @@ pub struct HostKeyPolicy {
     /// Who to ask about an unknown key when `add_unknown` is false and no fingerprint is
     /// trusted. A yes learns the key exactly as `add_unknown` would; a no is
     /// [`Error::HostKeyUnknown`] with `refused` set; [`PromptError::Unavailable`] is the plain
-    /// [`Error::HostKeyUnknown`]. Changed and revoked keys are refused without asking.
+    /// [`Error::HostKeyUnknown`]. Changed, other-type and revoked keys are refused without
+    /// asking.
     ///
     /// [`PromptError::Unavailable`]: super::PromptError::Unavailable
     pub prompter: Option<PromptHandle>,
+    /// Other names the host's key may be recorded under by older versions (a host key alias
+    /// from before aliases were made injective). A key recorded there exactly counts as
+    /// known; nothing else is taken from them (a different key there is no change: the old
+    /// names were shared by colliding profiles).
+    pub legacy_names: Vec<String>,
 }
 
 /// The name a host is recorded under: `host` for port 22, `[host]:port` otherwise. Host names
@@ -81,8 +87,15 @@ pub(crate) fn alias_name(name: &str) -> Result<String, Error> {
 pub(crate) enum Lookup {
     /// A file records exactly this key for the name.
     Known,
-    /// No file records a key of this type for the name.
+    /// No file records any key for the name.
     Unknown,
+    /// Files record the name only with keys of other types (listed, e.g. `ssh-rsa`); the first
+    /// such entry is at `file`:`line`.
+    OtherType {
+        known_types: Vec<String>,
+        file: PathBuf,
+        line: usize,
+    },
     /// A file records a different key of the same type for the name.
     Changed { file: PathBuf, line: usize },
     /// A file marks this key `@revoked`.
@@ -96,6 +109,18 @@ pub(crate) enum Accepted {
     Known,
     /// It was unknown and has now been appended to `own_file`.
     Learned,
+    /// A host certificate signed by a CA trusted for the host.
+    Certified,
+}
+
+/// One usable line of one file.
+struct Line {
+    file: PathBuf,
+    /// 1-based.
+    line: usize,
+    marker: Marker,
+    hosts: String,
+    key: PublicKey,
 }
 
 impl HostKeyPolicy {
@@ -108,12 +133,9 @@ impl HostKeyPolicy {
             .chain((!own_listed).then_some(self.own_file.as_path()))
     }
 
-    /// Looks `key` up under `name` in all files. A revoked or changed key anywhere wins over a
-    /// match elsewhere: a stale entry in any file the user relies on is a warning we must not
-    /// paper over.
-    pub(crate) fn lookup(&self, name: &str, key: &PublicKey) -> Result<Lookup, Error> {
-        let mut found = false;
-        let mut changed = None;
+    /// Every line with a key we can parse, of every file, in order.
+    fn lines(&self) -> Result<Vec<Line>, Error> {
+        let mut out = Vec::new();
         for file in self.files() {
             let text = match fs::read_to_string(file) {
                 Ok(t) => t,
@@ -125,99 +147,186 @@ impl HostKeyPolicy {
                     });
                 }
             };
-            for (index, line) in text.lines().enumerate() {
-                let Some(entry) = parse_line(line) else {
+            for (index, text) in text.lines().enumerate() {
+                let Some(entry) = parse_line(text) else {
                     continue;
                 };
-                let line_no = index + 1;
-                match entry.marker {
-                    Marker::Revoked => {
-                        // A revoked key is revoked for every host, whatever the name field says.
-                        if entry.key.as_ref() == Some(key) {
-                            return Ok(Lookup::Revoked {
-                                file: file.to_owned(),
-                                line: line_no,
-                            });
-                        }
-                        continue;
-                    }
-                    // We do not accept host certificates by CA; like OpenSSH we fall back to
-                    // checking the plain key, so CA lines are irrelevant.
-                    Marker::CertAuthority => continue,
-                    Marker::None => {}
-                }
-                if !hosts_match(entry.hosts, name) {
-                    continue;
-                }
-                let Some(recorded) = entry.key else {
-                    tracing::debug!(
-                        file = %file.display(),
-                        line = line_no,
-                        "known_hosts: skipping an entry whose key cannot be parsed"
-                    );
+                let Some(key) = entry.key else {
+                    tracing::debug!(file = %file.display(), line = index + 1,
+                        "known_hosts: skipping an entry whose key cannot be parsed");
                     continue;
                 };
-                if recorded.algorithm() != key.algorithm() {
-                    continue;
-                }
-                if &recorded == key {
-                    found = true;
-                } else if changed.is_none() {
-                    changed = Some((file.to_owned(), line_no));
-                }
+                out.push(Line {
+                    file: file.to_owned(),
+                    line: index + 1,
+                    marker: entry.marker,
+                    hosts: entry.hosts.to_owned(),
+                    key,
+                });
             }
         }
-        Ok(match (changed, found) {
-            (Some((file, line)), _) => Lookup::Changed { file, line },
-            (None, true) => Lookup::Known,
-            (None, false) => Lookup::Unknown,
-        })
+        Ok(out)
+    }
+
+    /// Looks `key` up under `name` in all files. A revoked or changed key anywhere wins over a
+    /// match elsewhere: a stale entry in any file the user relies on is a warning we must not
+    /// paper over.
+    #[cfg(test)]
+    pub(crate) fn lookup(&self, name: &str, key: &PublicKey) -> Result<Lookup, Error> {
+        lookup_in(&self.lines()?, name, key)
     }
 
     /// Decides whether to accept `key` for `name`, learning it when the policy says so.
     pub(crate) fn verify(&self, name: &str, key: &PublicKey) -> Result<Accepted, Error> {
         self.ensure_own_file()?;
         let info = HostKeyInfo::from_key(key);
-        match self.lookup(name, key)? {
-            Lookup::Known => Ok(Accepted::Known),
-            Lookup::Changed { file, line } => Err(Error::HostKeyChanged {
-                host: name.to_owned(),
-                key: info,
-                file,
-                line,
-            }),
-            Lookup::Revoked { file, line } => Err(Error::HostKeyRevoked {
-                host: name.to_owned(),
-                key: info,
-                file,
-                line,
-            }),
-            Lookup::Unknown => {
-                if let Some(expected) = &self.trusted_fingerprint {
-                    if !fingerprints_equal(expected, &info.fingerprint) {
-                        return Err(Error::FingerprintMismatch {
-                            expected: expected.clone(),
-                            offered: info,
-                        });
-                    }
-                } else if !self.add_unknown {
-                    return Err(Error::HostKeyUnknown {
-                        host: name.to_owned(),
-                        key: info,
-                        refused: false,
-                    });
-                }
-                self.learn(name, key)?;
-                tracing::info!(
-                    host = name,
-                    key_type = %info.key_type,
-                    fingerprint = %info.fingerprint,
-                    file = %self.own_file.display(),
-                    "learned a new host key"
-                );
-                Ok(Accepted::Learned)
+        let lines = self.lines()?;
+        match lookup_in(&lines, name, key)? {
+            Lookup::Unknown if self.known_under_legacy(&lines, key)? => Ok(Accepted::Known),
+            Lookup::Unknown => self.accept_unknown(name, key, info),
+            other => known_verdict(other, name, info),
+        }
+    }
+
+    /// Whether `key` is recorded exactly under one of the `legacy_names`.
+    fn known_under_legacy(&self, lines: &[Line], key: &PublicKey) -> Result<bool, Error> {
+        for legacy in &self.legacy_names {
+            if lookup_in(lines, legacy, key)? == Lookup::Known {
+                tracing::debug!(name = %legacy, "host key known under its former name");
+                return Ok(true);
             }
         }
+        Ok(false)
+    }
+
+    /// Decides on what the server presented for `name`: a plain key as [`verify`](Self::verify)
+    /// does; a host certificate by the `@cert-authority` lines for `name` and `principals`
+    /// (the host names it must be issued for). A certificate that fails is still accepted when
+    /// its plain key is known (as OpenSSH falls back), else refused with
+    /// [`Error::HostCertInvalid`] and never learned.
+    pub(crate) fn verify_presented(
+        &self,
+        name: &str,
+        principals: &[String],
+        presented: &PublicKeyOrCertificate,
+    ) -> Result<Accepted, Error> {
+        let Some(cert) = presented.certificate() else {
+            return self.verify(name, &presented.public_key());
+        };
+        let key = presented.public_key();
+        let info = HostKeyInfo::from_key(&key);
+        let lines = self.lines()?;
+        let ca_key = PublicKey::new(cert.signature_key().clone(), "");
+        for l in &lines {
+            if l.marker == Marker::Revoked && (l.key == key || l.key == ca_key) {
+                let what = if l.key == key { "key" } else { "CA" };
+                tracing::warn!(host = name, what, file = %l.file.display(), line = l.line,
+                    "the host certificate's key or CA is @revoked");
+                return Err(Error::HostKeyRevoked {
+                    host: name.to_owned(),
+                    key: HostKeyInfo::from_key(&l.key),
+                    file: l.file.clone(),
+                    line: l.line,
+                });
+            }
+        }
+        let cas: Vec<PublicKey> = lines
+            .iter()
+            .filter(|l| l.marker == Marker::CertAuthority && hosts_match(&l.hosts, name))
+            .map(|l| l.key.clone())
+            .collect();
+        let problem = match host_certs::check(cert, &cas, principals) {
+            Ok(()) => {
+                tracing::debug!(
+                    host = name,
+                    key_id = cert.key_id(),
+                    serial = cert.serial(),
+                    "host certificate accepted"
+                );
+                return Ok(Accepted::Certified);
+            }
+            Err(p) => p,
+        };
+        match lookup_in(&lines, name, &key)? {
+            Lookup::Known => Ok(Accepted::Known),
+            Lookup::Unknown if self.known_under_legacy(&lines, &key)? => Ok(Accepted::Known),
+            Lookup::Unknown if cas.is_empty() => {
+                // No CA is trusted for this host, so we did not ask for certificates; treat
+                // it as the plain key it carries.
+                self.ensure_own_file()?;
+                self.accept_unknown(name, &key, info)
+            }
+            Lookup::Unknown => Err(cert_error(name, info, problem)),
+            other => known_verdict(other, name, info),
+        }
+    }
+
+    /// The host key algorithms to offer for `name`, most preferred first: those of the keys
+    /// known for it first (so a host known by its RSA key negotiates RSA even when it also has
+    /// an ed25519 key), then russh's default order. Certificate algorithms are offered only
+    /// when a `@cert-authority` line covers `name`.
+    pub(crate) fn preferred(&self, name: &str) -> russh::Preferred {
+        let lines = match self.lines() {
+            Ok(l) => l,
+            Err(e) => {
+                // The check itself will report the error; offer the defaults meanwhile.
+                tracing::debug!(error = %e, "cannot read known_hosts to order host key types");
+                Vec::new()
+            }
+        };
+        let named = |hosts: &str| {
+            hosts_match(hosts, name) || self.legacy_names.iter().any(|n| hosts_match(hosts, n))
+        };
+        let matching = || lines.iter().filter(|l| named(&l.hosts));
+        let known: Vec<Algorithm> = matching()
+            .filter(|l| l.marker == Marker::None)
+            .map(|l| l.key.algorithm())
+            .collect();
+        let has_ca = matching().any(|l| l.marker == Marker::CertAuthority);
+        let defaults = russh::Preferred::default();
+        let rsa = |a: &Algorithm| matches!(a, Algorithm::Rsa { .. });
+        let is_known = |a: &Algorithm| known.iter().any(|k| k == a || (rsa(k) && rsa(a)));
+        let (mut order, rest): (Vec<Algorithm>, Vec<Algorithm>) =
+            defaults.key.iter().cloned().partition(is_known);
+        order.extend(rest);
+        let certs = if has_ca { order.clone() } else { Vec::new() };
+        russh::Preferred {
+            key: Cow::Owned(order),
+            host_key_certificates: Cow::Owned(certs),
+            ..defaults
+        }
+    }
+
+    /// The verdict on a key no file knows: trusted by fingerprint, learned, or refused.
+    fn accept_unknown(
+        &self,
+        name: &str,
+        key: &PublicKey,
+        info: HostKeyInfo,
+    ) -> Result<Accepted, Error> {
+        if let Some(expected) = &self.trusted_fingerprint {
+            if !fingerprints_equal(expected, &info.fingerprint) {
+                return Err(Error::FingerprintMismatch {
+                    expected: expected.clone(),
+                    offered: info,
+                });
+            }
+        } else if !self.add_unknown {
+            return Err(Error::HostKeyUnknown {
+                host: name.to_owned(),
+                key: info,
+                refused: false,
+            });
+        }
+        self.learn(name, key)?;
+        tracing::info!(
+            host = name,
+            key_type = %info.key_type,
+            fingerprint = %info.fingerprint,
+            file = %self.own_file.display(),
+            "learned a new host key"
+        );
+        Ok(Accepted::Learned)
     }
 
     /// Creates `own_file` (and its directory) when missing, with owner-only permissions.
@@ -244,17 +353,15 @@ impl HostKeyPolicy {
             })
     }
 
-    /// Appends `name keytype base64` to `own_file`. The name is stored in clear: the file is
-    /// ours, and a readable entry is easier for a person to check and remove.
+    /// Appends the [`format_line`] of `name` and `key` to `own_file`.
     fn learn(&self, name: &str, key: &PublicKey) -> Result<(), Error> {
         let io_err = |source| Error::Io {
             path: self.own_file.clone(),
             source,
         };
         self.ensure_own_file()?;
-        let openssh = key.to_openssh().map_err(|e| Error::Io {
-            path: self.own_file.clone(),
-            source: io::Error::other(e.to_string()),
+        let line = format_line(name, key).ok_or_else(|| {
+            Error::InvalidParams(format!("{name:?} cannot be recorded in known_hosts"))
         })?;
         let mut file = fs::OpenOptions::new()
             .read(true)
@@ -270,13 +377,105 @@ impl HostKeyPolicy {
         if needs_newline {
             entry.push('\n');
         }
-        entry.push_str(name);
-        entry.push(' ');
-        entry.push_str(&openssh);
-        entry.push('\n');
+        entry.push_str(&line);
         // One write call with O_APPEND, so concurrent learners do not interleave lines.
         file.write_all(entry.as_bytes()).map_err(io_err)?;
         file.sync_data().map_err(io_err)
+    }
+}
+
+/// [`HostKeyPolicy::lookup`] over lines already read.
+fn lookup_in(lines: &[Line], name: &str, key: &PublicKey) -> Result<Lookup, Error> {
+    let mut found = false;
+    let mut changed = None;
+    let mut other: Option<(Vec<String>, PathBuf, usize)> = None;
+    for l in lines {
+        match l.marker {
+            // A revoked key is revoked for every host, whatever the name field says.
+            Marker::Revoked if &l.key == key => {
+                return Ok(Lookup::Revoked {
+                    file: l.file.clone(),
+                    line: l.line,
+                });
+            }
+            // CA keys vouch for certificates only, never for a plain key.
+            Marker::Revoked | Marker::CertAuthority => continue,
+            Marker::None => {}
+        }
+        if !hosts_match(&l.hosts, name) {
+            continue;
+        }
+        if l.key.algorithm() != key.algorithm() {
+            let t = l.key.algorithm().as_str().to_owned();
+            match &mut other {
+                Some((types, _, _)) => {
+                    if !types.contains(&t) {
+                        types.push(t);
+                    }
+                }
+                None => other = Some((vec![t], l.file.clone(), l.line)),
+            }
+        } else if &l.key == key {
+            found = true;
+        } else if changed.is_none() {
+            changed = Some((l.file.clone(), l.line));
+        }
+    }
+    Ok(match (changed, found, other) {
+        (Some((file, line)), _, _) => Lookup::Changed { file, line },
+        (None, true, _) => Lookup::Known,
+        (None, false, Some((known_types, file, line))) => Lookup::OtherType {
+            known_types,
+            file,
+            line,
+        },
+        (None, false, None) => Lookup::Unknown,
+    })
+}
+
+/// The verdict on a key the files say something about (anything but [`Lookup::Unknown`]).
+fn known_verdict(lookup: Lookup, name: &str, key: HostKeyInfo) -> Result<Accepted, Error> {
+    let host = name.to_owned();
+    match lookup {
+        Lookup::Known => Ok(Accepted::Known),
+        Lookup::Changed { file, line } => Err(Error::HostKeyChanged {
+            host,
+            key,
+            file,
+            line,
+        }),
+        Lookup::Revoked { file, line } => Err(Error::HostKeyRevoked {
+            host,
+            key,
+            file,
+            line,
+        }),
+        Lookup::OtherType {
+            known_types,
+            file,
+            line,
+        } => Err(Error::HostKeyOtherType {
+            host,
+            key,
+            known: Box::new(KnownTypes {
+                types: known_types,
+                file,
+                line,
+            }),
+        }),
+        Lookup::Unknown => Err(Error::HostKeyUnknown {
+            host,
+            key,
+            refused: false,
+        }),
+    }
+}
+
+fn cert_error(name: &str, key: HostKeyInfo, problem: CertProblem) -> Error {
+    Error::HostCertInvalid {
+        host: name.to_owned(),
+        key,
+        reason: problem.to_string(),
     }
 }
 
@@ -291,130 +490,14 @@ fn fingerprints_equal(expected: &str, offered: &str) -> bool {
     !a.is_empty() && a == b
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Marker {
-    None,
-    CertAuthority,
-    Revoked,
-}
-
-struct Entry<'a> {
-    marker: Marker,
-    hosts: &'a str,
-    /// `None` when the key type is unknown to us or the blob is corrupt.
-    key: Option<PublicKey>,
-}
-
-/// Splits one known_hosts line into marker, host patterns and key. Blank lines, comments and
-/// lines with too few fields give `None`.
-fn parse_line(line: &str) -> Option<Entry<'_>> {
-    let line = line.trim();
-    if line.is_empty() || line.starts_with('#') {
-        return None;
-    }
-    let mut fields = line.split_whitespace();
-    let mut first = fields.next()?;
-    let marker = match first {
-        "@cert-authority" => Marker::CertAuthority,
-        "@revoked" => Marker::Revoked,
-        m if m.starts_with('@') => return None,
-        _ => Marker::None,
-    };
-    if marker != Marker::None {
-        first = fields.next()?;
-    }
-    let key_type = fields.next()?;
-    let blob = fields.next()?;
-    let key = russh::keys::parse_public_key_base64(blob)
-        .ok()
-        .filter(|k| k.algorithm().as_str() == key_type);
-    Some(Entry {
-        marker,
-        hosts: first,
-        key,
-    })
-}
-
-/// Whether the comma-separated patterns of a known_hosts line name `name`. As in OpenSSH, a
-/// matching negated pattern (`!pat`) excludes the line even if another pattern matches.
-fn hosts_match(patterns: &str, name: &str) -> bool {
-    let mut matched = false;
-    for pattern in patterns.split(',') {
-        if let Some(hashed) = pattern.strip_prefix("|1|") {
-            if hashed_match(hashed, name) {
-                matched = true;
-            }
-        } else if let Some(negated) = pattern.strip_prefix('!') {
-            if glob_match(&negated.to_ascii_lowercase(), name) {
-                return false;
-            }
-        } else if glob_match(&pattern.to_ascii_lowercase(), name) {
-            matched = true;
-        }
-    }
-    matched
-}
-
-/// `salt|hash` (both base64) of a hashed entry: HMAC-SHA1 of the name keyed with the salt.
-fn hashed_match(salt_and_hash: &str, name: &str) -> bool {
-    let Some((salt, hash)) = salt_and_hash.split_once('|') else {
-        return false;
-    };
-    let (Ok(salt), Ok(hash)) = (STANDARD.decode(salt), STANDARD.decode(hash)) else {
-        return false;
-    };
-    let Ok(mut mac) = HmacSha1::new_from_slice(&salt) else {
-        return false;
-    };
-    mac.update(name.as_bytes());
-    mac.verify_slice(&hash).is_ok()
-}
-
-type HmacSha1 = hmac::Hmac<sha1::Sha1>;
-
-/// HMAC-SHA1 of `msg` keyed with `key`, as OpenSSH's hashed entries use it.
-#[cfg(test)]
-fn hmac_sha1(key: &[u8], msg: &[u8]) -> Vec<u8> {
-    let mut mac = HmacSha1::new_from_slice(key).unwrap();
-    mac.update(msg);
-    mac.finalize().into_bytes().to_vec()
-}
-
-/// OpenSSH pattern matching: `*` matches any run of characters, `?` any one character.
-fn glob_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    // Iterative matcher with single-star backtracking: linear enough for host names.
-    let (mut pi, mut ti) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        match p.get(pi) {
-            Some('*') => {
-                star = Some((pi, ti));
-                pi += 1;
-            }
-            Some(&c) if c == '?' || Some(&c) == t.get(ti) => {
-                pi += 1;
-                ti += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    pi = sp + 1;
-                    ti = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    p.get(pi..)
-        .is_some_and(|rest| rest.iter().all(|&c| c == '*'))
-}
-
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
 
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+
+    use super::super::known_hosts::{glob_match, hmac_sha1};
     use super::*;
 
     const ED_A: &str = "AAAAC3NzaC1lZDI1NTE5AAAAIJdD7y3aLq454yWBdwLWbieU1ebz9/cu7/QEXn9OIeZJ";
@@ -450,6 +533,7 @@ mod tests {
                 add_unknown: false,
                 trusted_fingerprint: None,
                 prompter: None,
+                legacy_names: Vec::new(),
             }
         }
     }
@@ -505,8 +589,15 @@ mod tests {
         );
         assert_eq!(p.lookup("srv", &key(ED_B)).unwrap(), Lookup::Known);
         assert_eq!(p.lookup("[srv]:2223", &key(ED_A)).unwrap(), Lookup::Unknown);
-        // A key of another type for the same name is not a change.
-        assert_eq!(p.lookup("srv", &key(ECDSA)).unwrap(), Lookup::Unknown);
+        // A key of another type for the same name is its own verdict, naming the known type.
+        assert_eq!(
+            p.lookup("srv", &key(ECDSA)).unwrap(),
+            Lookup::OtherType {
+                known_types: vec!["ssh-ed25519".into()],
+                file: kh.clone(),
+                line: 5
+            }
+        );
     }
 
     #[test]
@@ -669,5 +760,44 @@ mod tests {
             fs::read_to_string(&p.own_file).unwrap(),
             format!("h ssh-ed25519 {ED_A}\n")
         );
+    }
+
+    #[test]
+    fn other_type_is_refused_and_never_learned() {
+        let f = Fixture::new();
+        let user_kh = f.write("user_known_hosts", &format!("h ssh-ed25519 {ED_B}\n"));
+        let mut p = f.policy(std::slice::from_ref(&user_kh));
+        p.add_unknown = true;
+        p.trusted_fingerprint = Some(HostKeyInfo::from_key(&key(ECDSA)).fingerprint);
+        let err = p.verify("h", &key(ECDSA)).unwrap_err();
+        assert!(
+            matches!(&err, Error::HostKeyOtherType { known, .. }
+                if known.types == ["ssh-ed25519"] && known.line == 1),
+            "{err:?}"
+        );
+        let msg = err.to_string();
+        assert!(
+            msg.contains("ssh-ed25519") && msg.contains("SHA256:"),
+            "{msg}"
+        );
+        assert_eq!(fs::read_to_string(&p.own_file).unwrap(), "");
+    }
+
+    #[test]
+    fn known_types_are_offered_first() {
+        let f = Fixture::new();
+        let kh = f.write(
+            "known_hosts",
+            &format!("h ecdsa-sha2-nistp256 {ECDSA}\n@cert-authority *.ca ssh-ed25519 {ED_A}\n"),
+        );
+        let p = f.policy(&[kh]);
+        let pref = p.preferred("h");
+        assert_eq!(pref.key.first().unwrap().as_str(), "ecdsa-sha2-nistp256");
+        assert_eq!(pref.key.len(), russh::Preferred::default().key.len());
+        assert!(pref.host_key_certificates.is_empty());
+        // Unknown host: russh's order, no certificates.
+        assert_eq!(p.preferred("other").key, russh::Preferred::default().key);
+        // A CA for the host: certificates are asked for.
+        assert!(!p.preferred("x.ca").host_key_certificates.is_empty());
     }
 }

@@ -69,6 +69,7 @@ impl Lab {
             add_unknown: false,
             trusted_fingerprint: None,
             prompter: None,
+            legacy_names: Vec::new(),
         }
     }
 

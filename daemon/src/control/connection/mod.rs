@@ -341,6 +341,8 @@ fn needs_a_person(e: &ssh::Error) -> bool {
             | ssh::Error::HostKeyUnknown { .. }
             | ssh::Error::HostKeyChanged { .. }
             | ssh::Error::HostKeyRevoked { .. }
+            | ssh::Error::HostKeyOtherType { .. }
+            | ssh::Error::HostCertInvalid { .. }
             | ssh::Error::KeyFile { .. }
             | ssh::Error::Cancelled(_)
             | ssh::Error::InvalidParams(_)

@@ -80,6 +80,7 @@ impl ParamsSource {
             trusted_fingerprint: None,
             // `StrictHostKeyChecking yes`: nobody is asked, unless the profile itself learns.
             prompter: prompter.filter(|_| add_unknown || !ssh_config::never_ask(cfg)),
+            legacy_names: Vec::new(),
         }
     }
 
@@ -191,6 +192,13 @@ impl ParamsSource {
                 (th, tp, Some(Box::new(proxy)))
             }
         };
+        let mut host_keys = host_keys;
+        if s.unique_hostkey_aliases {
+            let legacy = legacy_host_key_alias(&self.name.get());
+            if legacy != self.host_key_alias() {
+                host_keys.legacy_names = vec![legacy];
+            }
+        }
         Ok(ConnectParams {
             host: target_host,
             port: target_port,
@@ -225,19 +233,7 @@ impl ParamsSource {
     /// The known_hosts name of the server under `unique_hostkey_aliases`: the profile, not
     /// the address, so profiles reaching different servers through one address stay apart.
     fn host_key_alias(&self) -> String {
-        let name: String = self
-            .name
-            .get()
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        format!("x2god-profile-{name}")
+        host_key_alias(&self.name.get())
     }
 
     /// Fills the secrets the caller did not give from the keyring, for the kinds the profile
@@ -364,9 +360,65 @@ fn expand_tilde(p: &Path, home: Option<&Path>) -> PathBuf {
     }
 }
 
+/// The host key alias of profile `name`: `x2god-profile-` and the name with every character
+/// but `a-z0-9-.` written as `_` and the two lower-case hex digits of each of its UTF-8 bytes.
+/// Injective (`a b`, `a_b` and `A_b` get three names) and already in the lower case known_hosts
+/// names are looked up in.
+pub(crate) fn host_key_alias(name: &str) -> String {
+    let mut out = String::from("x2god-profile-");
+    for c in name.chars() {
+        if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.' {
+            out.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("_{b:02x}"));
+            }
+        }
+    }
+    out
+}
+
+/// The alias older versions used (every other character made `_`, which made names collide),
+/// still read so keys learned under it stay known.
+fn legacy_host_key_alias(name: &str) -> String {
+    let name: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("x2god-profile-{}", name.to_ascii_lowercase())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_key_aliases_are_injective_and_valid() {
+        let names = ["a b", "a_b", "A_b", "a-b", "a.b", "ä", "a_20b", "x", "X"];
+        let aliases: std::collections::BTreeSet<String> =
+            names.iter().map(|n| host_key_alias(n)).collect();
+        assert_eq!(aliases.len(), names.len(), "{aliases:?}");
+        for n in names {
+            let a = host_key_alias(n);
+            // What the SSH layer's alias check keeps as it is.
+            assert!(
+                a.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-._".contains(c)),
+                "{n:?}: {a}"
+            );
+        }
+        assert_eq!(host_key_alias("a b"), "x2god-profile-a_20b");
+        assert_eq!(host_key_alias("work-1.lan"), "x2god-profile-work-1.lan");
+        // The former alias, still read: lossy.
+        assert_eq!(legacy_host_key_alias("a b"), legacy_host_key_alias("A_b"));
+    }
 
     #[test]
     fn hostnames() {

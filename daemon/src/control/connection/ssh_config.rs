@@ -75,13 +75,18 @@ pub(super) fn never_ask(c: Option<&HostConfig>) -> bool {
 }
 
 /// The known_hosts files to read for a host: the files' `UserKnownHostsFile` (else
-/// `~/.ssh/known_hosts`), then their `GlobalKnownHostsFile`.
+/// `~/.ssh/known_hosts` and `~/.ssh/known_hosts2`), then their `GlobalKnownHostsFile` (else
+/// the machine's `/etc/ssh/ssh_known_hosts{,2}`), as OpenSSH reads them.
 pub(super) fn known_hosts_files(paths: &Paths, c: Option<&HostConfig>) -> Vec<PathBuf> {
     let user = c
         .and_then(|c| c.user_known_hosts_files.clone())
-        .unwrap_or_else(|| vec![paths.user_ssh_dir.join("known_hosts")]);
+        .unwrap_or_else(|| {
+            ["known_hosts", "known_hosts2"]
+                .map(|f| paths.user_ssh_dir.join(f))
+                .to_vec()
+        });
     let global = c
         .and_then(|c| c.global_known_hosts_files.clone())
-        .unwrap_or_default();
+        .unwrap_or_else(|| paths.global_known_hosts.clone());
     user.into_iter().chain(global).collect()
 }

@@ -27,6 +27,8 @@ pub(in crate::ssh) struct ClientHandler {
     policy: HostKeyPolicy,
     /// The known_hosts lookup name.
     name: String,
+    /// The names a host certificate may be issued for: the host name, and the alias if any.
+    principals: Vec<String>,
     /// Who to ask about an unknown key.
     asker: Option<Asker>,
     /// The key the server offered, for the caller, whatever the verdict.
@@ -85,12 +87,14 @@ impl client::Handler for ClientHandler {
     type Error = Error;
 
     async fn check_server_key(&mut self, key: &PublicKeyOrCertificate) -> Result<bool, Error> {
-        // A host certificate is checked as its plain key: we trust no CAs, and OpenSSH falls
-        // back the same way.
-        let key = key.public_key();
+        let presented = key;
+        let key = presented.public_key();
         let info = HostKeyInfo::from_key(&key);
         let _ = self.offered.set(info.clone());
-        let verdict = match self.policy.verify(&self.name, &key) {
+        let verdict = match self
+            .policy
+            .verify_presented(&self.name, &self.principals, presented)
+        {
             Err(e @ Error::HostKeyUnknown { .. }) => match &self.asker {
                 Some(asker) => self.confirm_unknown(asker, &key, e).await,
                 None => Err(e),
@@ -185,6 +189,8 @@ pub(super) struct HopSpec<'a> {
     pub(super) port: u16,
     /// The known_hosts lookup name.
     pub(super) name: String,
+    /// The names a host certificate may be issued for.
+    pub(super) principals: Vec<String>,
     pub(super) auth: &'a AuthParams,
     pub(super) policy: &'a HostKeyPolicy,
     pub(super) hop: Hop,
@@ -215,13 +221,27 @@ where
     let handler = ClientHandler {
         policy: spec.policy.clone(),
         name: spec.name.clone(),
+        principals: spec.principals.clone(),
         asker: Asker::new(spec.policy.prompter.as_ref(), spec.hop, clock),
         offered: Arc::clone(&offered),
         closed: closed_tx,
         agent: agent.clone(),
         routes: routes.clone(),
     };
-    let handle = client::connect_stream(Arc::clone(config), stream, handler).await?;
+    // Offer first the host key types known for this host (and certificates when a CA is
+    // trusted for it), so a host known by one type is not asked for another.
+    // (`client::Config` is not `Clone`: copy what `client_config` sets.)
+    let config = Arc::new(client::Config {
+        keepalive_interval: config.keepalive_interval,
+        keepalive_max: config.keepalive_max,
+        nodelay: config.nodelay,
+        preferred: russh::Preferred {
+            cipher: config.preferred.cipher.clone(),
+            ..spec.policy.preferred(&spec.name)
+        },
+        ..Default::default()
+    });
+    let handle = client::connect_stream(config, stream, handler).await?;
     if let (Some(agent), Some(binding)) = (agent, handle.agent_session_binding()) {
         let _ = agent.binding.set(binding.clone());
     }

@@ -75,10 +75,15 @@ fn target_spec(params: &ConnectParams) -> Result<HopSpec<'_>, Error> {
         Some(alias) => host_keys::alias_name(alias)?,
         None => host_keys::lookup_name(&params.host, params.port),
     };
+    let mut principals = vec![params.host.to_ascii_lowercase()];
+    if params.host_key_name.is_some() {
+        principals.push(name.clone());
+    }
     Ok(HopSpec {
         host: &params.host,
         port: params.port,
         name,
+        principals,
         auth: &params.auth,
         policy: &params.host_keys,
         hop: Hop::Target,
@@ -86,7 +91,8 @@ fn target_spec(params: &ConnectParams) -> Result<HopSpec<'_>, Error> {
     })
 }
 
-/// The client configuration of every hop of a connect.
+/// The client configuration of every hop of a connect. `handshake_on` copies it per hop with
+/// the host key algorithms of that host: keep the two in step.
 fn client_config(params: &ConnectParams) -> Arc<client::Config> {
     Arc::new(client::Config {
         keepalive_interval: params.keepalive_interval,
@@ -182,10 +188,15 @@ impl Connection {
                     .map_err(|e| e.via_proxy(&proxy.host, proxy.port))?,
                 None => host_keys::lookup_name(&proxy.host, proxy.port),
             };
+            let mut principals = vec![proxy.host.to_ascii_lowercase()];
+            if proxy.host_key_name.is_some() {
+                principals.push(name.clone());
+            }
             let spec = HopSpec {
                 host: &proxy.host,
                 port: proxy.port,
                 name,
+                principals,
                 auth: &proxy.auth,
                 policy: &proxy.host_keys,
                 hop: Hop::Proxy,
