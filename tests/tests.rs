@@ -52,6 +52,8 @@ mod options;
 mod hardening;
 // The example tray applet, driven through its menu as a panel would.
 mod applet;
+// Only the daemon's own uid may call it, on a bus others can reach.
+mod access;
 
 use std::time::Duration;
 

@@ -243,6 +243,51 @@ impl Bus {
         }
     }
 
+    /// Starts a bus that every local user may connect to (`<allow user="*"/>`, its socket in a
+    /// world-readable directory): a bus others reach, as a hostile user would want one.
+    pub fn start_shared() -> Bus {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let config = format!(
+            r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path={}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>"#,
+            dir.path().join("bus").display()
+        );
+        let conf = dir.path().join("bus.conf");
+        std::fs::write(&conf, config).unwrap();
+        let mut child = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", conf.display()))
+            .args(["--nofork", "--print-address=1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start dbus-daemon (apt-get install dbus-daemon)");
+        let mut line = String::new();
+        {
+            use std::io::BufRead;
+            let out = child.stdout.as_mut().unwrap();
+            std::io::BufReader::new(out).read_line(&mut line).unwrap();
+        }
+        Bus {
+            child,
+            address: line.trim().to_owned(),
+            _dir: dir,
+        }
+    }
+
     /// A client connection to this bus.
     pub async fn connect(&self) -> zbus::Connection {
         zbus::connection::Builder::address(self.address.as_str())
@@ -1102,6 +1147,22 @@ impl Daemon {
             home,
             log,
             env,
+        };
+        d.spawn().await;
+        d
+    }
+
+    /// Starts x2god with a fresh HOME on a bus other local users can reach
+    /// ([`Bus::start_shared`]).
+    pub async fn start_on_shared_bus() -> Daemon {
+        let home = tempfile::tempdir().unwrap();
+        let log = home.path().join("x2god.log");
+        let mut d = Daemon {
+            child: None,
+            bus: Bus::start_shared(),
+            home,
+            log,
+            env: Vec::new(),
         };
         d.spawn().await;
         d

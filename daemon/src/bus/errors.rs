@@ -79,6 +79,7 @@ fn with_message(kind: Wire, msg: String) -> Wire {
         Wire::Busy(_) => Wire::Busy(msg),
         Wire::DesktopSharingDenied(_) => Wire::DesktopSharingDenied(msg),
         Wire::Cancelled(_) => Wire::Cancelled(msg),
+        Wire::AccessDenied(_) => Wire::AccessDenied(msg),
         Wire::Failed(_) | Wire::ZBus(_) => Wire::Failed(msg),
     }
 }
