@@ -54,6 +54,8 @@ mod hardening;
 mod applet;
 // Only the daemon's own uid may call it, on a bus others can reach.
 mod access;
+// A hostile server's huge listings fail clearly, with bounded memory.
+mod hostile;
 
 use std::time::Duration;
 

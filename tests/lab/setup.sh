@@ -674,6 +674,8 @@ env_line() {
 } >"$LAB/lab.env.tmp"
 mv -f "$LAB/lab.env.tmp" "$LAB/lab.env"
 chmod 644 "$LAB/lab.env"
+# The hostile sshd (issue 17, output caps): its own script, adds HOSTILE_* to lab.env.
+bash "$HERE/hostile.sh" "$LAB"
 
 # ---------------------------------------------------------------------------
 # 14. Smoke test the reference way: OpenSSH, key auth, strict host key check.

@@ -134,6 +134,7 @@ stop_sshd sshd "$LAB/run/sshd.pid" "$LAB/sshd_config"
 for name in jump target kbd; do
     stop_sshd "$name-sshd" "$LAB/run/$name-sshd.pid" "$LAB/$name/sshd_config"
 done
+bash "$HERE/hostile.sh" "$LAB" stop
 
 # ---------------------------------------------------------------------------
 # 3. x2gocleansessions, only when this lab started it (record exists). It

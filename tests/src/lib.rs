@@ -50,6 +50,11 @@ impl Lab {
             .unwrap_or_else(|| panic!("lab.env has no {key}"))
     }
 
+    /// A value of `lab.env`, if the lab has it (parts added by later lab scripts).
+    pub fn var_opt(&self, key: &str) -> Option<String> {
+        self.vars.get(key).cloned()
+    }
+
     /// The sshd port.
     pub fn port(&self) -> u16 {
         self.var("SSH_PORT").parse().expect("SSH_PORT")

@@ -22,6 +22,7 @@ impl From<ssh::Error> for Wire {
             ssh::Error::Cancelled(_) => Wire::Cancelled(msg),
             ssh::Error::Timeout(_) => Wire::Timeout(msg),
             ssh::Error::Disconnected => Wire::NotConnected(msg),
+            ssh::Error::OutputTooLarge { .. } => Wire::ServerError(msg),
             _ => Wire::Failed(msg),
         }
     }

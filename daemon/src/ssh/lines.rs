@@ -9,14 +9,19 @@ use russh::client::Msg;
 use russh::{Channel, ChannelMsg, Sig};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::timeout;
+use tracing::warn;
 
 use super::connection::{Connection, command_summary, signal_text};
 use super::error::Error;
 
-/// Longest line handed out, in bytes. A longer line is cut there and the rest of it, up to
-/// the next newline, is dropped: a command that never prints a newline must not make us
-/// buffer without bound.
+/// Longest line accepted, in bytes. A longer one ends the stream with
+/// [`Error::OutputTooLarge`]: a command that never prints a newline must not make us buffer
+/// without bound, and a cut line would be read as a different one.
 pub const MAX_LINE: usize = 64 * 1024;
+
+/// Most complete lines kept unread. Lines are read as they come, so only output that arrives
+/// before the server confirms the command piles up; more than this is refused the same way.
+const MAX_READY: usize = 10_000;
 
 /// How long closing waits for the server to confirm, so that its session slot is free when
 /// ours is released.
@@ -38,8 +43,6 @@ pub struct LineStream {
     command: String,
     /// The start of an unfinished line.
     partial: Vec<u8>,
-    /// Dropping the rest of a line that was cut at [`MAX_LINE`].
-    skipping: bool,
     /// Complete lines not yet handed out.
     ready: VecDeque<String>,
     /// An error to hand out once the lines before it are read.
@@ -90,7 +93,6 @@ impl Connection {
             permit: Some(permit),
             command: summary,
             partial: Vec::new(),
-            skipping: false,
             ready: VecDeque::new(),
             error: None,
             confirmed: false,
@@ -114,8 +116,8 @@ impl Connection {
 
 impl LineStream {
     /// The next line of standard output, without its `\n`, decoded as UTF-8 (invalid bytes
-    /// become U+FFFD). A line longer than [`MAX_LINE`] bytes is cut. A last line without a
-    /// newline is returned too. `None` once the command has ended and the channel has
+    /// become U+FFFD). A line longer than [`MAX_LINE`] bytes ends the stream with
+    /// [`Error::OutputTooLarge`]. A last line without a newline is returned too. `None` once the command has ended and the channel has
     /// closed; an error (e.g. [`Error::Disconnected`]) comes once, before `None`.
     ///
     /// Cancel-safe: it can be used in `tokio::select!` without losing lines.
@@ -178,7 +180,17 @@ impl LineStream {
             return;
         };
         match msg {
-            ChannelMsg::Data { data } => self.push(&data),
+            ChannelMsg::Data { data } => {
+                if let Err(e) = self.push(&data) {
+                    warn!(command = %self.command, error = %e, "line stream refused");
+                    self.error = Some(e);
+                    self.partial.clear();
+                    if let Some(ch) = self.channel.take() {
+                        close_channel(ch).await;
+                    }
+                    self.permit = None;
+                }
+            }
             // Exit status may come before the last data: keep reading until Close.
             ChannelMsg::ExitStatus { exit_status } => self.exit_status = Some(exit_status),
             ChannelMsg::ExitSignal { signal_name, .. } => {
@@ -207,8 +219,9 @@ impl LineStream {
             exit_signal = ?self.exit_signal, "line stream ended");
     }
 
-    /// Splits `data` into lines, continuing the unfinished one.
-    fn push(&mut self, mut data: &[u8]) {
+    /// Splits `data` into lines, continuing the unfinished one; refuses a line over
+    /// [`MAX_LINE`] or more than [`MAX_READY`] unread lines.
+    fn push(&mut self, mut data: &[u8]) -> Result<(), Error> {
         while !data.is_empty() {
             let (piece, complete, rest) = match data.iter().position(|&b| b == b'\n') {
                 Some(i) => {
@@ -218,24 +231,27 @@ impl LineStream {
                 None => (data, false, &[][..]),
             };
             data = rest;
-            if self.skipping {
-                self.skipping = !complete;
-                continue;
+            if self.partial.len().saturating_add(piece.len()) > MAX_LINE {
+                return Err(self.too_large("one output line", MAX_LINE));
             }
-            let room = MAX_LINE.saturating_sub(self.partial.len());
-            let take = piece.len().min(room);
-            self.partial
-                .extend_from_slice(piece.get(..take).unwrap_or_default());
-            if complete || self.partial.len() >= MAX_LINE {
-                if !complete {
-                    tracing::debug!(command = %self.command, max = MAX_LINE,
-                        "cutting an overlong output line");
-                    self.skipping = true;
+            self.partial.extend_from_slice(piece);
+            if complete {
+                if self.ready.len() >= MAX_READY {
+                    return Err(self.too_large("unread lines", MAX_READY));
                 }
                 let line = String::from_utf8_lossy(&self.partial).into_owned();
                 self.partial.clear();
                 self.ready.push_back(line);
             }
+        }
+        Ok(())
+    }
+
+    fn too_large(&self, what: &'static str, limit: usize) -> Error {
+        Error::OutputTooLarge {
+            command: self.command.clone(),
+            what,
+            limit,
         }
     }
 }

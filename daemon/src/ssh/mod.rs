@@ -32,7 +32,7 @@ mod secret;
 mod share;
 
 pub use auth::AuthParams;
-pub use connection::{ConnectParams, Connection, ExecOutput, ProxyParams};
+pub use connection::{ConnectParams, Connection, ExecOutput, MAX_STDERR, MAX_STDOUT, ProxyParams};
 pub use error::Error;
 pub use forward::LocalForward;
 pub use host_key_info::HostKeyInfo;
