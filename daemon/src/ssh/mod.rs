@@ -26,6 +26,7 @@ mod forward;
 mod host_key_info;
 mod host_keys;
 mod lines;
+mod peer;
 mod prompt;
 mod remote_forward;
 mod secret;
