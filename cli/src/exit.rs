@@ -236,6 +236,7 @@ impl From<Wire> for Failure {
             | Wire::ServerError(m)
             | Wire::Busy(m)
             | Wire::DesktopSharingDenied(m)
+            | Wire::AccessDenied(m)
             | Wire::Cancelled(m) => (Exit::Failure, m),
         };
         Failure::new(exit, kind, message)
@@ -280,6 +281,7 @@ fn from_kind(kind: &str, message: String) -> Failure {
         "Busy" => Wire::Busy(message),
         "DesktopSharingDenied" => Wire::DesktopSharingDenied(message),
         "Cancelled" => Wire::Cancelled(message),
+        "AccessDenied" => Wire::AccessDenied(message),
         _ => Wire::Failed(message),
     };
     Failure::from(wire)

@@ -132,6 +132,7 @@ impl ErrorExt for Error {
             | Error::Busy(m)
             | Error::DesktopSharingDenied(m)
             | Error::Cancelled(m)
+            | Error::AccessDenied(m)
             | Error::Failed(m) => m.clone(),
         }
     }

@@ -45,6 +45,8 @@ pub enum Error {
     DesktopSharingDenied(String),
     /// A person (through the registered agent) declined to answer a prompt or to trust a key.
     Cancelled(String),
+    /// The caller's bus connection belongs to another user than the daemon's; nothing ran.
+    AccessDenied(String),
     /// Anything else (local I/O, network errors).
     Failed(String),
 }
@@ -70,6 +72,7 @@ impl Error {
             Error::Busy(_) => "Busy",
             Error::DesktopSharingDenied(_) => "DesktopSharingDenied",
             Error::Cancelled(_) => "Cancelled",
+            Error::AccessDenied(_) => "AccessDenied",
             Error::Failed(_) => "Failed",
         }
     }

@@ -677,6 +677,8 @@ chmod 644 "$LAB/lab.env"
 bash "$HERE/soak.sh" "$LAB"   # the soak tests' own user (SOAK_USER in lab.env)
 # 13d. Extra sshds of the host key tests (ed25519-only, host certificates): HK_* in lab.env.
 "$HERE/hostkeys.sh" up "$LAB"
+# The hostile sshd (issue 17, output caps): its own script, adds HOSTILE_* to lab.env.
+bash "$HERE/hostile.sh" "$LAB"
 
 # ---------------------------------------------------------------------------
 # 14. Smoke test the reference way: OpenSSH, key auth, strict host key check.

@@ -138,6 +138,7 @@ for name in jump target kbd; do
 done
 # The host key tests' sshds (setup.sh 13d).
 "$HERE/hostkeys.sh" down "$LAB"
+bash "$HERE/hostile.sh" "$LAB" stop
 
 # ---------------------------------------------------------------------------
 # 3. x2gocleansessions, only when this lab started it (record exists). It

@@ -50,6 +50,11 @@ impl Lab {
             .unwrap_or_else(|| panic!("lab.env has no {key}"))
     }
 
+    /// A value of `lab.env`, if the lab has it (parts added by later lab scripts).
+    pub fn var_opt(&self, key: &str) -> Option<String> {
+        self.vars.get(key).cloned()
+    }
+
     /// The sshd port.
     pub fn port(&self) -> u16 {
         self.var("SSH_PORT").parse().expect("SSH_PORT")
@@ -228,6 +233,51 @@ impl Bus {
                 .stderr(std::fs::File::create(log_dir.join("bus.log")).unwrap());
         }
         let mut child = cmd
+            .spawn()
+            .expect("start dbus-daemon (apt-get install dbus-daemon)");
+        let mut line = String::new();
+        {
+            use std::io::BufRead;
+            let out = child.stdout.as_mut().unwrap();
+            std::io::BufReader::new(out).read_line(&mut line).unwrap();
+        }
+        Bus {
+            child,
+            address: line.trim().to_owned(),
+            _dir: dir,
+        }
+    }
+
+    /// Starts a bus that every local user may connect to (`<allow user="*"/>`, its socket in a
+    /// world-readable directory): a bus others reach, as a hostile user would want one.
+    pub fn start_shared() -> Bus {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let config = format!(
+            r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path={}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>"#,
+            dir.path().join("bus").display()
+        );
+        let conf = dir.path().join("bus.conf");
+        std::fs::write(&conf, config).unwrap();
+        let mut child = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", conf.display()))
+            .args(["--nofork", "--print-address=1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
             .spawn()
             .expect("start dbus-daemon (apt-get install dbus-daemon)");
         let mut line = String::new();
@@ -1140,6 +1190,23 @@ impl Daemon {
             log,
             env: Vec::new(),
             etc_ssh: Some(etc_ssh.to_owned()),
+        };
+        d.spawn().await;
+        d
+    }
+
+    /// Starts x2god with a fresh HOME on a bus other local users can reach
+    /// ([`Bus::start_shared`]).
+    pub async fn start_on_shared_bus() -> Daemon {
+        let home = tempfile::tempdir().unwrap();
+        let log = home.path().join("x2god.log");
+        let mut d = Daemon {
+            child: None,
+            bus: Bus::start_shared(),
+            home,
+            log,
+            env: Vec::new(),
+            etc_ssh: None,
         };
         d.spawn().await;
         d

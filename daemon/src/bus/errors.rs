@@ -23,6 +23,7 @@ impl From<ssh::Error> for Wire {
             ssh::Error::Cancelled(_) => Wire::Cancelled(msg),
             ssh::Error::Timeout(_) => Wire::Timeout(msg),
             ssh::Error::Disconnected => Wire::NotConnected(msg),
+            ssh::Error::OutputTooLarge { .. } => Wire::ServerError(msg),
             _ => Wire::Failed(msg),
         }
     }
@@ -83,6 +84,7 @@ fn with_message(kind: Wire, msg: String) -> Wire {
         Wire::Busy(_) => Wire::Busy(msg),
         Wire::DesktopSharingDenied(_) => Wire::DesktopSharingDenied(msg),
         Wire::Cancelled(_) => Wire::Cancelled(msg),
+        Wire::AccessDenied(_) => Wire::AccessDenied(msg),
         Wire::Failed(_) | Wire::ZBus(_) => Wire::Failed(msg),
     }
 }

@@ -4,6 +4,7 @@
 pub(crate) mod agents;
 mod apps;
 mod errors;
+pub(crate) mod guard;
 pub(crate) mod manager;
 mod objects;
 pub mod options;
@@ -24,6 +25,7 @@ use zbus::fdo::{self, RequestNameFlags, RequestNameReply};
 use crate::config::Paths;
 use crate::registry::Registry;
 use agents::Agents;
+use guard::{Gate, Guarded};
 
 /// Errors starting the service.
 #[derive(Debug, thiserror::Error)]
@@ -95,15 +97,17 @@ pub async fn serve(
     registry: &Arc<Registry>,
     agents: Arc<Agents>,
 ) -> Result<(), ServeError> {
+    // Every object is served behind one gate: only our own uid may call or read it.
+    let gate = Gate::new(crate::config::current_uid());
     let server = conn.object_server();
+    let manager = manager::Manager::new(registry.clone(), agents.clone());
     server
-        .at(
-            ROOT_PATH,
-            manager::Manager::new(registry.clone(), agents.clone()),
-        )
+        .at(ROOT_PATH, Guarded::new(manager, gate.clone()))
         .await?;
-    server.at(ROOT_PATH, fdo::ObjectManager).await?;
-    let publisher = objects::BusPublisher::new(conn.clone(), registry, agents);
+    server
+        .at(ROOT_PATH, Guarded::new(fdo::ObjectManager, gate.clone()))
+        .await?;
+    let publisher = objects::BusPublisher::new(conn.clone(), registry, agents, gate);
     registry.attach(Arc::new(publisher)).await?;
     Ok(())
 }

@@ -11,6 +11,7 @@ use tracing::warn;
 use x2god_proto::path::{profile_path, session_path};
 
 use super::agents::Agents;
+use super::guard::{Gate, Guarded};
 use super::profile::ProfileObject;
 use super::session::SessionObject;
 use crate::control::{Change, EventMessage, ProfileController, ProfileEvent, status_str};
@@ -21,15 +22,23 @@ pub struct BusPublisher {
     conn: zbus::Connection,
     registry: Weak<Registry>,
     agents: Arc<Agents>,
+    gate: Arc<Gate>,
 }
 
 impl BusPublisher {
-    /// Objects on `conn`; their methods act on `registry` and ask `agents` for secrets.
-    pub fn new(conn: zbus::Connection, registry: &Arc<Registry>, agents: Arc<Agents>) -> Self {
+    /// Objects on `conn` behind `gate`; their methods act on `registry` and ask `agents` for
+    /// secrets.
+    pub fn new(
+        conn: zbus::Connection,
+        registry: &Arc<Registry>,
+        agents: Arc<Agents>,
+        gate: Arc<Gate>,
+    ) -> Self {
         BusPublisher {
             conn,
             registry: Arc::downgrade(registry),
             agents,
+            gate,
         }
     }
 
@@ -43,14 +52,17 @@ impl BusPublisher {
         let obj = ProfileObject::new(ctl.clone(), registry, self.agents.clone());
         let server = self.conn.object_server();
         server
-            .at(&profile_path(&name), obj)
+            .at(&profile_path(&name), Guarded::new(obj, self.gate.clone()))
             .await
             .map_err(|e| e.to_string())?;
         for s in ctl.known_sessions() {
             let session = s.name.as_str().to_owned();
             let obj = SessionObject::new(ctl.clone(), session.clone());
             server
-                .at(&session_path(&name, &session), obj)
+                .at(
+                    &session_path(&name, &session),
+                    Guarded::new(obj, self.gate.clone()),
+                )
                 .await
                 .map_err(|e| e.to_string())?;
         }
@@ -63,10 +75,10 @@ impl BusPublisher {
         for s in ctl.known_sessions() {
             let path = session_path(name, s.name.as_str());
             // Already gone is fine: the session may have ended meanwhile.
-            let _ = server.remove::<SessionObject, _>(&path).await;
+            let _ = server.remove::<Guarded<SessionObject>, _>(&path).await;
         }
         server
-            .remove::<ProfileObject, _>(&profile_path(name))
+            .remove::<Guarded<ProfileObject>, _>(&profile_path(name))
             .await
             .map_err(|e| e.to_string())?;
         Ok(())
@@ -82,6 +94,7 @@ impl Publisher for BusPublisher {
         async move {
             tokio::spawn(forward_events(
                 self.conn.clone(),
+                self.gate.clone(),
                 Arc::downgrade(&ctl),
                 events,
             ));
@@ -114,12 +127,13 @@ impl Publisher for BusPublisher {
 /// Publishes a controller's events on its current object path until the controller goes away.
 async fn forward_events(
     conn: zbus::Connection,
+    gate: Arc<Gate>,
     ctl: Weak<ProfileController>,
     mut rx: tokio::sync::mpsc::UnboundedReceiver<EventMessage>,
 ) {
     while let Some((event, ack)) = rx.recv().await {
         let Some(ctl) = ctl.upgrade() else { return };
-        if let Err(e) = publish(&conn, &ctl, &event).await {
+        if let Err(e) = publish(&conn, &gate, &ctl, &event).await {
             warn!(profile = %ctl.name(), error = %e, "cannot publish a profile event");
         }
         let _ = ack.send(());
@@ -129,13 +143,14 @@ async fn forward_events(
 /// Emits what `event` changed on the profile's object.
 async fn publish(
     conn: &zbus::Connection,
+    gate: &Arc<Gate>,
     ctl: &Arc<ProfileController>,
     event: &ProfileEvent,
 ) -> zbus::Result<()> {
     let path = profile_path(&ctl.name());
     let iface = conn
         .object_server()
-        .interface::<_, ProfileObject>(&path)
+        .interface::<_, Guarded<ProfileObject>>(&path)
         .await?;
     let em = iface.signal_emitter();
     match event {
@@ -155,7 +170,9 @@ async fn publish(
                     let name = info.name.as_str();
                     let spath = session_path(&ctl.name(), name);
                     let obj = SessionObject::new(ctl.clone(), name.to_owned());
-                    conn.object_server().at(&spath, obj).await?;
+                    conn.object_server()
+                        .at(&spath, Guarded::new(obj, gate.clone()))
+                        .await?;
                     ProfileObject::session_added(
                         em,
                         name,
@@ -185,7 +202,7 @@ async fn publish(
                     let spath = session_path(&ctl.name(), name);
                     ProfileObject::session_removed(em, name, &spath.as_ref(), cause).await?;
                     conn.object_server()
-                        .remove::<SessionObject, _>(&spath)
+                        .remove::<Guarded<SessionObject>, _>(&spath)
                         .await?;
                 }
             }
@@ -226,10 +243,10 @@ async fn session_object(
     conn: &zbus::Connection,
     profile: &str,
     name: &str,
-) -> Option<zbus::object_server::InterfaceRef<SessionObject>> {
+) -> Option<zbus::object_server::InterfaceRef<Guarded<SessionObject>>> {
     let path = session_path(profile, name);
     conn.object_server()
-        .interface::<_, SessionObject>(&path)
+        .interface::<_, Guarded<SessionObject>>(&path)
         .await
         .ok()
 }

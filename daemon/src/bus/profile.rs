@@ -12,7 +12,9 @@ use zbus::{OwnedObjectPath, interface};
 use super::agents::Agents;
 use super::options::{self, Dict};
 use super::sessions::session_dict;
-use crate::control::{ConnectRequest, DesktopRequest, ProfileController, ResumePlan, StartPlan};
+use crate::control::{
+    ConnectRequest, DesktopRequest, ProfileController, ResumePlan, StartPlan, off_workers,
+};
 use crate::registry::Registry;
 use x2god_proto::path::session_path;
 
@@ -260,7 +262,8 @@ impl ProfileObject {
     /// `allow_mimebox`, `mimebox_extensions`, `mimebox_action`, `mimebox_save_to_folder`.
     async fn start(&self, options: Dict) -> Result<(String, OwnedObjectPath), Error> {
         let opts = options::apply_start(&self.ctl.settings(), &options)?;
-        let plan = StartPlan::new(&opts.session, opts.display)?;
+        let (session, display) = (opts.session, opts.display);
+        let plan = off_workers(move || StartPlan::new(&session, display)).await?;
         let name = self.ctl.lifecycle().start(plan).await?;
         let path = session_path(&self.ctl.name(), &name);
         Ok((name, path))
@@ -270,7 +273,8 @@ impl ProfileObject {
     /// it locally. Options as for `Start` (the command and type are the session's own).
     async fn resume(&self, session_name: String, options: Dict) -> Result<(), Error> {
         let opts = options::apply_start(&self.ctl.settings(), &options)?;
-        let plan = ResumePlan::new(&opts.session, opts.display)?;
+        let (session, display) = (opts.session, opts.display);
+        let plan = off_workers(move || ResumePlan::new(&session, display)).await?;
         Ok(self.ctl.lifecycle().resume(&session_name, plan).await?)
     }
 
@@ -288,7 +292,8 @@ impl ProfileObject {
     /// its owner declines.
     async fn share_desktop(&self, options: Dict) -> Result<(String, OwnedObjectPath), Error> {
         let o = options::apply_share(&self.ctl.settings(), &options)?;
-        let plan = StartPlan::new(&o.start.session, o.start.display)?;
+        let (session, display) = (o.start.session, o.start.display);
+        let plan = off_workers(move || StartPlan::new(&session, display)).await?;
         let desktop = DesktopRequest {
             user: &o.user,
             display: &o.display,

@@ -7,7 +7,7 @@ use x2god_proto::path::profile_path;
 use zbus::{OwnedObjectPath, interface};
 
 use super::options::{self, Dict};
-use crate::control::{ProfileController, ResumePlan, status_str};
+use crate::control::{ProfileController, ResumePlan, off_workers, status_str};
 use crate::x2go::list::SessionInfo;
 
 /// The D-Bus face of one session of a profile.
@@ -47,7 +47,8 @@ impl SessionObject {
     /// Resumes the session and displays it locally; options as for `Profile.Resume`.
     async fn resume(&self, options: Dict) -> Result<(), Error> {
         let opts = options::apply_start(&self.ctl.settings(), &options)?;
-        let plan = ResumePlan::new(&opts.session, opts.display)?;
+        let (session, display) = (opts.session, opts.display);
+        let plan = off_workers(move || ResumePlan::new(&session, display)).await?;
         Ok(self.ctl.lifecycle().resume(&self.name, plan).await?)
     }
 

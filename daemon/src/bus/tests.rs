@@ -643,3 +643,44 @@ fn errors_keep_their_kind_across_the_bus_edge() {
     );
     assert_eq!(Error::from(R::Publish("x".into())).kind(), "Failed");
 }
+
+#[tokio::test]
+async fn a_peer_of_another_uid_is_refused_before_anything_runs() {
+    use super::guard::{Gate, Guarded};
+    bounded(async {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::under(dir.path().join("config/x2god"), dir.path().join("home/.ssh"));
+        let registry = Registry::load(Arc::new(paths)).unwrap();
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let (server, client) = tokio::join!(
+            zbus::connection::Builder::unix_stream(a)
+                .server(zbus::Guid::generate())
+                .p2p()
+                .build(),
+            zbus::connection::Builder::unix_stream(b).p2p().build(),
+        );
+        let (server, client) = (server.unwrap(), client.unwrap());
+        // The socket's peer is us; a gate for another uid must refuse us.
+        let other = crate::config::current_uid().wrapping_add(1);
+        let manager = super::manager::Manager::new(registry.clone(), Arc::new(Agents::default()));
+        server
+            .object_server()
+            .at(x2god_proto::names::ROOT_PATH, Guarded::new(manager, Gate::new(other)))
+            .await
+            .unwrap();
+        let m = ManagerProxy::builder(&client)
+            .cache_properties(zbus::proxy::CacheProperties::No)
+            .build()
+            .await
+            .unwrap();
+        let (k, msg) = kind(m.create_profile("evil", host("srv.example.org")).await);
+        assert_eq!(k, "AccessDenied", "{msg}");
+        assert!(registry.names().await.is_empty(), "a profile was created");
+        let read = m.version().await;
+        assert!(
+            matches!(&read, Err(zbus::Error::MethodError(n, _, _)) if n.as_str().ends_with("AccessDenied")),
+            "{read:?}"
+        );
+    })
+    .await;
+}

@@ -7,9 +7,16 @@
 //!
 //! The `keyring` crate's Secret Service store is blocking and runs its own executor, which
 //! must not run on a tokio worker: every call goes through `spawn_blocking`, under a timeout
-//! so that a keyring waiting for an unlock prompt nobody answers cannot hang a connect.
+//! so that a keyring waiting for an unlock prompt nobody answers cannot hang a connect. A call
+//! that timed out still holds its thread; the profile's next call waits for it (and times out
+//! in turn) instead of starting one more, so a hung keyring costs one thread per profile, not
+//! one per reconnect attempt.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
+
+use tokio::sync::Mutex as CallLock;
 
 use x2god_proto::names::secret_kind;
 
@@ -42,19 +49,52 @@ fn keyring_error(what: &str, e: &keyring::Error) -> Error {
     Error::Local(format!("keyring: cannot {what}: {e}"))
 }
 
-/// Runs `f` on the blocking pool with the keyring timeout.
+/// The keyring call in flight per profile: held by the blocking thread for as long as it runs.
+fn in_flight(profile: &str) -> Arc<CallLock<()>> {
+    static CALLS: OnceLock<Mutex<HashMap<String, Arc<CallLock<()>>>>> = OnceLock::new();
+    let mut calls = CALLS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    // Profiles with no call in flight (only the map holds their lock) are forgotten.
+    calls.retain(|_, l| Arc::strong_count(l) > 1);
+    Arc::clone(calls.entry(profile.to_owned()).or_default())
+}
+
+/// Runs `f` for `profile` on the blocking pool with the keyring timeout, after the profile's
+/// previous call has finished.
 async fn blocking<T: Send + 'static>(
+    profile: &str,
     what: &'static str,
     f: impl FnOnce() -> Result<T, Error> + Send + 'static,
 ) -> Result<T, Error> {
-    let task = tokio::task::spawn_blocking(f);
-    match tokio::time::timeout(KEYRING_TIMEOUT, task).await {
+    blocking_within(profile, what, KEYRING_TIMEOUT, f).await
+}
+
+async fn blocking_within<T: Send + 'static>(
+    profile: &str,
+    what: &'static str,
+    limit: Duration,
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    let timed_out = || {
+        Error::Local(format!(
+            "keyring: {what} did not finish within {} s (is the keyring locked?)",
+            limit.as_secs_f64()
+        ))
+    };
+    let deadline = tokio::time::Instant::now() + limit;
+    let Ok(turn) = tokio::time::timeout_at(deadline, in_flight(profile).lock_owned()).await else {
+        return Err(timed_out());
+    };
+    let task = tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        f()
+    });
+    match tokio::time::timeout_at(deadline, task).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => Err(Error::Local(format!("keyring: {what} failed: {e}"))),
-        Err(_) => Err(Error::Local(format!(
-            "keyring: {what} did not finish within {} s (is the keyring locked?)",
-            KEYRING_TIMEOUT.as_secs()
-        ))),
+        Err(_) => Err(timed_out()),
     }
 }
 
@@ -62,7 +102,7 @@ async fn blocking<T: Send + 'static>(
 pub async fn store(profile: &str, kind: &str, secret: Secret) -> Result<(), Error> {
     check_kind(kind)?;
     let (profile, service) = (profile.to_owned(), service(kind));
-    blocking("store a secret", move || {
+    blocking(&profile.clone(), "store a secret", move || {
         let entry = keyring::Entry::new(&service, &profile)
             .map_err(|e| keyring_error("open the item", &e))?;
         entry
@@ -76,7 +116,7 @@ pub async fn store(profile: &str, kind: &str, secret: Secret) -> Result<(), Erro
 pub async fn lookup(profile: &str, kind: &str) -> Result<Option<Secret>, Error> {
     check_kind(kind)?;
     let (profile, service) = (profile.to_owned(), service(kind));
-    blocking("look up a secret", move || {
+    blocking(&profile.clone(), "look up a secret", move || {
         let entry = keyring::Entry::new(&service, &profile)
             .map_err(|e| keyring_error("open the item", &e))?;
         match entry.get_password() {
@@ -92,7 +132,7 @@ pub async fn lookup(profile: &str, kind: &str) -> Result<Option<Secret>, Error> 
 pub async fn forget(profile: &str, kind: &str) -> Result<bool, Error> {
     check_kind(kind)?;
     let (profile, service) = (profile.to_owned(), service(kind));
-    blocking("forget a secret", move || {
+    blocking(&profile.clone(), "forget a secret", move || {
         let entry = keyring::Entry::new(&service, &profile)
             .map_err(|e| keyring_error("open the item", &e))?;
         match entry.delete_credential() {
@@ -116,5 +156,39 @@ mod tests {
         for k in ["", "response", "Password", "password\n"] {
             assert!(check_kind(k).is_err(), "{k:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_hung_call_holds_its_profile_and_no_new_thread_starts() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let (release, hung) = std::sync::mpsc::channel::<()>();
+        let short = Duration::from_millis(200);
+        let e = blocking_within("hung-profile", "hang", short, move || {
+            let _ = hung.recv();
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+        assert!(e.to_string().contains("did not finish"), "{e}");
+        // The next call for that profile waits for the hung one and never runs.
+        let ran = Arc::new(AtomicBool::new(false));
+        let r = Arc::clone(&ran);
+        let e = blocking_within("hung-profile", "again", short, move || {
+            r.store(true, Ordering::SeqCst);
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+        assert!(e.to_string().contains("did not finish"), "{e}");
+        assert!(!ran.load(Ordering::SeqCst));
+        // Another profile is not held up.
+        blocking_within("other-profile", "other", short, || Ok(()))
+            .await
+            .unwrap();
+        // Once the hung call ends, the profile's calls run again.
+        release.send(()).unwrap();
+        blocking_within("hung-profile", "after", Duration::from_secs(5), || Ok(()))
+            .await
+            .unwrap();
     }
 }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, mpsc, oneshot};
-use tracing::debug;
+use tracing::{debug, warn};
 use x2god_proto::types::SessionState;
 
 use super::connection::Connector;
@@ -156,6 +156,13 @@ impl Listings {
         let ticket = self.table().ticket();
         let text = self.text(max_age, route).await?;
         let listing = list::parse_listing(&text);
+        if listing.over_limit {
+            warn!(profile = %self.name, max = list::MAX_ROWS, "refused a listing with too many rows");
+            return Err(Error::Protocol {
+                command: "x2golistsessions".into(),
+                reason: format!("more than {} session rows; refused", list::MAX_ROWS),
+            });
+        }
         for skipped in &listing.skipped {
             debug!(profile = %self.name, line = skipped.line_no, reason = %skipped.reason, "skipped a session line");
         }

@@ -49,7 +49,7 @@ pub use error::Error;
 pub use events::{EventMessage, ProfileEvent};
 pub use lifecycle::DesktopRequest;
 pub use local::reap_orphans;
-pub use plan::{ResumePlan, StartPlan};
+pub use plan::{ResumePlan, StartPlan, off_workers};
 pub use profile::{ProfileController, ProfileSource};
 pub use server::DEFAULT_MAXWAIT;
 pub use shared::SharedListings;

@@ -2,6 +2,7 @@
 //! here, before anything runs on the server or locally.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use super::error::Error;
 use super::local::LocalSpec;
@@ -415,8 +416,23 @@ fn find_in_path(program: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// How long `xdpyinfo` may take to describe the local display: a display that accepts and
+/// never answers (the caller chooses it) must not hold a `Start`.
+const XDPYINFO_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Runs `f` (a plan's building, which may ask the local display) on the blocking pool, off
+/// the async workers.
+pub async fn off_workers<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Local(format!("planning the session failed: {e}")))?
+}
+
 /// The local screen's size, for `maximize`, as python-x2go does without a window manager's
-/// work area; 1024x768 when the display cannot be asked.
+/// work area; 1024x768 when the display cannot be asked or does not answer in time. Blocks:
+/// call it through [`off_workers`].
 fn maximized(local: &LocalSpec) -> Geometry {
     let fallback = Geometry::Size {
         width: 1024,
@@ -426,14 +442,42 @@ fn maximized(local: &LocalSpec) -> Geometry {
         return fallback;
     };
     let mut cmd = std::process::Command::new(xdpyinfo);
-    cmd.arg("-display").arg(&local.display);
+    cmd.arg("-display")
+        .arg(&local.display)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
     if let Some(x) = &local.xauthority {
         cmd.env("XAUTHORITY", x);
     }
-    let Ok(out) = cmd.output() else {
+    let Ok(mut child) = cmd.spawn() else {
         return fallback;
     };
-    String::from_utf8_lossy(&out.stdout)
+    // Read in a thread of its own, so that a full pipe cannot stall the child we wait for.
+    let reader = child.stdout.take().map(|mut out| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut out, &mut text);
+            text
+        })
+    });
+    let deadline = std::time::Instant::now() + XDPYINFO_TIMEOUT;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            _ => {
+                tracing::warn!(display = %local.display, "xdpyinfo did not answer in time; maximize uses 1024x768");
+                let _ = child.kill();
+                let _ = child.wait();
+                return fallback;
+            }
+        }
+    }
+    let text = reader.and_then(|r| r.join().ok()).unwrap_or_default();
+    String::from_utf8_lossy(&text)
         .lines()
         .find_map(|l| l.trim().strip_prefix("dimensions:"))
         .and_then(|d| d.split_whitespace().next())
@@ -562,5 +606,37 @@ mod tests {
                 "{depth} {cache} {variant}"
             );
         }
+    }
+
+    #[test]
+    fn maximize_against_a_display_that_never_answers_falls_back_in_time() {
+        if find_in_path("xdpyinfo").is_none() {
+            return;
+        }
+        // A "display" whose X port accepts connections and never answers.
+        let Some((n, listener)) = (40..99u16).find_map(|n| {
+            std::net::TcpListener::bind(("127.0.0.1", 6000 + n))
+                .ok()
+                .map(|l| (n, l))
+        }) else {
+            return;
+        };
+        let local = LocalSpec {
+            nxproxy: PathBuf::from("/bin/true"),
+            display: format!("127.0.0.1:{n}"),
+            xauthority: None,
+            root: PathBuf::from("/nonexistent"),
+        };
+        let started = std::time::Instant::now();
+        let g = maximized(&local);
+        assert!(started.elapsed() < XDPYINFO_TIMEOUT + Duration::from_secs(1));
+        assert_eq!(
+            g,
+            Geometry::Size {
+                width: 1024,
+                height: 768
+            }
+        );
+        drop(listener);
     }
 }

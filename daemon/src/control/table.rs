@@ -4,7 +4,7 @@
 //! operations), goes through [`SessionTable::apply`], so changes are reported once, in order,
 //! however they were noticed.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::x2go::AgentState;
@@ -70,11 +70,17 @@ pub fn status_str(s: SessionStatus) -> &'static str {
     }
 }
 
+/// How many names of sessions that are gone a table remembers (for `Terminated` rather than
+/// `Unknown`); far more than one user ends while a client still asks about them.
+const MAX_SEEN: usize = 4096;
+
 /// The known sessions of one profile.
 #[derive(Debug, Default)]
 pub struct SessionTable {
     known: BTreeMap<String, SessionInfo>,
     seen: HashSet<String>,
+    /// `seen` in the order first listed, to forget the oldest gone ones first.
+    seen_order: VecDeque<String>,
     expected: HashMap<String, (Expect, Instant)>,
     /// Sequence number of the newest listing applied: an older listing that finishes late
     /// must not undo what a newer one showed.
@@ -268,8 +274,32 @@ impl SessionTable {
                 (change, cause)
             })
             .collect();
-        self.seen.extend(names);
+        self.remember(names);
         out
+    }
+
+    /// Adds `names` to the sessions ever seen, forgetting the oldest ones no longer listed past
+    /// [`MAX_SEEN`]: a daemon that runs for months must not keep every name it ever saw.
+    fn remember(&mut self, names: Vec<String>) {
+        for name in names {
+            if self.seen.insert(name.clone()) {
+                self.seen_order.push_back(name);
+            }
+        }
+        // Each name is looked at once at most; listed ones go back to the end.
+        for _ in 0..self.seen_order.len() {
+            if self.seen_order.len() <= MAX_SEEN {
+                break;
+            }
+            let Some(old) = self.seen_order.pop_front() else {
+                break;
+            };
+            if self.known.contains_key(&old) {
+                self.seen_order.push_back(old);
+            } else {
+                self.seen.remove(&old);
+            }
+        }
     }
 
     /// The session as last listed.
@@ -486,5 +516,20 @@ mod tests {
         assert_eq!(t.apply(new, listing(&[row(A, 'S', 30000)])).len(), 1);
         assert!(t.apply(old, listing(&[row(A, 'R', 30000)])).is_empty());
         assert_eq!(t.get(A).unwrap().status, SessionStatus::Suspended);
+    }
+
+    #[test]
+    fn the_names_seen_are_pruned_oldest_gone_first() {
+        let mut t = SessionTable::default();
+        let k = t.ticket();
+        t.apply(k, listing(&[row(A, 'R', 30200)]));
+        let gone: Vec<String> = (0..MAX_SEEN + 10).map(|i| format!("gone-{i}")).collect();
+        t.remember(gone);
+        assert_eq!(t.seen.len(), MAX_SEEN);
+        assert_eq!(t.seen_order.len(), MAX_SEEN);
+        // The listed session is kept; the oldest gone ones are forgotten.
+        assert!(t.was_seen(A));
+        assert!(!t.was_seen("gone-0"));
+        assert!(t.was_seen(&format!("gone-{}", MAX_SEEN + 9)));
     }
 }

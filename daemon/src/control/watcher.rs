@@ -28,7 +28,7 @@ use super::error::Error;
 use super::exec::new_marker;
 use super::listing::{ListRequest, Listings, Route};
 use super::sync::SharedName;
-use crate::ssh::{Connection, LineStream};
+use crate::ssh::{Connection, LineStream, MAX_STDERR, MAX_STDOUT};
 use crate::x2go::command::RemoteCommand;
 use crate::x2go::envelope::Envelope;
 use crate::x2go::watch::{WatchEvent, parse_watch_line};
@@ -126,8 +126,7 @@ fn on_list_line(line: &str, pending: &mut VecDeque<Pending>) -> bool {
         }
         Some(ListMarker::Stderr(text)) => {
             if let Some(p) = pending.front_mut().filter(|p| p.started) {
-                p.stderr.push_str(text);
-                p.stderr.push('\n');
+                append_bounded(&mut p.stderr, text, MAX_STDERR);
             }
             true
         }
@@ -150,13 +149,36 @@ fn on_list_line(line: &str, pending: &mut VecDeque<Pending>) -> bool {
         }
         None => match pending.front_mut().filter(|p| p.started) {
             Some(p) => {
-                p.stdout.push_str(line);
-                p.stdout.push('\n');
+                if !append_bounded(&mut p.stdout, line, MAX_STDOUT)
+                    && let Some(p) = pending.pop_front()
+                {
+                    // The script keeps printing this listing's rows; with it no longer the
+                    // front, they fall to the watcher, which ignores lines it does not know.
+                    warn!(
+                        max = MAX_STDOUT,
+                        "a listing from the watcher script was too large"
+                    );
+                    let _ = p.reply.send(Err(Error::Protocol {
+                        command: "x2golistsessions".into(),
+                        reason: format!("more than {MAX_STDOUT} bytes of output; refused"),
+                    }));
+                }
                 true
             }
             None => false,
         },
     }
+}
+
+/// Appends `line` and a newline to `buf` unless that would pass `limit` bytes; stderr, only
+/// ever shown in a message, stops growing there, stdout fails the listing (`false`).
+fn append_bounded(buf: &mut String, line: &str, limit: usize) -> bool {
+    if buf.len().saturating_add(line.len()).saturating_add(1) > limit {
+        return false;
+    }
+    buf.push_str(line);
+    buf.push('\n');
+    true
 }
 
 async fn open_stream(name: &SharedName, conn: &Connection) -> Option<LineStream> {
@@ -396,5 +418,32 @@ mod tests {
         }
         assert!(q.is_empty());
         assert!(!on_list_line("X2GOD-ALIVE", &mut q));
+    }
+
+    #[test]
+    fn a_listing_over_the_output_cap_fails_and_its_buffers_stay_bounded() {
+        let mut q = VecDeque::new();
+        let (p1, mut a1) = pending(1);
+        q.push_back(p1);
+        assert!(on_list_line("X2GOD-LIST-BEGIN 1", &mut q));
+        let row = "x".repeat(60 * 1024);
+        let noise = "e".repeat(1024);
+        for _ in 0..(MAX_STDOUT / row.len() + 2) {
+            assert!(on_list_line(&row, &mut q) || q.is_empty());
+            assert!(q.front().is_none_or(|p| p.stdout.len() <= MAX_STDOUT));
+        }
+        match a1.try_recv().unwrap() {
+            Err(Error::Protocol { reason, .. }) => assert!(reason.contains("refused"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(q.is_empty());
+        // Standard error stops growing at its cap.
+        let (p2, _a2) = pending(2);
+        q.push_back(p2);
+        assert!(on_list_line("X2GOD-LIST-BEGIN 2", &mut q));
+        for _ in 0..(MAX_STDERR / noise.len() + 10) {
+            assert!(on_list_line(&format!("X2GOD-LIST-ERR {noise}"), &mut q));
+        }
+        assert!(q.front().unwrap().stderr.len() <= MAX_STDERR);
     }
 }

@@ -189,6 +189,18 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    /// A command sent more output than x2god accepts: a hostile or broken server must not
+    /// make the daemon buffer without bound. The command was ended.
+    #[error("the server sent more than {limit} bytes of {what} for {command:?}; refused")]
+    OutputTooLarge {
+        /// The start of the command line.
+        command: String,
+        /// `standard output`, `standard error` or `one output line`.
+        what: &'static str,
+        /// The limit in bytes.
+        limit: usize,
+    },
+
     /// An SSH protocol error reported by russh.
     #[error("SSH protocol error: {0}")]
     Ssh(#[from] russh::Error),

@@ -35,6 +35,9 @@ const REFUSED_PAUSE: Duration = Duration::from_millis(50);
 /// read becomes one SSH packet.
 const READ_CHUNK: usize = 32 * 1024;
 
+/// How long finding the owner of a connecting socket may take (a read of `/proc/net/tcp`).
+const PEER_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Pause after a failed `accept` (e.g. out of file descriptors), so that a persistent error
 /// does not spin.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
@@ -198,14 +201,20 @@ async fn accept_loop(
                     if let Err(e) = sock.set_nodelay(true) {
                         tracing::debug!(error = %e, "cannot set TCP_NODELAY");
                     }
-                    pumps.spawn(forward_one(
+                    let Ok(ours) = sock.local_addr() else { continue };
+                    let pump = forward_one(
                         inner,
                         sock,
                         peer,
                         Arc::clone(&target),
                         halt_rx.clone(),
                         Arc::clone(&active),
-                    ));
+                    );
+                    pumps.spawn(async move {
+                        if peer_is_us(peer, ours).await {
+                            pump.await;
+                        }
+                    });
                 }
                 Err(e) => {
                     tracing::warn!(local_port, error = %e, "accepting a forwarded connection failed");
@@ -232,6 +241,30 @@ async fn accept_loop(
     }
     tracing::info!(local_port, remote_host = %target.host, remote_port = target.port,
         "port forwarding stopped");
+}
+
+/// Whether the process at `peer`, connected to our `ours`, runs as our uid. Any local user can
+/// connect to a port on 127.0.0.1; only our own (the session's nxproxy) may use the session.
+/// A refused connection is dropped unanswered: no channel, no byte.
+async fn peer_is_us(peer: SocketAddr, ours: SocketAddr) -> bool {
+    let uids = tokio::task::spawn_blocking(move || {
+        (
+            super::peer::loopback_peer_uid(peer, ours),
+            super::peer::own_uid(),
+        )
+    });
+    match timeout(PEER_CHECK_TIMEOUT, uids).await {
+        Ok(Ok((Some(theirs), Some(own)))) if theirs == own => true,
+        Ok(Ok((theirs, own))) => {
+            tracing::warn!(%peer, local_port = ours.port(), peer_uid = ?theirs, own_uid = ?own,
+                "refused a forwarded connection from another user");
+            false
+        }
+        _ => {
+            tracing::warn!(%peer, "cannot tell who connected; refused the forwarded connection");
+            false
+        }
+    }
 }
 
 /// Resolves once the flag is set or its sender is gone (which means the same here). Returns

@@ -4,18 +4,22 @@
 
 use std::collections::VecDeque;
 
-/// Longest line handed out, in bytes. A longer line is cut there and the rest of it, up to
-/// the next newline, is dropped: a command that never prints a newline must not make us
-/// buffer without bound.
+/// Longest line accepted, in bytes. A longer one ends the framing with [`Overlong`]: a command
+/// that never prints a newline must not make us buffer without bound, and a line cut short
+/// would be read as a different one.
 pub const MAX_LINE: usize = 64 * 1024;
+
+/// The stream held a line longer than [`MAX_LINE`]; the framer takes nothing more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overlong;
 
 /// The unfinished line between chunks.
 #[derive(Debug, Default)]
 pub struct LineFramer {
     /// The start of an unfinished line.
     partial: Vec<u8>,
-    /// Dropping the rest of a line that was cut at [`MAX_LINE`].
-    skipping: bool,
+    /// A line was over [`MAX_LINE`]: everything after it is refused.
+    failed: bool,
 }
 
 impl LineFramer {
@@ -25,10 +29,13 @@ impl LineFramer {
     }
 
     /// Splits `data` into lines, continuing the unfinished one; complete lines (without their
-    /// `\n`, decoded as UTF-8 with invalid bytes as U+FFFD) go to `ready`. Returns whether a
-    /// line was cut at [`MAX_LINE`] in this chunk.
-    pub fn push(&mut self, mut data: &[u8], ready: &mut VecDeque<String>) -> bool {
-        let mut cut = false;
+    /// `\n`, decoded as UTF-8 with invalid bytes as U+FFFD) go to `ready`. The lines before an
+    /// overlong one are handed out, then [`Overlong`], now and for every later chunk: however
+    /// the stream is chunked, the same lines come before the refusal.
+    pub fn push(&mut self, mut data: &[u8], ready: &mut VecDeque<String>) -> Result<(), Overlong> {
+        if self.failed {
+            return Err(Overlong);
+        }
         while !data.is_empty() {
             let (piece, complete, rest) = match data.iter().position(|&b| b == b'\n') {
                 Some(i) => {
@@ -38,24 +45,18 @@ impl LineFramer {
                 None => (data, false, &[][..]),
             };
             data = rest;
-            if self.skipping {
-                self.skipping = !complete;
-                continue;
+            if self.partial.len().saturating_add(piece.len()) > MAX_LINE {
+                self.failed = true;
+                self.partial = Vec::new();
+                return Err(Overlong);
             }
-            let room = MAX_LINE.saturating_sub(self.partial.len());
-            let take = piece.len().min(room);
-            self.partial
-                .extend_from_slice(piece.get(..take).unwrap_or_default());
-            if complete || self.partial.len() >= MAX_LINE {
-                if !complete {
-                    cut = true;
-                    self.skipping = true;
-                }
+            self.partial.extend_from_slice(piece);
+            if complete {
                 ready.push_back(String::from_utf8_lossy(&self.partial).into_owned());
                 self.partial.clear();
             }
         }
-        cut
+        Ok(())
     }
 
     /// The last line, which had no newline, once the stream has ended; `None` when there is
@@ -78,7 +79,7 @@ mod tests {
         let mut f = LineFramer::new();
         let mut out = VecDeque::new();
         for c in chunks {
-            f.push(c, &mut out);
+            f.push(c, &mut out).unwrap();
         }
         out.extend(f.finish());
         out.into()
@@ -97,14 +98,19 @@ mod tests {
     }
 
     #[test]
-    fn an_overlong_line_is_cut_and_its_rest_dropped() {
-        let long = vec![b'a'; MAX_LINE + 10];
+    fn an_overlong_line_is_refused_after_the_lines_before_it() {
         let mut f = LineFramer::new();
         let mut out = VecDeque::new();
-        assert!(f.push(&long, &mut out));
-        assert!(!f.push(b"aaa\nnext\n", &mut out));
-        assert_eq!(out.len(), 2);
-        assert_eq!(out[0].len(), MAX_LINE);
-        assert_eq!(out[1], "next");
+        assert_eq!(f.push(b"first\n", &mut out), Ok(()));
+        let exact = vec![b'a'; MAX_LINE];
+        assert_eq!(f.push(&exact, &mut out), Ok(()));
+        assert_eq!(f.push(b"\nok\n", &mut out), Ok(()));
+        assert_eq!(f.push(&[b'b'; MAX_LINE], &mut out), Ok(()));
+        assert_eq!(f.push(b"b", &mut out), Err(Overlong));
+        assert_eq!(f.push(b"\nnext\n", &mut out), Err(Overlong));
+        assert_eq!(f.finish(), None);
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[1].len(), MAX_LINE);
+        assert_eq!(out[2], "ok");
     }
 }

@@ -917,9 +917,10 @@ async fn exec_lines_reads_lines() {
     assert_eq!(s.exit_status(), Some(0));
     assert!(s.next_line().await.is_none());
 
-    // An overlong line is cut; a last line without newline still comes; stderr is ignored.
+    // A line of MAX_LINE bytes comes whole; a last line without newline still comes; stderr
+    // is ignored.
     let mut s = c
-        .exec_lines("head -c 200000 /dev/zero | tr '\\0' a; echo; echo err >&2; printf 'end\\n\\xff\\nlast'; exit 4")
+        .exec_lines(&format!("head -c {MAX_LINE} /dev/zero | tr '\\0' a; echo; echo err >&2; printf 'end\\n\\xff\\nlast'; exit 4"))
         .await
         .unwrap();
     let mut lines = Vec::new();
@@ -935,6 +936,41 @@ async fn exec_lines_reads_lines() {
     assert_eq!(lines[0], "a".repeat(MAX_LINE));
     assert_eq!(lines[1..], ["end", "\u{fffd}", "last"]);
     assert_eq!(s.exit_status(), Some(4));
+
+    // One byte more is refused with a clear error, not cut, and the stream ends.
+    let mut s = c
+        .exec_lines(&format!(
+            "echo first; head -c {} /dev/zero | tr '\\0' a; echo; sleep 30",
+            MAX_LINE + 1
+        ))
+        .await
+        .unwrap();
+    assert_eq!(s.next_line().await.unwrap().unwrap(), "first");
+    let e = tokio::time::timeout(T, s.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(e, Error::OutputTooLarge { .. }), "{e}");
+    assert!(s.next_line().await.is_none());
+
+    // Command output over the caps fails clearly too, and the connection stays usable.
+    let e = c
+        .exec(&format!("head -c {} /dev/zero", MAX_STDOUT + 1), T)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::OutputTooLarge { .. }), "{e}");
+    assert!(e.to_string().contains("standard output"), "{e}");
+    let e = c
+        .exec(&format!("head -c {} /dev/zero >&2", MAX_STDERR + 1), T)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("standard error"), "{e}");
+    let ok = c
+        .exec(&format!("head -c {MAX_STDOUT} /dev/zero"), T)
+        .await
+        .unwrap();
+    assert_eq!(ok.stdout.len(), MAX_STDOUT);
 }
 
 async fn marker_running(c: &Connection, marker: &str) -> bool {

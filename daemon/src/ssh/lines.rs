@@ -9,11 +9,16 @@ use russh::client::Msg;
 use russh::{Channel, ChannelMsg, Sig};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::timeout;
+use tracing::warn;
 
 use super::connection::{Connection, command_summary, signal_text};
 use super::error::Error;
 use super::framing::LineFramer;
 pub use super::framing::MAX_LINE;
+
+/// Most complete lines kept unread. Lines are read as they come, so only output that arrives
+/// before the server confirms the command piles up; more than this is refused the same way.
+const MAX_READY: usize = 10_000;
 
 /// How long closing waits for the server to confirm, so that its session slot is free when
 /// ours is released.
@@ -108,8 +113,8 @@ impl Connection {
 
 impl LineStream {
     /// The next line of standard output, without its `\n`, decoded as UTF-8 (invalid bytes
-    /// become U+FFFD). A line longer than [`MAX_LINE`] bytes is cut. A last line without a
-    /// newline is returned too. `None` once the command has ended and the channel has
+    /// become U+FFFD). A line longer than [`MAX_LINE`] bytes ends the stream with
+    /// [`Error::OutputTooLarge`]. A last line without a newline is returned too. `None` once the command has ended and the channel has
     /// closed; an error (e.g. [`Error::Disconnected`]) comes once, before `None`.
     ///
     /// Cancel-safe: it can be used in `tokio::select!` without losing lines.
@@ -167,7 +172,16 @@ impl LineStream {
             return;
         };
         match msg {
-            ChannelMsg::Data { data } => self.push(&data),
+            ChannelMsg::Data { data } => {
+                if let Err(e) = self.push(&data) {
+                    warn!(command = %self.command, error = %e, "line stream refused");
+                    self.error = Some(e);
+                    if let Some(ch) = self.channel.take() {
+                        close_channel(ch).await;
+                    }
+                    self.permit = None;
+                }
+            }
             // Exit status may come before the last data: keep reading until Close.
             ChannelMsg::ExitStatus { exit_status } => self.exit_status = Some(exit_status),
             ChannelMsg::ExitSignal { signal_name, .. } => {
@@ -196,11 +210,23 @@ impl LineStream {
             exit_signal = ?self.exit_signal, "line stream ended");
     }
 
-    /// Splits `data` into lines, continuing the unfinished one.
-    fn push(&mut self, data: &[u8]) {
-        if self.framer.push(data, &mut self.ready) {
-            tracing::debug!(command = %self.command, max = MAX_LINE,
-                "cutting an overlong output line");
+    /// Splits `data` into lines, continuing the unfinished one; refuses a line over
+    /// [`MAX_LINE`] or more than [`MAX_READY`] unread lines.
+    fn push(&mut self, data: &[u8]) -> Result<(), Error> {
+        if self.framer.push(data, &mut self.ready).is_err() {
+            return Err(self.too_large("one output line", MAX_LINE));
+        }
+        if self.ready.len() > MAX_READY {
+            return Err(self.too_large("unread lines", MAX_READY));
+        }
+        Ok(())
+    }
+
+    fn too_large(&self, what: &'static str, limit: usize) -> Error {
+        Error::OutputTooLarge {
+            command: self.command.clone(),
+            what,
+            limit,
         }
     }
 }

@@ -30,13 +30,14 @@ mod host_key_info;
 mod host_keys;
 pub mod known_hosts;
 mod lines;
+mod peer;
 mod prompt;
 mod remote_forward;
 mod secret;
 mod share;
 
 pub use auth::AuthParams;
-pub use connection::{ConnectParams, Connection, ExecOutput, ProxyParams};
+pub use connection::{ConnectParams, Connection, ExecOutput, MAX_STDERR, MAX_STDOUT, ProxyParams};
 pub use error::Error;
 pub use forward::LocalForward;
 pub use framing::LineFramer;

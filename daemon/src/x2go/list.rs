@@ -119,7 +119,14 @@ pub struct Listing {
     pub sessions: Vec<SessionInfo>,
     /// Non-empty rows that were skipped.
     pub skipped: Vec<SkippedLine>,
+    /// The listing had more than [`MAX_ROWS`] rows; those after it were not read. Every row
+    /// becomes a bus object, so the caller refuses such a listing instead of using a part.
+    pub over_limit: bool,
 }
+
+/// Most rows a listing may have: far more sessions than one user has, few enough that a
+/// hostile server cannot make the daemon build an object per line of a huge listing.
+pub const MAX_ROWS: usize = 10_000;
 
 /// `x2golistsessions` output with each row's X cookie (field 7) left empty: the cookie lets
 /// whoever holds it attach to the session, so the raw listing x2god hands out never carries
@@ -146,9 +153,15 @@ pub fn redact_cookies(text: &str) -> String {
 /// Parses the combined output of `x2golistsessions` and `x2golistshadowsessions`.
 pub fn parse_listing(text: &str) -> Listing {
     let mut listing = Listing::default();
+    let mut rows = 0usize;
     for (idx, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
+        }
+        rows += 1;
+        if rows > MAX_ROWS {
+            listing.over_limit = true;
+            break;
         }
         match parse_row(line) {
             Ok(info) => listing.sessions.push(info),
@@ -333,6 +346,17 @@ mod tests {
             f[i] = v.to_owned();
         }
         f.join("|")
+    }
+
+    #[test]
+    fn a_listing_over_max_rows_is_marked_and_not_read_further() {
+        let at_limit = vec![DOC_LINE; MAX_ROWS].join("\n");
+        let l = parse_listing(&at_limit);
+        assert!(!l.over_limit);
+        assert_eq!(l.sessions.len(), MAX_ROWS);
+        let l = parse_listing(&format!("{at_limit}\n\n{DOC_LINE}\n"));
+        assert!(l.over_limit);
+        assert_eq!(l.sessions.len(), MAX_ROWS);
     }
 
     #[test]

@@ -16,6 +16,13 @@ use super::handle::Connection;
 const OPEN_RETRY_FIRST: Duration = Duration::from_millis(20);
 const OPEN_RETRY_MAX: Duration = Duration::from_millis(500);
 
+/// Most standard output a command may send; more fails with [`Error::OutputTooLarge`]. The
+/// largest legitimate output (a listing of many sessions, published applications with icons)
+/// is far below it.
+pub const MAX_STDOUT: usize = 16 << 20;
+/// Most standard error a command may send; it is only ever shown in an error message.
+pub const MAX_STDERR: usize = 64 << 10;
+
 /// What a command produced.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExecOutput {
@@ -81,6 +88,19 @@ impl Connection {
             None => return Err(Error::Disconnected),
         };
         match result {
+            Ok(Err(Error::OutputTooLarge { what, limit, .. })) => {
+                if let Some(ch) = guard.0.take() {
+                    let _ = ch.signal(Sig::TERM).await;
+                    let _ = ch.close().await;
+                }
+                let command = command_summary(command);
+                tracing::warn!(%command, what, limit, "command output over the limit; ended it");
+                Err(Error::OutputTooLarge {
+                    command,
+                    what,
+                    limit,
+                })
+            }
             Ok(out) => {
                 // The server closed the channel (or the connection ended): nothing to close.
                 guard.0 = None;
@@ -163,8 +183,12 @@ async fn run(ch: &mut Channel<Msg>, command: &str, input: &[u8]) -> Result<ExecO
             return Err(Error::Disconnected);
         };
         match msg {
-            ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
-            ChannelMsg::ExtendedData { data, ext: 1 } => out.stderr.extend_from_slice(&data),
+            ChannelMsg::Data { data } => {
+                bounded_extend(&mut out.stdout, &data, MAX_STDOUT, "standard output")?;
+            }
+            ChannelMsg::ExtendedData { data, ext: 1 } => {
+                bounded_extend(&mut out.stderr, &data, MAX_STDERR, "standard error")?;
+            }
             // Exit status comes before the last data may arrive: keep reading until Close.
             ChannelMsg::ExitStatus { exit_status } => out.exit_status = Some(exit_status),
             ChannelMsg::ExitSignal { signal_name, .. } => {
@@ -181,6 +205,24 @@ async fn run(ch: &mut Channel<Msg>, command: &str, input: &[u8]) -> Result<ExecO
             _ => {}
         }
     }
+}
+
+/// Appends `data` to `buf` unless that would pass `limit`. The command is named by the caller.
+fn bounded_extend(
+    buf: &mut Vec<u8>,
+    data: &[u8],
+    limit: usize,
+    what: &'static str,
+) -> Result<(), Error> {
+    if buf.len().saturating_add(data.len()) > limit {
+        return Err(Error::OutputTooLarge {
+            command: String::new(),
+            what,
+            limit,
+        });
+    }
+    buf.extend_from_slice(data);
+    Ok(())
 }
 
 /// The signal's name without the `SIG` prefix, as SSH sends it.

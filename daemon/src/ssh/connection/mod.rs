@@ -38,7 +38,7 @@ use crate::ssh::prompt::{self, Hop, PauseClock};
 use establish::establish;
 use handshake::{Handshake, HopSpec};
 
-pub use exec::ExecOutput;
+pub use exec::{ExecOutput, MAX_STDERR, MAX_STDOUT};
 pub(super) use exec::{command_summary, signal_text};
 pub use handle::Connection;
 pub(super) use handle::Inner;
