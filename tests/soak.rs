@@ -206,14 +206,7 @@ async fn five_starts_at_once_on_one_profile() {
         let d = Daemon::start_with_display(&lab).await;
         let p = soak_profile(&d, &lab, "five").await;
         let names = start_at_once(&[&p], 5).await;
-        let server = server_sessions(&lab);
-        for n in &names {
-            assert_eq!(
-                server.get(n).map(String::as_str),
-                Some("R"),
-                "{n}: {server:?}"
-            );
-        }
+        assert_running_on_server(&lab, &names);
         assert_agree(&d, &lab, &[&p]).await;
         assert_eq!(d.children("nxproxy").len(), 5);
         for n in &names {
@@ -270,14 +263,7 @@ async fn five_starts_at_once_while_another_client_starts_five() {
             }
         }
         eprintln!("the other client's failed starts: {other_failures:?}");
-        let server = server_sessions(&lab);
-        for n in &names {
-            assert_eq!(
-                server.get(n).map(String::as_str),
-                Some("R"),
-                "{n}: {server:?}"
-            );
-        }
+        assert_running_on_server(&lab, &names);
         assert_agree(&d, &lab, &[&p]).await;
         let races = d
             .log_text()
@@ -510,4 +496,16 @@ async fn soak_of_overlapping_operations_by_x2god_and_ssh() {
     })
     .await
     .unwrap_or_else(|_| panic!("soak seed {seed}: timed out"));
+}
+
+/// Every one of `names` is running on the server.
+fn assert_running_on_server(lab: &Lab, names: &[String]) {
+    let server = server_sessions(lab);
+    for n in names {
+        assert_eq!(
+            server.get(n).map(String::as_str),
+            Some("R"),
+            "{n}: {server:?}"
+        );
+    }
 }

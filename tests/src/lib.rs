@@ -1161,7 +1161,28 @@ impl Daemon {
     /// Starts x2god after `prepare` has filled its fresh HOME (e.g. with an x2goclient
     /// sessions file or known_hosts).
     pub async fn start_prepared(env: Vec<(String, String)>, prepare: impl FnOnce(&Path)) -> Daemon {
-        let bus = Bus::start();
+        Self::launch(Bus::start(), env, None, prepare).await
+    }
+
+    /// Starts x2god in a private mount namespace where `/etc/ssh` is `etc_ssh` (needs root),
+    /// to test the machine-wide files (`/etc/ssh/ssh_known_hosts`) without the machine's.
+    pub async fn start_with_etc_ssh(etc_ssh: &Path) -> Daemon {
+        Self::launch(Bus::start(), Vec::new(), Some(etc_ssh.to_owned()), |_| {}).await
+    }
+
+    /// Starts x2god with a fresh HOME on a bus other local users can reach
+    /// ([`Bus::start_shared`]).
+    pub async fn start_on_shared_bus() -> Daemon {
+        Self::launch(Bus::start_shared(), Vec::new(), None, |_| {}).await
+    }
+
+    /// Starts x2god on `bus` with a fresh HOME that `prepare` fills first.
+    async fn launch(
+        bus: Bus,
+        env: Vec<(String, String)>,
+        etc_ssh: Option<PathBuf>,
+        prepare: impl FnOnce(&Path),
+    ) -> Daemon {
         let home = tempfile::tempdir().unwrap();
         prepare(home.path());
         let log = home.path().join("x2god.log");
@@ -1171,42 +1192,7 @@ impl Daemon {
             home,
             log,
             env,
-            etc_ssh: None,
-        };
-        d.spawn().await;
-        d
-    }
-
-    /// Starts x2god in a private mount namespace where `/etc/ssh` is `etc_ssh` (needs root),
-    /// to test the machine-wide files (`/etc/ssh/ssh_known_hosts`) without the machine's.
-    pub async fn start_with_etc_ssh(etc_ssh: &Path) -> Daemon {
-        let bus = Bus::start();
-        let home = tempfile::tempdir().unwrap();
-        let log = home.path().join("x2god.log");
-        let mut d = Daemon {
-            child: None,
-            bus,
-            home,
-            log,
-            env: Vec::new(),
-            etc_ssh: Some(etc_ssh.to_owned()),
-        };
-        d.spawn().await;
-        d
-    }
-
-    /// Starts x2god with a fresh HOME on a bus other local users can reach
-    /// ([`Bus::start_shared`]).
-    pub async fn start_on_shared_bus() -> Daemon {
-        let home = tempfile::tempdir().unwrap();
-        let log = home.path().join("x2god.log");
-        let mut d = Daemon {
-            child: None,
-            bus: Bus::start_shared(),
-            home,
-            log,
-            env: Vec::new(),
-            etc_ssh: None,
+            etc_ssh,
         };
         d.spawn().await;
         d

@@ -2,35 +2,10 @@
 //! names compared without regard to case. A negated pattern that matches rejects the host
 //! whatever else matches; otherwise one matching positive pattern accepts it.
 
-/// Whether `text` matches the wildcard `pattern` (`*`: any run, `?`: one character).
+/// Whether `text` matches the wildcard `pattern` (`*`: any run, `?`: one character); host
+/// names in ssh_config match without regard to case, as in OpenSSH.
 pub(super) fn wildcard(text: &str, pattern: &str) -> bool {
-    let t: Vec<char> = text.chars().flat_map(char::to_lowercase).collect();
-    let p: Vec<char> = pattern.chars().flat_map(char::to_lowercase).collect();
-    // Iterative matching with one backtrack point: linear in practice, no recursion.
-    let (mut ti, mut pi) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        match p.get(pi) {
-            Some('*') => {
-                star = Some((pi, ti));
-                pi += 1;
-            }
-            Some(&c) if c == '?' || Some(&c) == t.get(ti) => {
-                pi += 1;
-                ti += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    pi = sp + 1;
-                    ti = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    p.get(pi..)
-        .is_some_and(|rest| rest.iter().all(|&c| c == '*'))
+    crate::ssh::known_hosts::glob_match(&pattern.to_lowercase(), &text.to_lowercase())
 }
 
 /// Whether `host` matches a list of patterns, each possibly negated with `!`.
