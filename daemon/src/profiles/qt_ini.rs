@@ -144,6 +144,13 @@ pub(super) fn read_sections(text: &str, report: &mut impl FnMut(String)) -> Vec<
                 Some(rest) if rest.eq_ignore_ascii_case("general") => rest.to_owned(),
                 _ => unescape_key(name),
             };
+            if id.is_empty() {
+                // Only a continuation inside the brackets (`[\` then a line break): nothing
+                // names the section, and a profile needs a name.
+                report(format!("line {}: empty section name", line.number));
+                current = None;
+                continue;
+            }
             current = Some(match index.get(&id) {
                 Some(&i) => {
                     report(format!(
@@ -484,6 +491,19 @@ mod tests {
         );
         // A backslash elsewhere is still Qt's group separator.
         assert_eq!(names("[a\\b]\n")[0].0, "a/b");
+    }
+
+    /// Proptest finding (`never_panics_on_structured_text`): a header holding only a
+    /// continuation (`[\` and an empty line) named a section "", imported as a nameless profile.
+    #[test]
+    fn a_header_with_only_a_continuation_names_no_section() {
+        let mut warnings = Vec::new();
+        let sections = read_sections("[\\\n\nhost=h\n", &mut |w| warnings.push(w));
+        assert!(sections.is_empty(), "{:?}", sections.len());
+        assert!(
+            warnings.iter().any(|w| w.contains("empty section name")),
+            "{warnings:?}"
+        );
     }
 
     #[test]
