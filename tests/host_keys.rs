@@ -11,19 +11,21 @@ use crate::{bounded, expect_err};
 fn server_fingerprints(lab: &Lab) -> Vec<String> {
     ["HOSTKEY_ED25519_PUB", "HOSTKEY_RSA_PUB"]
         .iter()
-        .map(|k| {
-            let out = Command::new("ssh-keygen")
-                .args(["-l", "-E", "sha256", "-f"])
-                .arg(lab.var(k))
-                .output()
-                .unwrap();
-            String::from_utf8_lossy(&out.stdout)
-                .split_whitespace()
-                .nth(1)
-                .unwrap()
-                .to_owned()
-        })
+        .map(|k| fingerprint(&lab.var(k)))
         .collect()
+}
+
+/// The SHA256 fingerprint of a public key file, as OpenSSH prints it.
+pub(crate) fn fingerprint(path: &str) -> String {
+    let out = Command::new("ssh-keygen")
+        .args(["-l", "-E", "sha256", "-f", path])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_owned()
 }
 
 fn fingerprint_in(msg: &str) -> String {

@@ -17,18 +17,7 @@ fn pub_key(path: &str) -> String {
     format!("{} {}", f.next().unwrap(), f.next().unwrap())
 }
 
-/// The SHA256 fingerprint of a public key file, as OpenSSH prints it.
-fn fingerprint(path: &str) -> String {
-    let out = Command::new("ssh-keygen")
-        .args(["-l", "-E", "sha256", "-f", path])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .to_owned()
-}
+use crate::host_keys::fingerprint;
 
 /// Writes `text` as the daemon's `~/.ssh/known_hosts`.
 fn user_known_hosts(d: &Daemon, text: &str) {
