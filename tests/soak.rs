@@ -296,9 +296,23 @@ impl Rng {
     }
 }
 
-/// Steps of the soak in all, and the time it may take (CI runs it on two cores).
-const SOAK_STEPS: usize = 300;
-const SOAK_TIME: Duration = Duration::from_secs(150);
+/// Steps of the soak in all, and the time it may take (CI runs it on two cores):
+/// `X2GOD_SOAK_STEPS` and `X2GOD_SOAK_SECONDS` raise them for a longer run.
+fn soak_steps() -> usize {
+    env_number("X2GOD_SOAK_STEPS").unwrap_or(300) as usize
+}
+
+/// See [`soak_steps`].
+fn soak_time() -> Duration {
+    Duration::from_secs(env_number("X2GOD_SOAK_SECONDS").unwrap_or(100))
+}
+
+fn env_number(var: &str) -> Option<u64> {
+    std::env::var(var).ok().map(|v| {
+        v.parse()
+            .unwrap_or_else(|_| panic!("{var}={v:?} is not a number"))
+    })
+}
 /// Above this many sessions the soak only ends sessions.
 const SOAK_MAX_SESSIONS: usize = 6;
 
@@ -410,7 +424,8 @@ async fn soak_of_overlapping_operations_by_x2god_and_ssh() {
         });
     eprintln!("soak seed {seed} (X2GOD_SOAK_SEED={seed} repeats the choices; the timing differs)");
     let started = Instant::now();
-    tokio::time::timeout(SOAK_TIME + Duration::from_secs(90), async {
+    let (soak_steps, soak_time) = (soak_steps(), soak_time());
+    tokio::time::timeout(soak_time + Duration::from_secs(90), async {
         clean(&lab);
         let d = Daemon::start_with_display(&lab).await;
         let a = soak_profile(&d, &lab, "soak-a").await;
@@ -418,8 +433,8 @@ async fn soak_of_overlapping_operations_by_x2god_and_ssh() {
         let profiles = [&a, &b];
         let steps = std::sync::atomic::AtomicUsize::new(0);
         let take_step = || {
-            steps.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < SOAK_STEPS
-                && started.elapsed() < SOAK_TIME
+            steps.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < soak_steps
+                && started.elapsed() < soak_time
         };
         // Three x2god workers and one ssh worker, each with its own generator from the seed.
         let x2god_worker = |k: u64| {

@@ -56,45 +56,17 @@ mod ssh_config;
 mod hardening;
 // The example tray applet, driven through its menu as a panel would.
 mod applet;
-// Overlapping operations on one account: starts at once, and a soak with another client.
-mod soak;
 // Only the daemon's own uid may call it, on a bus others can reach.
 mod access;
 // A hostile server's huge listings fail clearly, with bounded memory.
 mod hostile;
 
-use std::time::Duration;
-
 use x2god_client::{Error, Options, Profile};
 use x2god_tests::{Daemon, Lab};
+pub use x2god_tests::{bounded, lab_profile};
 
 /// Graphical tests share the lab's Xvfb and count its windows: one at a time.
 pub static GRAPHICAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// Bounds every test: a hang is a failure, not a stuck CI run.
-pub async fn bounded<F: std::future::Future<Output = ()>>(f: F) {
-    tokio::time::timeout(Duration::from_secs(120), f)
-        .await
-        .expect("test timed out");
-}
-
-/// A profile for `user` whose host key is already known (OpenSSH's known_hosts in HOME).
-pub async fn lab_profile(d: &Daemon, lab: &Lab, name: &str, user: &str, extra: Options) -> Profile {
-    lab.trust_in_home(d.home.path());
-    let mut settings = lab.profile_settings(user);
-    for (k, v) in extra_entries(extra) {
-        settings = settings.set(&k, v);
-    }
-    d.client()
-        .await
-        .create_profile(name, settings)
-        .await
-        .unwrap()
-}
-
-fn extra_entries(o: Options) -> Vec<(String, zbus::Variant<'static>)> {
-    o.entries()
-}
 
 /// A profile for the lab's first user with the key file named by `lab.env` key `key_var`.
 pub async fn key_profile(d: &Daemon, lab: &Lab, name: &str, key_var: &str) -> Profile {

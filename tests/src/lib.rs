@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use x2god_client::{Client, Options};
+use x2god_client::{Client, Options, Profile};
 
 /// The running lab, as described by its `lab.env`.
 #[derive(Debug, Clone)]
@@ -1367,4 +1367,25 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// Bounds every test: a hang is a failure, not a stuck CI run.
+pub async fn bounded<F: std::future::Future<Output = ()>>(f: F) {
+    tokio::time::timeout(Duration::from_secs(120), f)
+        .await
+        .expect("test timed out");
+}
+
+/// A profile for `user` whose host key is already known (OpenSSH's known_hosts in HOME).
+pub async fn lab_profile(d: &Daemon, lab: &Lab, name: &str, user: &str, extra: Options) -> Profile {
+    lab.trust_in_home(d.home.path());
+    let mut settings = lab.profile_settings(user);
+    for (k, v) in extra.entries() {
+        settings = settings.set(&k, v);
+    }
+    d.client()
+        .await
+        .create_profile(name, settings)
+        .await
+        .unwrap()
 }

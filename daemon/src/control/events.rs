@@ -86,6 +86,13 @@ impl Events {
         }
     }
 
+    /// Hands `event` to the bus layer without waiting for it, from code that cannot wait (a
+    /// connection hook); events keep their order either way.
+    pub(crate) fn post(&self, event: ProfileEvent) {
+        let (ack, _) = oneshot::channel();
+        let _ = self.0.send((event, ack));
+    }
+
     /// Publishes a session change.
     pub(crate) async fn session(&self, change: Change, cause: Cause) {
         self.emit(ProfileEvent::Session {

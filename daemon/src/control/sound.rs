@@ -274,9 +274,13 @@ impl SoundRelays {
     /// ends by itself, so it is not stopped here).
     async fn set_failed(&self, session: &str, reason: String) {
         warn!(profile = %self.name, session, %reason, "the session runs without sound");
-        if let Some(s) = lock(&self.sessions).get_mut(session) {
-            s.state = SoundState::Failed(reason);
-        }
+        lock(&self.sessions)
+            .entry(session.to_owned())
+            .or_insert(SessionSound {
+                state: SoundState::None,
+                forward: None,
+            })
+            .state = SoundState::Failed(reason);
         self.changed(session).await;
     }
 
@@ -299,10 +303,14 @@ impl SoundRelays {
     /// A new connection: the old one's forwards are gone; a resume sets sound up again.
     pub(crate) fn connection_changed(&self) {
         let generation = self.connector.generation();
-        for s in lock(&self.sessions).values_mut() {
+        for (name, s) in lock(&self.sessions).iter_mut() {
             if s.forward.as_ref().is_some_and(|(g, _)| *g != generation) {
                 s.stop();
-                s.state = SoundState::None;
+                if s.state != SoundState::None {
+                    s.state = SoundState::None;
+                    // Applets must not show sound that went with the old connection.
+                    self.events.post(ProfileEvent::Sound { name: name.clone() });
+                }
             }
         }
     }

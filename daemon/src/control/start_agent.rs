@@ -16,7 +16,7 @@ use crate::x2go::start_failure::{StartRace, start_race};
 use crate::x2go::validate::SessionName;
 
 /// How many times a start that lost a race is run again.
-const RETRIES: u32 = 4;
+pub(super) const RETRIES: u32 = 4;
 
 /// Runs `cmd` (an `x2gostartagent` command) and returns its output; a failure that is a race
 /// with another start on the server ([`start_race`]) is retried up to [`RETRIES`] times, with
@@ -49,11 +49,7 @@ pub(super) async fn run_start_agent(
                 true
             }
             Some(StartRace::AgentDied { session }) => {
-                let probe = RemoteCommand::agent_port_taken(&session);
-                let taken = matches!(
-                    run_status(connector, &probe, COMMAND_TIMEOUT).await,
-                    Ok(Some(0))
-                );
+                let taken = agent_lost_its_port(connector, &session).await;
                 // The dead agent's session is recorded as running: not a session to keep.
                 terminate(connector, &session).await;
                 taken
@@ -69,6 +65,15 @@ pub(super) async fn run_start_agent(
     }
 }
 
+/// Whether the agent of `session` died because another start took its port (its log says so).
+pub(super) async fn agent_lost_its_port(connector: &Connector, session: &SessionName) -> bool {
+    let probe = RemoteCommand::agent_port_taken(session);
+    matches!(
+        run_status(connector, &probe, COMMAND_TIMEOUT).await,
+        Ok(Some(0))
+    )
+}
+
 /// Ends what a failed start left on the server; a failure here changes nothing for the caller.
 async fn terminate(connector: &Connector, session: &SessionName) {
     let _ = run(
@@ -81,7 +86,7 @@ async fn terminate(connector: &Connector, session: &SessionName) {
 
 /// A random pause growing with the number of retries, so that two clients that collided
 /// do not collide again in step.
-fn pause(retried: u32) -> Duration {
+pub(super) fn pause(retried: u32) -> Duration {
     let base = 150 * u64::from(retried);
     Duration::from_millis(base + rand::random_range(0..=250))
 }

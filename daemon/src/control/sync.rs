@@ -1,5 +1,6 @@
 //! Small synchronisation helpers shared by the controller's parts.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -52,5 +53,52 @@ impl SharedName {
 impl std::fmt::Display for SharedName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&lock(&self.0))
+    }
+}
+
+/// One async lock per key (a session name): operations on one key never overlap, operations on
+/// different keys run side by side.
+#[derive(Default)]
+pub(crate) struct KeyedLocks(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+impl KeyedLocks {
+    /// The lock of `key`; hold its guard for the operation.
+    pub(crate) fn get(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = lock(&self.0);
+        // A lock only the map holds guards nothing (every holder and waiter keeps a clone):
+        // dropping it keeps the map as small as the operations under way, not every session
+        // name ever seen.
+        locks.retain(|_, l| Arc::strong_count(l) > 1);
+        locks.entry(key.to_owned()).or_default().clone()
+    }
+
+    /// How many keys have a lock now.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        lock(&self.0).len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn keyed_locks_serialise_one_key_and_forget_idle_ones() {
+        let locks = KeyedLocks::default();
+        let a = locks.get("a");
+        let held = a.lock().await;
+        // Another caller of the same key gets the same lock, which is taken.
+        assert!(locks.get("a").try_lock().is_err());
+        assert!(locks.get("b").try_lock().is_ok());
+        for n in 0..1000 {
+            let _ = locks.get(&format!("s{n}"));
+        }
+        // Only the held key is left (plus the one just asked for).
+        assert!(locks.len() <= 2, "{}", locks.len());
+        drop(held);
+        drop(a);
+        assert!(locks.get("a").try_lock().is_ok());
+        assert_eq!(locks.len(), 1);
     }
 }

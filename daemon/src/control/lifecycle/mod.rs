@@ -1,6 +1,8 @@
 //! Session lifecycle on a profile: start, resume, suspend, terminate and dissociate, with the
 //! local side (forward + nxproxy) brought up and torn down around the server commands.
 
+mod start;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -11,15 +13,14 @@ use super::activity::Activity;
 use super::connection::Connector;
 use super::error::Error;
 use super::events::{Events, ProfileEvent};
-use super::exec::{COMMAND_TIMEOUT, run, run_input, run_status};
+use super::exec::{COMMAND_TIMEOUT, run, run_input};
 use super::listing::Listings;
 use super::local::{LocalSession, LocalSpec};
 use super::plan::{Features, ResumePlan, StartPlan};
 use super::server::ServerQueries;
 use super::shares::Shares;
 use super::sound::SoundRelays;
-use super::start_agent::run_start_agent;
-use super::sync::{SharedName, lock};
+use super::sync::{KeyedLocks, SharedName, lock};
 use super::table::Expect;
 use super::window_title;
 use crate::x2go::command::RemoteCommand;
@@ -27,7 +28,7 @@ use crate::x2go::keyboard::SessionKeyboard;
 use crate::x2go::list::{SessionStatus, XCookie};
 use crate::x2go::session_options::{SessionCommand, SessionType};
 use crate::x2go::sound::SoundSystem;
-use crate::x2go::start::{AgentState, parse_agent_state, parse_resume, parse_start_agent};
+use crate::x2go::start::{AgentState, parse_agent_state, parse_resume};
 use crate::x2go::validate::{Display, SessionKind, SessionName, Username};
 
 /// x2gostartagent runs some fifteen small Perl programs: seconds, not milliseconds.
@@ -51,7 +52,7 @@ pub struct Lifecycle {
     /// How to show again, after a reconnect, each session x2god shows (see `auto_resume`).
     viewing: Mutex<HashMap<String, ResumePlan>>,
     /// One lock per session name: lifecycle operations on one session never overlap.
-    op_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    op_locks: KeyedLocks,
 }
 
 impl Lifecycle {
@@ -75,16 +76,13 @@ impl Lifecycle {
             sound,
             local: Mutex::default(),
             viewing: Mutex::default(),
-            op_locks: Mutex::default(),
+            op_locks: KeyedLocks::default(),
         }
     }
 
     /// The lock that serialises lifecycle operations on session `name`.
     fn op_lock(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
-        lock(&self.op_locks)
-            .entry(name.to_owned())
-            .or_default()
-            .clone()
+        self.op_locks.get(name)
     }
 
     async fn run(&self, cmd: &RemoteCommand, timeout: Duration) -> Result<Vec<u8>, Error> {
@@ -104,131 +102,6 @@ impl Lifecycle {
         lock(&self.local)
             .get(name)
             .is_some_and(LocalSession::is_running)
-    }
-
-    /// Starts a new session and displays it locally; returns its name once it runs.
-    pub async fn start(self: &Arc<Self>, plan: StartPlan) -> Result<String, Error> {
-        let started = self.start_session(plan).await;
-        if let Err(e) = &started {
-            // The error carries the server's stderr (never its stdout: the cookie).
-            warn!(profile = %self.name, error = %e, "Start failed");
-        }
-        started
-    }
-
-    async fn start_session(self: &Arc<Self>, plan: StartPlan) -> Result<String, Error> {
-        let _busy = self.activity.busy();
-        let conn = self.connector.connection()?;
-        let start_agent = RemoteCommand::start_agent(&plan.agent)?;
-        if let Some(probe) = RemoteCommand::command_exists(&plan.agent.command) {
-            let out = run_status(&self.connector, &probe, COMMAND_TIMEOUT).await?;
-            if out != Some(0) {
-                return Err(Error::NotFound(format!(
-                    "command {:?} does not exist on the server",
-                    plan.agent.command.program().unwrap_or_default()
-                )));
-            }
-        }
-        self.listings.table().expect_new();
-        let out = run_start_agent(
-            &self.connector,
-            &self.listings,
-            &self.name,
-            &start_agent,
-            START_TIMEOUT,
-        )
-        .await
-        .map_err(|e| {
-            self.listings.table().start_done();
-            match e {
-                // x2gostartagent exits 8 with "ACCESS DENIED" when the owner declines.
-                Error::Server {
-                    status: Some(8),
-                    stderr,
-                    ..
-                } => Error::DesktopSharingDenied(format!(
-                    "the desktop's owner did not allow sharing it ({})",
-                    stderr.lines().last().unwrap_or_default()
-                )),
-                e => e.at("x2gostartagent"),
-            }
-        })?;
-        let started = parse_start_agent(&String::from_utf8_lossy(&out)).map_err(|e| {
-            self.listings.table().start_done();
-            Error::Protocol {
-                command: "x2gostartagent".into(),
-                reason: e.to_string(),
-            }
-        })?;
-        let name = started.name.clone();
-        let op = self.op_lock(name.as_str());
-        let _op = op.lock().await;
-        info!(profile = %self.name, session = %name.as_str(), display = started.display.number(), "agent started");
-        self.listings.table().expect(name.as_str(), Expect::Running);
-        let result = async {
-            self.attach(
-                &conn,
-                &name,
-                started.cookie(),
-                started.display.number(),
-                started.graphics_port,
-                &plan.local,
-            )
-            .await?;
-            if plan.agent.command.is_shadow() {
-                // A shadow session shows another desktop; it runs no command of its own.
-                return Ok::<(), Error>(());
-            }
-            let run = RemoteCommand::run_command(
-                &started.display,
-                started.agent_pid,
-                &name,
-                started.sound_port,
-                &plan.agent.command,
-                plan.agent.session_type,
-                plan.sound.system,
-            );
-            // The sound port is forwarded before the program runs: it may play at once.
-            let ran = match plan.sound.system {
-                SoundSystem::Pulse => {
-                    let prepared = self.sound.prepare(name.as_str(), &plan.sound).await;
-                    self.sound
-                        .start(name.as_str(), started.sound_port, &prepared)
-                        .await;
-                    run_input(&self.connector, &run, prepared.cookie(), COMMAND_TIMEOUT).await
-                }
-                SoundSystem::None => self.run(&run, COMMAND_TIMEOUT).await,
-            };
-            ran.map_err(|e| e.at("x2goruncommand"))?;
-            self.set_keyboard(&name, started.display.number(), plan.keyboard.as_ref())
-                .await;
-            Ok::<(), Error>(())
-        }
-        .await;
-        if let Err(e) = result {
-            warn!(profile = %self.name, session = %name.as_str(), error = %e, "start failed; cleaning up");
-            self.detach(name.as_str()).await;
-            let _ = self
-                .run(&RemoteCommand::terminate(&name), COMMAND_TIMEOUT)
-                .await;
-            self.listings.table().unexpect(name.as_str());
-            let _ = self.listings.list_now().await;
-            self.listings.table().start_done();
-            return Err(e);
-        }
-        lock(&self.viewing).insert(name.as_str().to_owned(), ResumePlan::after_start(&plan));
-        let listed = self.listings.list_now().await;
-        self.listings.table().start_done();
-        listed?;
-        let folders = plan
-            .features
-            .folders
-            .iter()
-            .map(|p| (p.clone(), false))
-            .collect();
-        self.features_in_background(name.as_str(), &plan.features, &plan.local, folders);
-        self.title_in_background(name.as_str(), plan.title.as_deref(), &plan.local);
-        Ok(name.as_str().to_owned())
     }
 
     /// Sets up the print queue, the MIME box and `folders` of `session` after the call that
@@ -353,11 +226,12 @@ impl Lifecycle {
     }
 
     /// Sets up the sound of a resumed session again: a new cookie uploaded with the (possibly
-    /// new) sound port, and the port forwarded. A failure leaves the session silent, never
+    /// new) sound port, then the port forwarded. A failure leaves the session silent, never
     /// unresumed.
     async fn resume_sound(&self, name: &SessionName, port: u16, plan: &ResumePlan) {
         let prepared = self.sound.prepare(name.as_str(), &plan.sound).await;
-        self.sound.start(name.as_str(), port, &prepared).await;
+        // The new cookie goes up before the port is forwarded: once `Sound` says `pulse`, a
+        // program in the session that connects is let in (with the old cookie it was not).
         let setup = RemoteCommand::sound_setup(name, port);
         if let Err(e) = run_input(&self.connector, &setup, prepared.cookie(), COMMAND_TIMEOUT).await
         {
@@ -367,7 +241,9 @@ impl Lifecycle {
                     format!("cannot set up the session's sound: {e}"),
                 )
                 .await;
+            return;
         }
+        self.sound.start(name.as_str(), port, &prepared).await;
     }
 
     /// Gives the local window of `session` the title `title` once it appears, as python-x2go
