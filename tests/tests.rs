@@ -58,6 +58,8 @@ mod hardening;
 mod applet;
 // Overlapping operations on one account: starts at once, and a soak with another client.
 mod soak;
+// sshproxy_type=http: through tinyproxy open, with basic authentication, refusing CONNECT.
+mod http_proxy;
 // Only the daemon's own uid may call it, on a bus others can reach.
 mod access;
 // A hostile server's huge listings fail clearly, with bounded memory.
