@@ -35,6 +35,12 @@ stop_proxies() {
     for name in "${NAMES[@]}"; do
         if pid="$(recorded_alive "$LAB" "tinyproxy-$name")"; then
             kill -TERM "$pid" 2>/dev/null || true
+            # Gone (or a zombie nobody reaps, whose cmdline is empty) before its port is
+            # picked again.
+            for _ in $(seq 100); do
+                recorded_alive "$LAB" "tinyproxy-$name" >/dev/null || break
+                sleep 0.05
+            done
             log "stopped tinyproxy $name (pid $pid)"
         fi
         rm -f "$LAB/run/pids/tinyproxy-$name"
