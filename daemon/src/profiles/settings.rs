@@ -456,4 +456,22 @@ mod tests {
             assert!(p.target("srv", 22).is_err(), "{bad}");
         }
     }
+
+    #[test]
+    fn the_proxy_kind_is_stored_as_type_only_when_http() {
+        let mut p = ProxySettings::new("proxy");
+        let text = toml::to_string(&p).unwrap();
+        assert!(!text.contains("type"), "{text}");
+        // Files written before the kind existed read as SSH jump hosts.
+        let back: ProxySettings = toml::from_str(&text).unwrap();
+        assert_eq!(back.kind, ProxyKind::Ssh);
+        p.kind = ProxyKind::Http;
+        let text = toml::to_string(&p).unwrap();
+        assert!(text.contains("type = \"http\""), "{text}");
+        assert_eq!(toml::from_str::<ProxySettings>(&text).unwrap(), p);
+        assert!(toml::from_str::<ProxySettings>("host = \"p\"\ntype = \"socks\"\n").is_err());
+        assert_eq!(ProxyKind::parse("HTTP"), Some(ProxyKind::Http));
+        assert_eq!(ProxyKind::parse("ssh").map(ProxyKind::as_str), Some("ssh"));
+        assert_eq!(ProxyKind::parse("socks5"), None);
+    }
 }
