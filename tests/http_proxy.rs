@@ -149,3 +149,28 @@ async fn a_proxy_refusing_connect_names_403() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_password_from_the_keyring() {
+    let Some(lab) = Lab::get() else { return };
+    bounded(async {
+        let d = Daemon::start().await;
+        d.start_keyring();
+        let password = lab.var("HTTP_PROXY_PASSWORD");
+        let extra = Options::new().set("sshproxy_user", lab.var("HTTP_PROXY_USER"));
+        let p = proxied(&d, &lab, "via-keyring", "HTTP_PROXY_AUTH_PORT", extra).await;
+        expect_err(p.connect(Options::new()).await, "AuthFailed");
+        p.proxy()
+            .store_secret("sshproxy_password", &password)
+            .await
+            .unwrap();
+        p.connect(Options::new()).await.unwrap();
+        p.list_sessions().await.unwrap();
+        p.disconnect().await.unwrap();
+        assert!(
+            !d.log_text().contains(&password),
+            "the password is in the log"
+        );
+    })
+    .await;
+}
