@@ -325,8 +325,8 @@ async fn keyring_store_connect_forget() {
 }
 
 /// An x2goclient sessions file as x2goclient (Qt QSettings) writes it: a key login to the
-/// lab, a password login through the lab's jump host, an HTTP-proxy profile x2god cannot
-/// connect, and names with characters that need quoting and escaping.
+/// lab, a password login through the lab's jump host, a key login through the lab's HTTP
+/// proxy (tinyproxy), and names with characters that need quoting and escaping.
 fn x2goclient_file(lab: &Lab) -> String {
     format!(
         r#"[20261125093512871]
@@ -366,10 +366,13 @@ usesshproxy=true
 user={user}
 
 [20261125093700003]
-host=intranet.invalid
+autologin=false
+host=127.0.0.1
+key={key}
 name=Via HTTP
-sshproxyhost=proxy.invalid
-sshproxyport=3128
+sshport={port}
+sshproxyhost=127.0.0.1
+sshproxyport={http_port}
 sshproxytype=HTTP
 usesshproxy=true
 user={user}
@@ -385,6 +388,7 @@ name=Unfinished
         target_port = lab.var("TARGET_PORT"),
         jump = lab.var("JUMP_HOST"),
         jump_port = lab.var("JUMP_PORT"),
+        http_port = lab.var("HTTP_PROXY_PORT"),
     )
 }
 
@@ -455,9 +459,18 @@ async fn x2goclient_sessions_file_is_listed_and_connects() {
         jump.list_sessions().await.unwrap();
         jump.disconnect().await.unwrap();
 
+        // Through the HTTP proxy.
         let http = c.profile("Via HTTP").await.unwrap();
-        let msg = expect_err(http.connect(Options::new()).await, "NotSupported");
-        assert!(msg.contains("HTTP"), "{msg}");
+        let s = http.proxy().get_settings().await.unwrap();
+        assert!(
+            format!("{:?}", &*s["sshproxy_type"]).contains("http"),
+            "{s:?}"
+        );
+        http.connect(Options::new()).await.unwrap();
+        http.list_sessions().await.unwrap();
+        let proxy_port: u16 = lab.var("HTTP_PROXY_PORT").parse().unwrap();
+        assert_eq!(d.tcp_connections_to(proxy_port).len(), 1);
+        http.disconnect().await.unwrap();
 
         // Profiles created by x2god still go to its own file only.
         c.create_profile("own", lab.profile_settings("x2gotest"))

@@ -56,6 +56,8 @@ mod ssh_config;
 mod hardening;
 // The example tray applet, driven through its menu as a panel would.
 mod applet;
+// sshproxy_type=http: through tinyproxy open, with basic authentication, refusing CONNECT.
+mod http_proxy;
 // Only the daemon's own uid may call it, on a bus others can reach.
 mod access;
 // A hostile server's huge listings fail clearly, with bounded memory.

@@ -286,13 +286,19 @@ key_table! {
     POLL_INTERVAL = "poll_interval" => Type::Seconds, SETTINGS, false, Missing,
         "Seconds between listings when the server-side session watcher cannot run (default 2).";
     USE_SSHPROXY = "use_sshproxy" => Type::Boolean, SETTINGS, false, Same,
-        "Reach the server through the jump host `sshproxy_host`.";
+        "Reach the server through `sshproxy_host`: a jump host, or an HTTP proxy with \
+         `sshproxy_type` `http`.";
+    SSHPROXY_TYPE = "sshproxy_type" => Type::String, SETTINGS, false, Missing,
+        "`ssh` (default): `sshproxy_host` is an SSH jump host; `http`: an HTTP proxy asked for a \
+         tunnel with `CONNECT`, with basic authentication when `sshproxy_user` is set \
+         (x2goclient's `sshproxytype=HTTP`).";
     SSHPROXY_HOST = "sshproxy_host" => Type::String, SETTINGS, false, Same,
-        "The jump host, `host` or `host:port`.";
+        "The jump host (or HTTP proxy), `host` or `host:port`.";
     SSHPROXY_PORT = "sshproxy_port" => PORT_NUMBER, SETTINGS, false, Same,
-        "SSH port of the jump host (default 22).";
+        "Port of the jump host or HTTP proxy (default 22).";
     SSHPROXY_USER = "sshproxy_user" => Type::String, SETTINGS, false, Same,
-        "User on the jump host (default: `username`).";
+        "User on the jump host (default: `username`); of an HTTP proxy's basic authentication \
+         (default: none).";
     SSHPROXY_KEY_FILENAME = "sshproxy_key_filename" => Type::Paths, SETTINGS, false, Same,
         "Private key files for the jump host.";
     SSHPROXY_ALLOW_AGENT = "sshproxy_allow_agent" => Type::Boolean, SETTINGS, false, Same,
@@ -312,7 +318,7 @@ key_table! {
     PASSPHRASE = "passphrase" => Type::String, &[Connect], true, Same,
         "Passphrase of an encrypted private key for the server.";
     SSHPROXY_PASSWORD = "sshproxy_password" => Type::String, &[Connect], true, Same,
-        "Login password of the jump host.";
+        "Login password of the jump host, or of `sshproxy_user` at the HTTP proxy.";
     SSHPROXY_PASSPHRASE = "sshproxy_passphrase" => Type::String, &[Connect], true, Same,
         "Passphrase of an encrypted private key for the jump host.";
     CMD = "cmd" => Type::String, SESSION, false, Same,

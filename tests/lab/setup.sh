@@ -679,6 +679,7 @@ bash "$HERE/soak.sh" "$LAB"   # the soak tests' own user (SOAK_USER in lab.env)
 "$HERE/hostkeys.sh" up "$LAB"
 # The hostile sshd (issue 17, output caps): its own script, adds HOSTILE_* to lab.env.
 bash "$HERE/hostile.sh" "$LAB"
+bash "$HERE/tinyproxy.sh" "$LAB"   # HTTP CONNECT proxies (sshproxy_type=http): HTTP_PROXY_* in lab.env
 
 # ---------------------------------------------------------------------------
 # 14. Smoke test the reference way: OpenSSH, key auth, strict host key check.

@@ -139,6 +139,7 @@ done
 # The host key tests' sshds (setup.sh 13d).
 "$HERE/hostkeys.sh" down "$LAB"
 bash "$HERE/hostile.sh" "$LAB" stop
+bash "$HERE/tinyproxy.sh" "$LAB" stop
 
 # ---------------------------------------------------------------------------
 # 3. x2gocleansessions, only when this lab started it (record exists). It

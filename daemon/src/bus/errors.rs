@@ -11,7 +11,9 @@ impl From<ssh::Error> for Wire {
         // hop); the message says which hop.
         let msg = e.to_string();
         match e.innermost() {
-            ssh::Error::AuthFailed { .. } | ssh::Error::KeyFile { .. } => Wire::AuthFailed(msg),
+            ssh::Error::AuthFailed { .. }
+            | ssh::Error::KeyFile { .. }
+            | ssh::Error::HttpProxyAuth { .. } => Wire::AuthFailed(msg),
             ssh::Error::HostKeyUnknown { .. } => Wire::HostKeyUnknown(msg),
             ssh::Error::HostKeyChanged { .. } => Wire::HostKeyChanged(msg),
             ssh::Error::HostKeyRevoked { .. } => Wire::HostKeyRevoked(msg),

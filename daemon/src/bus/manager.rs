@@ -40,7 +40,8 @@ impl Manager {
     /// key with its type in the README, "Keys"): `hostname` (required), `port`, `username`,
     /// `key_filename` (`s` or `as`), `allow_agent`, `look_for_keys`, `force_password_auth`,
     /// `timeout`, `add_to_known_hosts`, `forward_sshagent`, `unique_hostkey_aliases`,
-    /// `use_ssh_config`; jump host: `use_sshproxy`, `sshproxy_host`, `sshproxy_port`, `sshproxy_user`,
+    /// `use_ssh_config`; jump host or HTTP proxy: `use_sshproxy`, `sshproxy_type` (`ssh` or
+    /// `http`), `sshproxy_host`, `sshproxy_port`, `sshproxy_user`,
     /// `sshproxy_key_filename`, `sshproxy_allow_agent`, `sshproxy_look_for_keys`,
     /// `sshproxy_force_password_auth`, `sshproxy_reuse_authinfo`, `sshproxy_tunnel`;
     /// reliability: `keepalive_interval`, `keepalive_count`, `auto_reconnect`, `auto_resume`,

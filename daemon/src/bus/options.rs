@@ -14,7 +14,7 @@ use x2god_proto::Error;
 use x2god_proto::keys::{self, Call, Key};
 use zbus::{OwnedVariant, Variant};
 
-use crate::profiles::{ProfileSettings, ProxySettings};
+use crate::profiles::{ProfileSettings, ProxyKind, ProxySettings};
 use crate::ssh::Secret;
 
 /// An `a{sv}` argument as zbus hands it to a method.
@@ -178,6 +178,12 @@ fn refused(call: Call, key: &str) -> Error {
 fn apply_proxy(p: &mut ProxySettings, key: &Key, v: &Variant<'_>) -> Result<(), Error> {
     let name = key.name;
     match name {
+        keys::SSHPROXY_TYPE => {
+            let t = string(name, v)?;
+            p.kind = ProxyKind::parse(&t).ok_or_else(|| {
+                Error::InvalidArgument(format!("{name} must be \"ssh\" or \"http\", not {t:?}"))
+            })?;
+        }
         keys::SSHPROXY_HOST => {
             // python-x2go: `host:port` overrides `sshproxy_port` (no IPv6 literals there).
             let h = string(name, v)?;
@@ -282,7 +288,8 @@ fn apply_setting(s: &mut ProfileSettings, key: &Key, v: &Variant<'_>) -> Result<
         keys::MIMEBOX_SAVE_TO_FOLDER => {
             s.session.mimebox_save_to_folder = Some(PathBuf::from(string(name, v)?))
         }
-        keys::SSHPROXY_HOST
+        keys::SSHPROXY_TYPE
+        | keys::SSHPROXY_HOST
         | keys::SSHPROXY_PORT
         | keys::SSHPROXY_USER
         | keys::SSHPROXY_KEY_FILENAME
@@ -659,6 +666,7 @@ mod tests {
             ("use_sshproxy", Variant::Bool(true)),
             ("sshproxy_host", str("jump")),
             ("sshproxy_tunnel", str("localhost:1:srv2:22")),
+            ("sshproxy_type", str("HTTP")),
             ("timeout", Variant::F64(7.5)),
             ("geometry", str("800x600")),
             ("dpi", Variant::U32(120)),
@@ -706,6 +714,30 @@ mod tests {
         assert!(matches!(e, Err(Error::InvalidArgument(m)) if m.contains("sshproxy_tunnel")));
         let e = apply_settings(&mut s, &dict(vec![("pkey", str("x"))]));
         assert!(matches!(e, Err(Error::NotSupported(_))));
+    }
+
+    #[test]
+    fn the_proxy_type_is_ssh_or_http() {
+        let str = |v: &'static str| Variant::Str(Str::from(v));
+        let mut s = ProfileSettings::new("srv");
+        let d = dict(vec![
+            ("use_sshproxy", Variant::Bool(true)),
+            ("sshproxy_host", str("proxy:3128")),
+            ("sshproxy_type", str("http")),
+        ]);
+        apply_settings(&mut s, &d).unwrap();
+        let p = s.sshproxy.clone().unwrap();
+        assert_eq!(
+            (p.kind, p.host.as_str(), p.port),
+            (ProxyKind::Http, "proxy", 3128)
+        );
+        let e = apply_settings(&mut s, &dict(vec![("sshproxy_type", str("socks5"))]));
+        assert!(
+            matches!(e, Err(Error::InvalidArgument(ref m)) if m.contains("sshproxy_type") && m.contains("socks5")),
+            "{e:?}"
+        );
+        apply_settings(&mut s, &dict(vec![("sshproxy_type", str("ssh"))])).unwrap();
+        assert_eq!(s.sshproxy.unwrap().kind, ProxyKind::Ssh);
     }
 
     #[test]
@@ -779,10 +811,11 @@ mod tests {
     fn get_settings_uses_the_keys_and_types_of_the_table() {
         let mut s = ProfileSettings::new("h");
         let mut d: Vec<(&str, Variant<'static>)> = keys::accepted(Call::CreateProfile)
-            .filter(|k| k.name != keys::SSHPROXY_TUNNEL)
+            .filter(|k| k.name != keys::SSHPROXY_TUNNEL && k.name != keys::SSHPROXY_TYPE)
             .map(|k| (k.name, sample(k.ty)))
             .collect();
         d.push((keys::SSHPROXY_TUNNEL, Variant::from("localhost:1:srv2:22")));
+        d.push((keys::SSHPROXY_TYPE, Variant::from("http")));
         apply_settings(&mut s, &dict(d)).unwrap();
         let got = crate::bus::settings_dict::settings_dict(&s);
         for k in keys::accepted(Call::CreateProfile) {

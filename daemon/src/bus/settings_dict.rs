@@ -56,6 +56,7 @@ pub fn settings_dict(s: &ProfileSettings) -> HashMap<String, OwnedVariant> {
         put(&mut d, keys::USE_SSH_CONFIG, u);
     }
     if let Some(p) = &s.sshproxy {
+        put(&mut d, keys::SSHPROXY_TYPE, p.kind.as_str());
         put(&mut d, keys::SSHPROXY_HOST, p.host.as_str());
         put(&mut d, keys::SSHPROXY_PORT, p.port);
         if let Some(u) = &p.user {

@@ -507,6 +507,10 @@ async fn bad_call_options_are_refused_without_a_connection() {
     .await;
 }
 
+/// A profile x2god cannot connect: direct RDP.
+const X2GOCLIENT_RDP: &str =
+    "[20240101120002]\nname=windows\nhost=win.example.org\ncommand=RDP\ndirectrdp=true\n";
+
 const X2GOCLIENT: &str = "[20240101120000]\nname=imported\nhost=srv.example.org\nsshport=2222\nuser=bob\n\n[20240101120001]\nname=proxied\nhost=srv2\nusesshproxy=true\nsshproxytype=HTTP\nsshproxyhost=proxy\nsshproxyport=3128\n";
 
 #[tokio::test]
@@ -530,13 +534,27 @@ async fn x2goclient_profiles_are_offered_read_only() {
 }
 
 #[tokio::test]
-async fn an_x2goclient_profile_x2god_cannot_connect_says_why() {
+async fn an_x2goclient_profile_with_an_http_proxy_is_offered_with_it() {
     bounded(async {
         let f = Fixture::new(Some(X2GOCLIENT)).await;
         let path = f.manager().await.get_profile("proxied").await.unwrap();
+        let got = f.profile(&path).await.get_settings().await.unwrap();
+        let text = |k: &str| String::try_from(got[k].clone()).unwrap();
+        assert_eq!(text("sshproxy_type"), "http");
+        assert_eq!(text("sshproxy_host"), "proxy");
+        assert_eq!(u16::try_from(got["sshproxy_port"].clone()).unwrap(), 3128);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_x2goclient_profile_x2god_cannot_connect_says_why() {
+    bounded(async {
+        let f = Fixture::new(Some(X2GOCLIENT_RDP)).await;
+        let path = f.manager().await.get_profile("windows").await.unwrap();
         let (k, msg) = kind(f.profile(&path).await.connect(HashMap::new()).await);
         assert_eq!(k, "NotSupported");
-        assert!(msg.contains("proxied"), "{msg}");
+        assert!(msg.contains("windows"), "{msg}");
     })
     .await;
 }

@@ -6,7 +6,7 @@ mod store;
 pub mod x2goclient;
 
 pub use settings::{
-    MAX_SECONDS, ProfileSettings, ProxySettings, SessionSettings, duration_setting,
+    MAX_SECONDS, ProfileSettings, ProxyKind, ProxySettings, SessionSettings, duration_setting,
     validate_profile_name,
 };
 pub use store::{ProfileStore, StoreError};

@@ -75,18 +75,61 @@ pub struct ProfileSettings {
     pub session: SessionSettings,
 }
 
-/// An SSH jump host, named after python-x2go's `sshproxy_*` parameters. The connection to the
-/// X2Go server runs inside a `direct-tcpip` channel of an authenticated connection to this
-/// host; no local port is opened.
+/// What kind of proxy [`ProxySettings`] names (`sshproxy_type`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProxyKind {
+    /// An SSH jump host (python-x2go's only kind).
+    #[default]
+    Ssh,
+    /// An HTTP proxy asked for a tunnel with `CONNECT` (x2goclient's `sshproxytype=HTTP`).
+    Http,
+}
+
+impl ProxyKind {
+    /// The value of `sshproxy_type`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProxyKind::Ssh => "ssh",
+            ProxyKind::Http => "http",
+        }
+    }
+
+    /// The kind named `s` (`ssh` or `http`, in any case).
+    pub fn parse(s: &str) -> Option<ProxyKind> {
+        if s.eq_ignore_ascii_case("ssh") {
+            Some(ProxyKind::Ssh)
+        } else if s.eq_ignore_ascii_case("http") {
+            Some(ProxyKind::Http)
+        } else {
+            None
+        }
+    }
+
+    fn is_ssh(&self) -> bool {
+        *self == ProxyKind::Ssh
+    }
+}
+
+/// The proxy the server is reached through, named after python-x2go's `sshproxy_*`
+/// parameters. An SSH jump host (the default): the connection to the X2Go server runs inside
+/// a `direct-tcpip` channel of an authenticated connection to this host. An HTTP proxy
+/// (`kind` [`ProxyKind::Http`]): the connection runs through its `CONNECT` tunnel, with
+/// `user` and the proxy password for its basic authentication; the key and agent settings do
+/// not apply. Either way no local port is opened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProxySettings {
-    /// Jump host name or address.
+    /// Which kind of proxy `host` is (`sshproxy_type`).
+    #[serde(default, rename = "type", skip_serializing_if = "ProxyKind::is_ssh")]
+    pub kind: ProxyKind,
+    /// Jump host (or HTTP proxy) name or address.
     pub host: String,
     /// Its SSH port.
     #[serde(default = "default_port")]
     pub port: u16,
-    /// Remote user on the jump host; the profile's user when unset.
+    /// Remote user on the jump host; the profile's user when unset. For an HTTP proxy, the
+    /// user of its basic authentication; none when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// Private key files for the jump host.
@@ -116,6 +159,7 @@ impl ProxySettings {
     /// A jump host at `host` with every other value at its default.
     pub fn new(host: impl Into<String>) -> ProxySettings {
         ProxySettings {
+            kind: ProxyKind::Ssh,
             host: host.into(),
             port: default_port(),
             user: None,
@@ -411,5 +455,23 @@ mod tests {
             p.tunnel = Some(bad.into());
             assert!(p.target("srv", 22).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_proxy_kind_is_stored_as_type_only_when_http() {
+        let mut p = ProxySettings::new("proxy");
+        let text = toml::to_string(&p).unwrap();
+        assert!(!text.contains("type"), "{text}");
+        // Files written before the kind existed read as SSH jump hosts.
+        let back: ProxySettings = toml::from_str(&text).unwrap();
+        assert_eq!(back.kind, ProxyKind::Ssh);
+        p.kind = ProxyKind::Http;
+        let text = toml::to_string(&p).unwrap();
+        assert!(text.contains("type = \"http\""), "{text}");
+        assert_eq!(toml::from_str::<ProxySettings>(&text).unwrap(), p);
+        assert!(toml::from_str::<ProxySettings>("host = \"p\"\ntype = \"socks\"\n").is_err());
+        assert_eq!(ProxyKind::parse("HTTP"), Some(ProxyKind::Http));
+        assert_eq!(ProxyKind::parse("ssh").map(ProxyKind::as_str), Some("ssh"));
+        assert_eq!(ProxyKind::parse("socks5"), None);
     }
 }

@@ -14,7 +14,8 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::qt_ini::{Value, decode_value, read_sections};
-use super::settings::{ProfileSettings, ProxySettings, SessionSettings};
+use super::settings::{ProfileSettings, SessionSettings};
+use proxy::map_proxy;
 
 /// Where x2goclient, PyHoca-GUI and python-x2go keep a user's session profiles.
 pub fn default_path(home: &Path) -> PathBuf {
@@ -381,17 +382,9 @@ fn map_profile(id: &str, entries: &[(String, Value)]) -> Result<ImportedProfile,
 
     let mut ignored: HashSet<&str> = HashSet::new();
     if f.flag("usesshproxy", false) {
-        // x2goclient treats every type but HTTP as SSH.
-        if f.text("sshproxytype")
-            .is_some_and(|t| t.eq_ignore_ascii_case("HTTP"))
-        {
-            unsupported
-                .push("an HTTP proxy (sshproxytype=HTTP); x2god only uses SSH jump hosts".into());
-        } else {
-            match map_proxy(&mut f) {
-                Ok(p) => s.sshproxy = Some(p),
-                Err(e) => unsupported.push(e),
-            }
+        match map_proxy(&mut f, s.username.as_deref()) {
+            Ok(p) => s.sshproxy = Some(p),
+            Err(e) => unsupported.push(e),
         }
         if f.flag("sshproxykrblogin", false) {
             ignored.insert("sshproxykrblogin");
@@ -486,66 +479,6 @@ fn map_features(f: &mut Fields<'_>, ss: &mut SessionSettings) {
         } else {
             "OPEN".into()
         });
-    }
-}
-
-fn map_proxy(f: &mut Fields<'_>) -> Result<ProxySettings, String> {
-    let hosts = f.get("sshproxyhost").map(Value::items).unwrap_or_default();
-    let Some(first) = hosts.first() else {
-        return Err("usesshproxy is on but sshproxyhost is empty".into());
-    };
-    if hosts.len() > 1 {
-        f.notes.push(format!(
-            "sshproxyhost lists {} hosts; using the first, {first}",
-            hosts.len()
-        ));
-    }
-    let mut p = ProxySettings::new("");
-    if let Some(port) = f.port("sshproxyport")? {
-        p.port = port;
-    }
-    // x2goclient and python-x2go both accept `host:port` here, the port overriding
-    // sshproxyport; a bracketed or bare IPv6 address is kept whole (both would break it).
-    let (host, port) = split_host_port(first);
-    if let Some(port) = port {
-        p.port = port
-            .parse()
-            .ok()
-            .filter(|n| *n != 0)
-            .ok_or_else(|| format!("sshproxyhost has {port:?} where a port belongs"))?;
-    }
-    p.host = host.to_owned();
-    p.user = if f.flag("sshproxysameuser", false) {
-        None
-    } else {
-        f.non_empty("sshproxyuser")
-    };
-    p.key_filename = f
-        .non_empty("sshproxykeyfile")
-        .map(PathBuf::from)
-        .into_iter()
-        .collect();
-    let autologin = f.flag("sshproxyautologin", true);
-    p.allow_agent = autologin;
-    p.look_for_keys = autologin;
-    p.reuse_authinfo = f.flag("sshproxysamepass", false);
-    // Written by python-x2go 0.2.1; later versions write `DEPRECATED…` there.
-    p.tunnel = f
-        .non_empty("sshproxytunnel")
-        .filter(|t| !t.starts_with("DEPRECATED"));
-    Ok(p)
-}
-
-/// Splits `host:port`, `[v6]:port` and `[v6]`; a bare IPv6 address has no port.
-fn split_host_port(s: &str) -> (&str, Option<&str>) {
-    if let Some(rest) = s.strip_prefix('[')
-        && let Some((host, after)) = rest.split_once(']')
-    {
-        return (host, after.strip_prefix(':'));
-    }
-    match s.split_once(':') {
-        Some((host, port)) if !port.contains(':') => (host, Some(port)),
-        _ => (s, None),
     }
 }
 
@@ -695,10 +628,13 @@ fn map_keyboard(f: &mut Fields<'_>, ss: &mut SessionSettings) {
     ss.kbvariant = variant.or_else(|| f.non_empty("variant"));
 }
 
+mod proxy;
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::profiles::qt_ini::unescape_key;
+    use crate::profiles::settings::{ProxyKind, ProxySettings};
     use proptest::prelude::*;
 
     const SAMPLE: &str = include_str!("testdata/x2goclient-sessions");
@@ -913,18 +849,44 @@ mod tests {
     }
 
     #[test]
-    fn sample_http_proxy_is_unsupported() {
+    fn sample_http_proxy_is_imported_as_one() {
         let import = parse(SAMPLE);
         let p = profile(&import, "20231014120000002");
         // x2goclient shows names trimmed; the quotes only protected the blanks.
         assert_eq!(p.name, "Leading spaces");
-        assert!(
-            p.unsupported.as_deref().is_some_and(|u| u.contains("HTTP")),
-            "{p:?}"
-        );
-        assert_eq!(p.settings.sshproxy, None);
+        assert_eq!(p.unsupported, None);
+        let mut want = ProxySettings::new("proxy.example.org");
+        want.kind = ProxyKind::Http;
+        want.port = 3128;
+        want.user = Some("dave".into());
+        assert_eq!(p.settings.sshproxy, Some(want));
         assert_eq!(p.settings.hostname, "behind-proxy.example.org");
         assert_eq!(p.settings.session.cmd.as_deref(), Some("MATE"));
+    }
+
+    #[test]
+    fn an_http_proxy_takes_the_servers_user_when_told_and_no_keys() {
+        let p = &parse(
+            "[x]\nhost=h\nuser=erin\nusesshproxy=true\nsshproxytype=http\n\
+             sshproxyhost=p:8080\nsshproxysameuser=true\nsshproxysamepass=true\n\
+             sshproxykeyfile=~/.ssh/k\n",
+        )
+        .profiles[0];
+        let proxy = p.settings.sshproxy.as_ref().unwrap();
+        assert_eq!(
+            (proxy.kind, proxy.host.as_str(), proxy.port),
+            (ProxyKind::Http, "p", 8080)
+        );
+        assert_eq!(proxy.user.as_deref(), Some("erin"));
+        assert!(proxy.reuse_authinfo);
+        assert!(proxy.key_filename.is_empty() && !proxy.allow_agent);
+        // Without a user, none at the proxy; other types stay SSH jump hosts.
+        let p = &parse("[x]\nhost=h\nusesshproxy=true\nsshproxytype=HTTP\nsshproxyhost=p\n")
+            .profiles[0];
+        assert_eq!(p.settings.sshproxy.as_ref().unwrap().user, None);
+        let p = &parse("[x]\nhost=h\nusesshproxy=true\nsshproxytype=SOCKS\nsshproxyhost=p\n")
+            .profiles[0];
+        assert_eq!(p.settings.sshproxy.as_ref().unwrap().kind, ProxyKind::Ssh);
     }
 
     #[test]

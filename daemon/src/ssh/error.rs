@@ -189,6 +189,30 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    /// The HTTP proxy wants credentials and none were given, or refused the ones given (it
+    /// answered 407, or 401 as tinyproxy does for a wrong password).
+    #[error("HTTP proxy {host} port {port} {reason}")]
+    HttpProxyAuth {
+        /// The proxy as configured.
+        host: String,
+        /// Its port.
+        port: u16,
+        /// What it refused, with its status line; never the password.
+        reason: String,
+    },
+
+    /// The HTTP proxy could not be reached, or did not open the tunnel (`CONNECT` refused,
+    /// another status, a malformed or overlong answer).
+    #[error("HTTP proxy {host} port {port}: {reason}")]
+    HttpProxy {
+        /// The proxy as configured.
+        host: String,
+        /// Its port.
+        port: u16,
+        /// What went wrong, with the proxy's status line when it answered.
+        reason: String,
+    },
+
     /// A command sent more output than x2god accepts: a hostile or broken server must not
     /// make the daemon buffer without bound. The command was ended.
     #[error("the server sent more than {limit} bytes of {what} for {command:?}; refused")]

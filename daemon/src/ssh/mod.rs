@@ -10,7 +10,8 @@
 //! ([`Connection::forward_remote`]), whose connections the embedded SFTP server of [`serve_sftp`]
 //! can answer within a [`Jail`]. It is built on russh; it never runs the `ssh` binary.
 //!
-//! A connection may run through a jump host ([`ConnectParams::proxy`], like `ssh -J`) and may
+//! A connection may run through a jump host ([`ConnectParams::proxy`], like `ssh -J`) or an
+//! HTTP proxy's `CONNECT` tunnel ([`ConnectParams::http_proxy`]), and may
 //! forward the local SSH agent ([`ConnectParams::forward_agent`], like `ssh -A`). Missing
 //! passwords, passphrases, one-time codes and the trust in unknown host keys can be asked of a
 //! person through a [`Prompter`].
@@ -37,7 +38,9 @@ mod secret;
 mod share;
 
 pub use auth::AuthParams;
-pub use connection::{ConnectParams, Connection, ExecOutput, MAX_STDERR, MAX_STDOUT, ProxyParams};
+pub use connection::{
+    ConnectParams, Connection, ExecOutput, HttpProxyParams, MAX_STDERR, MAX_STDOUT, ProxyParams,
+};
 pub use error::Error;
 pub use forward::LocalForward;
 pub use framing::LineFramer;

@@ -224,3 +224,50 @@ impl crate::ssh::Prompter for Nobody {
         Box::pin(async { Err(PromptError::Unavailable("nobody".into())) })
     }
 }
+
+#[test]
+fn an_http_proxy_carries_its_user_and_the_proxy_password_only() {
+    use crate::profiles::ProxyKind;
+    use crate::ssh::Secret;
+    let f = Fixture::new("Host srv\n  ProxyJump filejump\n", "");
+    let mut s = settings("srv");
+    let mut proxy = ProxySettings::new("proxy.lan");
+    proxy.kind = ProxyKind::Http;
+    proxy.port = 3128;
+    proxy.user = Some("pxuser".into());
+    proxy.key_filename = vec!["/jump-key".into()];
+    s.sshproxy = Some(proxy);
+    let mut req = ConnectRequest::new(s.clone());
+    req.password = Some(Secret::new("server-pw".into()));
+    req.proxy_password = Some(Secret::new("proxy-pw".into()));
+    let p = f.source.connect_params(req).unwrap();
+    // No jump host, neither the profile's nor the files' ProxyJump.
+    assert!(p.proxy.is_none());
+    assert_eq!((p.host.as_str(), p.port), ("srv", 22));
+    let http = p.http_proxy.as_ref().unwrap();
+    assert_eq!((http.host.as_str(), http.port), ("proxy.lan", 3128));
+    assert_eq!(http.user.as_deref(), Some("pxuser"));
+    assert_eq!(http.password.as_ref().map(Secret::expose), Some("proxy-pw"));
+    assert!(
+        account_of(&p).ends_with(" via http [proxy.lan]:3128"),
+        "{}",
+        account_of(&p)
+    );
+
+    // No user: no credentials; the server's password is the proxy's only when reused.
+    let proxy = s.sshproxy.as_mut().unwrap();
+    proxy.user = None;
+    let mut req = ConnectRequest::new(s.clone());
+    req.password = Some(Secret::new("server-pw".into()));
+    let http = f.source.connect_params(req).unwrap().http_proxy.unwrap();
+    assert_eq!((http.user, http.password.is_none()), (None, true));
+    s.sshproxy.as_mut().unwrap().reuse_authinfo = true;
+    let mut req = ConnectRequest::new(s);
+    req.password = Some(Secret::new("server-pw".into()));
+    let http = f.source.connect_params(req).unwrap().http_proxy.unwrap();
+    assert_eq!(http.user.as_deref(), Some("puser"));
+    assert_eq!(
+        http.password.as_ref().map(Secret::expose),
+        Some("server-pw")
+    );
+}

@@ -13,9 +13,11 @@ use super::super::keyring;
 use super::super::sync::SharedName;
 use super::ssh_config;
 use crate::config::{Paths, local_username};
-use crate::profiles::{ProfileSettings, duration_setting};
+use crate::profiles::{ProfileSettings, ProxyKind, ProxySettings, duration_setting};
 use crate::ssh::config::HostConfig;
-use crate::ssh::{self, AuthParams, ConnectParams, HostKeyPolicy, PromptHandle, Secret};
+use crate::ssh::{
+    self, AuthParams, ConnectParams, HostKeyPolicy, HttpProxyParams, PromptHandle, Secret,
+};
 use crate::x2go::validate::Username;
 
 /// Default for the `timeout` setting: TCP connect, handshake and authentication.
@@ -143,12 +145,18 @@ impl ParamsSource {
             .and_then(|c| c.proxy_jump.as_deref())
             .unwrap_or_default();
         // Through a jump host the target is reached at the tunnel's remote address.
+        let mut http_proxy = None;
         let (target_host, target_port, proxy) = match &s.sshproxy {
             None if !jumps.is_empty() => {
                 let chain = self.jump_chain(jumps, &req, &auth)?;
                 (host, port, chain)
             }
             None => (host, port, None),
+            Some(p) if p.kind == ProxyKind::Http => {
+                let (th, tp) = p.target(&host, port).map_err(Error::InvalidArgument)?;
+                http_proxy = Some(http_proxy_params(p, &req, &username)?);
+                (validate_hostname(&th)?, tp, None)
+            }
             Some(p) => {
                 let (th, tp) = p.target(&host, port).map_err(Error::InvalidArgument)?;
                 let th = validate_hostname(&th)?;
@@ -217,6 +225,7 @@ impl ParamsSource {
                 None => cfg.and_then(ssh_config::keepalive_max).unwrap_or(3),
             },
             proxy,
+            http_proxy,
             host_key_name: if s.unique_hostkey_aliases {
                 Some(self.host_key_alias())
             } else {
@@ -310,7 +319,35 @@ pub(crate) fn account_of(params: &ConnectParams) -> String {
             proxy.auth.username, proxy.host, proxy.port
         ));
     }
+    // The proxy resolves the names: behind another one, a name may mean another machine.
+    if let Some(http) = &params.http_proxy {
+        account.push_str(&format!(" via http [{}]:{}", http.host, http.port));
+    }
     account
+}
+
+/// The HTTP proxy of `p`: `sshproxy_user` for its basic authentication (the profile's user
+/// with `sshproxy_reuse_authinfo`), with the proxy password given, or the profile's own with
+/// `sshproxy_reuse_authinfo`.
+fn http_proxy_params(
+    p: &ProxySettings,
+    req: &ConnectRequest,
+    username: &str,
+) -> Result<HttpProxyParams, Error> {
+    let reuse = p.reuse_authinfo;
+    Ok(HttpProxyParams {
+        host: validate_hostname(&p.host)?,
+        port: p.port,
+        user: p
+            .user
+            .clone()
+            .or_else(|| reuse.then(|| username.to_owned())),
+        password: req
+            .proxy_password
+            .clone()
+            .or_else(|| reuse.then(|| req.password.clone()).flatten()),
+        prompter: req.prompter.clone(),
+    })
 }
 
 /// The connect timeout of `s`, checked.

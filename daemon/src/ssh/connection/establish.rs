@@ -7,17 +7,19 @@ use std::time::Duration;
 
 use russh::Channel;
 use russh::client::{self, Msg};
-use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::time::sleep;
 
 use crate::ssh::auth;
 use crate::ssh::error::Error;
 use crate::ssh::prompt::{Asker, PauseClock};
+use crate::ssh::secret::Secret;
 
 use super::handle::Connection;
 use super::handshake::{Handshake, HopSpec, handshake_on};
+use super::http_proxy;
 use super::params::ProxyParams;
+use super::tcp::tcp_connect;
 
 /// Handshakes in flight to one server at once: below OpenSSH's default `MaxStartups` of 10.
 const HANDSHAKES_PER_SERVER: usize = 8;
@@ -49,41 +51,6 @@ fn dropped_early(e: &Error) -> bool {
         Error::Disconnected => true,
         _ => false,
     }
-}
-
-/// A TCP connection to the first reachable address of `host`.
-async fn tcp_connect(host: &str, port: u16) -> Result<(TcpStream, SocketAddr), Error> {
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|source| Error::Resolve {
-            host: host.to_owned(),
-            source,
-        })?
-        .collect();
-    let mut last_err = std::io::Error::new(
-        std::io::ErrorKind::NotFound,
-        "the name resolved to no address",
-    );
-    for addr in addrs {
-        match TcpStream::connect(addr).await {
-            Ok(stream) => {
-                // Commands are small request/response exchanges: do not let Nagle delay them.
-                if let Err(e) = stream.set_nodelay(true) {
-                    tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-                }
-                return Ok((stream, addr));
-            }
-            Err(e) => {
-                tracing::debug!(%addr, error = %e, "TCP connect failed");
-                last_err = e;
-            }
-        }
-    }
-    Err(Error::Connect {
-        host: host.to_owned(),
-        port,
-        source: last_err,
-    })
 }
 
 /// A `direct-tcpip` channel from the jump host to `host`:`port`, to run the server's
@@ -133,16 +100,27 @@ pub(super) async fn establish(
     let gate = handshake_gate(spec.host, spec.port);
     let _permit = gate.acquire().await.map_err(|_| Error::Disconnected)?;
     let mut attempt = 0;
+    // A proxy password a person gave, for the retries.
+    let mut asked: Option<Secret> = None;
     loop {
         attempt += 1;
-        let hs = match via {
-            None => match tcp_connect(spec.host, spec.port).await {
+        let hs = match (via, spec.http_proxy) {
+            (None, None) => match tcp_connect(spec.host, spec.port).await {
                 Ok((stream, peer)) => handshake_on(stream, peer, spec, config, clock).await,
                 Err(e) => Err(e),
             },
-            Some((jump, proxy)) => match tunnel(jump, proxy, spec.host, spec.port).await {
+            (None, Some(proxy)) => {
+                match http_proxy::open(proxy, spec.host, spec.port, clock, &mut asked).await {
+                    Ok((stream, proxy_addr)) => {
+                        let peer = tunnelled_peer(spec.host, spec.port, proxy_addr);
+                        handshake_on(stream, peer, spec, config, clock).await
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            (Some((jump, proxy)), _) => match tunnel(jump, proxy, spec.host, spec.port).await {
                 Ok(channel) => {
-                    let peer = tunnelled_peer(spec.host, spec.port, jump);
+                    let peer = tunnelled_peer(spec.host, spec.port, jump.inner.peer_addr);
                     handshake_on(channel.into_stream(), peer, spec, config, clock).await
                 }
                 Err(e) => Err(e),
@@ -167,12 +145,13 @@ pub(super) async fn establish(
     }
 }
 
-/// The address reported for a server reached through a jump host: its own when `host` is an
-/// IP address, else the jump host's (only the jump host knows what the name resolved to).
-fn tunnelled_peer(host: &str, port: u16, jump: &Connection) -> SocketAddr {
+/// The address reported for a server reached through a jump host or an HTTP proxy (at
+/// `via`): its own when `host` is an IP address, else the one in between's (only it knows
+/// what the name resolved to).
+fn tunnelled_peer(host: &str, port: u16, via: SocketAddr) -> SocketAddr {
     let literal = host.trim_start_matches('[').trim_end_matches(']');
     match literal.parse::<IpAddr>() {
         Ok(ip) => SocketAddr::new(ip, port),
-        Err(_) => jump.inner.peer_addr,
+        Err(_) => via,
     }
 }

@@ -17,6 +17,7 @@ use crate::ssh::host_key_info::HostKeyInfo;
 use crate::ssh::host_keys::HostKeyPolicy;
 use crate::ssh::prompt::{self, Asker, Hop, PauseClock};
 
+use super::params::HttpProxyParams;
 use super::routes::ForwardRoutes;
 
 use super::agent::{AgentRelay, relay_agent};
@@ -195,6 +196,9 @@ pub(super) struct HopSpec<'a> {
     pub(super) policy: &'a HostKeyPolicy,
     pub(super) hop: Hop,
     pub(super) forward_agent: Option<&'a Path>,
+    /// The HTTP proxy to reach this hop through; used only for a hop connected over TCP (the
+    /// first one).
+    pub(super) http_proxy: Option<&'a HttpProxyParams>,
 }
 
 /// The key exchange on `stream`, with the host key checked (and a person asked, if the

@@ -3,8 +3,9 @@
 //!
 //! This module connects: it puts the hops of a connect together, the jump host first, within
 //! the connect's time limit ([`Connection::connect`], [`Connection::probe_host_key_for`]).
-//! The pieces are in its children: `params` (what to connect to), `establish` (one hop: TCP or
-//! a tunnel through the jump host, retries, authentication), `handshake` (the key exchange and
+//! The pieces are in its children: `params` (what to connect to), `establish` (one hop: TCP,
+//! a tunnel through an HTTP proxy (`http_proxy`) or through the jump host, retries,
+//! authentication), `tcp` (the first hop's TCP connection), `handshake` (the key exchange and
 //! russh's callbacks), `agent` (forwarded agent connections), `handle` (the connection and
 //! its state) and `exec` (running a command on a channel).
 //!
@@ -17,8 +18,10 @@ mod establish;
 mod exec;
 mod handle;
 mod handshake;
+mod http_proxy;
 mod params;
 mod routes;
+mod tcp;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -42,7 +45,7 @@ pub use exec::{ExecOutput, MAX_STDERR, MAX_STDOUT};
 pub(super) use exec::{command_summary, signal_text};
 pub use handle::Connection;
 pub(super) use handle::Inner;
-pub use params::{ConnectParams, ProxyParams};
+pub use params::{ConnectParams, HttpProxyParams, ProxyParams};
 
 /// A watch that turns `true` once either `a` or `b` does (or its sender is gone). The task
 /// behind it ends then, or when nobody holds the returned receiver any more.
@@ -88,6 +91,11 @@ fn target_spec(params: &ConnectParams) -> Result<HopSpec<'_>, Error> {
         policy: &params.host_keys,
         hop: Hop::Target,
         forward_agent: params.forward_agent.as_deref(),
+        // With jump hosts, the first of them is the one reached through the HTTP proxy.
+        http_proxy: params
+            .http_proxy
+            .as_ref()
+            .filter(|_| params.proxy.is_none()),
     })
 }
 
@@ -117,7 +125,8 @@ impl Connection {
     pub async fn connect(params: ConnectParams) -> Result<Connection, Error> {
         let spec = target_spec(&params)?;
         tracing::info!(host = %params.host, port = params.port, user = %params.auth.username,
-            jump_host = params.proxy.as_ref().map(|p| p.host.as_str()), "connecting");
+            jump_host = params.proxy.as_ref().map(|p| p.host.as_str()),
+            http_proxy = params.http_proxy.as_ref().map(|p| p.host.as_str()), "connecting");
         let config = client_config(&params);
         let clock = PauseClock::new();
         let deadline = Instant::now() + params.timeout;
@@ -163,16 +172,26 @@ impl Connection {
     ) -> Result<Option<Connection>, Error> {
         match params.proxy.as_deref() {
             Some(proxy) => Ok(Some(
-                Self::connect_jump(proxy, config, clock, deadline, params.timeout).await?,
+                Self::connect_jump(
+                    proxy,
+                    params.http_proxy.as_ref(),
+                    config,
+                    clock,
+                    deadline,
+                    params.timeout,
+                )
+                .await?,
             )),
             None => Ok(None),
         }
     }
 
-    /// Connects and authenticates the jump host, through the hops before it first; every
-    /// error is [`Error::Proxy`] naming the hop it happened on.
+    /// Connects and authenticates the jump host, through the hops before it first (the first
+    /// of them through `http`, if set); every error is [`Error::Proxy`] naming the hop it
+    /// happened on.
     fn connect_jump<'a>(
         proxy: &'a ProxyParams,
+        http: Option<&'a HttpProxyParams>,
         config: &'a Arc<client::Config>,
         clock: &'a PauseClock,
         deadline: Instant,
@@ -180,7 +199,9 @@ impl Connection {
     ) -> Pin<Box<dyn Future<Output = Result<Connection, Error>> + Send + 'a>> {
         Box::pin(async move {
             let before = match proxy.via.as_deref() {
-                Some(via) => Some(Self::connect_jump(via, config, clock, deadline, limit).await?),
+                Some(via) => {
+                    Some(Self::connect_jump(via, http, config, clock, deadline, limit).await?)
+                }
                 None => None,
             };
             let name = match &proxy.host_key_name {
@@ -201,6 +222,7 @@ impl Connection {
                 policy: &proxy.host_keys,
                 hop: Hop::Proxy,
                 forward_agent: None,
+                http_proxy: http.filter(|_| proxy.via.is_none()),
             };
             let via = before.as_ref().zip(proxy.via.as_deref());
             let work = establish(&spec, via, config, clock, true);

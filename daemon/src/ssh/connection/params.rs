@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use crate::ssh::auth::AuthParams;
 use crate::ssh::host_keys::HostKeyPolicy;
+use crate::ssh::prompt::PromptHandle;
+use crate::ssh::secret::Secret;
 
 /// Where and how to connect.
 ///
@@ -43,6 +45,13 @@ pub struct ConnectParams {
     ///
     /// [`Error::Proxy`]: super::super::Error::Proxy
     pub proxy: Option<Box<ProxyParams>>,
+    /// Make the first TCP connection of the connect (to the server, or to the first jump
+    /// host) through this HTTP proxy's `CONNECT`. Its refusals are [`Error::HttpProxy`] and
+    /// [`Error::HttpProxyAuth`].
+    ///
+    /// [`Error::HttpProxy`]: super::super::Error::HttpProxy
+    /// [`Error::HttpProxyAuth`]: super::super::Error::HttpProxyAuth
+    pub http_proxy: Option<HttpProxyParams>,
     /// Look the server's key up, and learn it, under this name instead of `host` or
     /// `[host]:port` (OpenSSH's `HostKeyAlias`). Stored in lower case; names known_hosts cannot
     /// hold as one plain entry (white space, `*?!,|#`, leading `@` or `[`) are
@@ -68,6 +77,7 @@ impl Default for ConnectParams {
             keepalive_interval: None,
             keepalive_max: 3,
             proxy: None,
+            http_proxy: None,
             host_key_name: None,
             forward_agent: None,
         }
@@ -98,6 +108,29 @@ pub struct ProxyParams {
     pub host_key_name: Option<String>,
     /// The jump host this one is reached through; `None`: it is connected to directly.
     pub via: Option<Box<ProxyParams>>,
+}
+
+/// An HTTP proxy of [`ConnectParams::http_proxy`], asked with `CONNECT host:port` for a tunnel
+/// to the first hop, as x2goclient's `sshproxytype=HTTP` and `ssh -o ProxyCommand='nc -X
+/// connect …'` do.
+#[derive(Debug, Clone, Default)]
+pub struct HttpProxyParams {
+    /// Proxy host name or address.
+    pub host: String,
+    /// Its TCP port.
+    pub port: u16,
+    /// User of the proxy's basic authentication; `None`: no credentials are sent. Must not
+    /// contain `:` or control characters ([`Error::InvalidParams`]).
+    ///
+    /// [`Error::InvalidParams`]: super::super::Error::InvalidParams
+    pub user: Option<String>,
+    /// Password of `user`. When the proxy asks for credentials and there is none, the
+    /// prompter is asked for it (as the jump host's password, [`Hop::Proxy`]).
+    ///
+    /// [`Hop::Proxy`]: super::super::Hop::Proxy
+    pub password: Option<Secret>,
+    /// Who to ask for a missing password.
+    pub prompter: Option<PromptHandle>,
 }
 
 impl ProxyParams {
