@@ -14,7 +14,7 @@ async fn proxied(d: &Daemon, lab: &Lab, name: &str, port_var: &str, extra: Optio
         .set("sshproxy_type", "http")
         .set("sshproxy_host", "127.0.0.1")
         .set("sshproxy_port", lab.var(port_var).parse::<u32>().unwrap());
-    for (k, v) in crate::extra_entries(extra) {
+    for (k, v) in extra.entries() {
         settings = settings.set(&k, v);
     }
     lab_profile(d, lab, name, &lab.var("SSH_USER"), settings).await

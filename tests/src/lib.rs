@@ -535,8 +535,26 @@ impl Drop for Daemon {
             let _ = c.kill();
             let _ = c.wait();
         }
+        // A failing test shows what the daemon did last (the harness prints a failed test's
+        // output), without a trace-level flood: the log goes with the temporary home.
+        if std::thread::panicking() {
+            let log = self.log_text();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = lines.len().saturating_sub(DAEMON_LOG_TAIL);
+            eprintln!(
+                "--- the daemon's log, last {} of {} lines, debug and up ---",
+                DAEMON_LOG_TAIL,
+                lines.len()
+            );
+            for l in lines[tail..].iter().filter(|l| !l.contains(" TRACE ")) {
+                eprintln!("{l}");
+            }
+        }
     }
 }
+
+/// How many lines of a failed test's daemon log are shown.
+const DAEMON_LOG_TAIL: usize = 400;
 
 trait SpawnChild {
     fn spawn_child(self) -> Child;

@@ -22,7 +22,6 @@ use super::exec::{self, COMMAND_TIMEOUT};
 use super::shared::{ListingKey, SharedListings};
 use super::sync::{CountGuard, SharedName, lock};
 use super::table::{Cause, Change, SessionTable};
-use crate::ssh;
 use crate::x2go::AgentState;
 use crate::x2go::command::RemoteCommand;
 use crate::x2go::list::{self, SessionInfo, SessionStatus};
@@ -35,6 +34,9 @@ pub(crate) const CALLER_MAX_AGE: Duration = Duration::from_millis(200);
 /// How long a listing may leave out shadow sessions (see [`Listings::list`]); the watcher's
 /// periodic listing comes as often.
 const SHADOW_LISTING_EVERY: Duration = Duration::from_secs(120);
+/// How long a listing asked of the watcher's script may take before it runs without it: a
+/// listing takes a fraction of a second; the usual way still has its full timeout.
+const WATCHER_LISTING_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Where a listing runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -270,15 +272,16 @@ impl Listings {
                 reply,
             });
             if asked.is_ok() {
-                match tokio::time::timeout(COMMAND_TIMEOUT, answer).await {
+                match tokio::time::timeout(WATCHER_LISTING_TIMEOUT, answer).await {
                     Ok(Ok(result)) => return result,
                     // The watcher ended first: list the usual way.
                     Ok(Err(_)) => {}
+                    // The script is stuck (or its listing is): it gets no more requests on this
+                    // connection, and this listing runs the usual way.
                     Err(_) => {
-                        return Err(Error::Ssh(ssh::Error::Timeout(format!(
-                            "x2golistsessions did not finish within {} s",
-                            COMMAND_TIMEOUT.as_secs()
-                        ))));
+                        warn!(profile = %self.name, timeout = ?WATCHER_LISTING_TIMEOUT,
+                            "the session watcher did not answer a listing; listing without it");
+                        self.withdraw_route(generation);
                     }
                 }
             }

@@ -57,6 +57,12 @@ const WATCH_TICK: Duration = Duration::from_secs(2);
 const BUSY_RECHECK: Duration = Duration::from_millis(250);
 /// How long listings are put off at most, should an operation take long.
 const BUSY_DEFER_MAX: Duration = Duration::from_secs(5);
+/// How long opening the script's channel and starting it may take: a server that never
+/// answers leaves the profile polling, not without a watcher for good.
+const WATCH_START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one request to the script may take to go out: a script that stopped reading (its
+/// channel's window full) is given up, and the profile polls.
+const WATCH_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the watcher may use of its profile: the sessions (to list, to learn the names to
 /// follow, to publish agent states), the connector (is this connection still the current
@@ -184,13 +190,17 @@ fn append_bounded(buf: &mut String, line: &str, limit: usize) -> bool {
 async fn open_stream(name: &SharedName, conn: &Connection) -> Option<LineStream> {
     let envelope = Envelope::new(&new_marker()).ok()?;
     let cmd = envelope.wrap(&RemoteCommand::watch_changes(WATCH_TICK));
-    match conn.exec_lines(&cmd).await {
-        Ok(s) => {
+    match tokio::time::timeout(WATCH_START_TIMEOUT, conn.exec_lines(&cmd)).await {
+        Ok(Ok(s)) => {
             info!(profile = %name, "watching sessions on the server");
             Some(s)
         }
-        Err(e) => {
+        Ok(Err(e)) => {
             warn!(profile = %name, error = %e, "cannot start the session watcher; polling instead");
+            None
+        }
+        Err(_) => {
+            warn!(profile = %name, timeout = ?WATCH_START_TIMEOUT, "the session watcher did not start in time; polling instead");
             None
         }
     }
@@ -263,17 +273,7 @@ async fn run(target: WatchTarget, conn: Connection, generation: u64) {
                     Some(WatchEvent::Alive) | None => false,
                 },
                 None => {
-                    if let Some(s) = stream.take() {
-                        s.close().await;
-                    }
-                    // Callers waiting for a listing from the script, or about to ask, fall
-                    // back to their own.
-                    listings.withdraw_route(generation);
-                    pending.clear();
-                    if let Some(mut a) = asked.take() {
-                        a.close();
-                        while a.try_recv().is_ok() {}
-                    }
+                    give_up_script(&mut stream, &listings, generation, &mut pending, &mut asked).await;
                     if !conn.is_closed() {
                         warn!(profile = %name, "the session watcher ended; polling instead");
                     }
@@ -283,10 +283,16 @@ async fn run(target: WatchTarget, conn: Connection, generation: u64) {
             Some(req) = next_request(&mut asked) => {
                 next_id += 1;
                 let line = list_request(next_id, req.include_shadow);
-                if let Some(s) = stream.as_ref()
-                    && s.send(line.as_bytes()).await.is_ok()
-                {
-                    pending.push_back(Pending::new(next_id, req.reply));
+                if let Some(s) = stream.as_ref() {
+                    match tokio::time::timeout(WATCH_WRITE_TIMEOUT, s.send(line.as_bytes())).await {
+                        Ok(Ok(())) => pending.push_back(Pending::new(next_id, req.reply)),
+                        // The caller, its reply dropped, lists on its own.
+                        Ok(Err(_)) => {}
+                        Err(_) => {
+                            warn!(profile = %name, timeout = ?WATCH_WRITE_TIMEOUT, "the session watcher stopped reading; polling instead");
+                            give_up_script(&mut stream, &listings, generation, &mut pending, &mut asked).await;
+                        }
+                    }
                 }
                 false
             },
@@ -315,6 +321,26 @@ async fn run(target: WatchTarget, conn: Connection, generation: u64) {
                 listed_at = now;
             }
         }
+    }
+}
+
+/// Ends the script's stream; callers waiting for a listing from it, or about to ask, fall
+/// back to their own.
+async fn give_up_script(
+    stream: &mut Option<LineStream>,
+    listings: &Listings,
+    generation: u64,
+    pending: &mut VecDeque<Pending>,
+    asked: &mut Option<tokio::sync::mpsc::UnboundedReceiver<ListRequest>>,
+) {
+    if let Some(s) = stream.take() {
+        s.close().await;
+    }
+    listings.withdraw_route(generation);
+    pending.clear();
+    if let Some(mut a) = asked.take() {
+        a.close();
+        while a.try_recv().is_ok() {}
     }
 }
 

@@ -1002,6 +1002,50 @@ mod tests {
         }
     }
 
+    /// A state directory the user does not own (another user made `/tmp/.x2go-<user>` first)
+    /// is never read: the resume does not wait on its `SUSPENDING`, the watcher does not start
+    /// (the daemon polls instead). Needs root, to give the directory away.
+    #[test]
+    fn a_state_directory_of_another_owner_is_not_read() {
+        use std::time::{Duration, Instant};
+        let user = TmpUser::new("foreign");
+        let state = user.dir().join(format!("C-{}/state", name().as_str()));
+        std::fs::create_dir_all(state.parent().unwrap()).unwrap();
+        std::fs::write(&state, "SUSPENDING").unwrap();
+        if let Err(e) = std::os::unix::fs::chown(user.dir(), Some(65534), Some(65534)) {
+            assert!(std::env::var_os("CI").is_none(), "CI runs as root: {e}");
+            eprintln!("skipped: giving a directory away needs root ({e})");
+            return;
+        }
+        let env = [("USER", std::ffi::OsStr::new(&user.0))];
+        let cmd = RemoteCommand::resume(&name(), &ResumeArgs::default());
+        let fake = [("x2goresume-session", "echo resumed")];
+        let t = Instant::now();
+        let (code, out, _) = run_with_fakes_env(&cmd, &fake, &env);
+        assert_eq!((code, out.trim()), (0, "resumed"));
+        assert!(
+            t.elapsed() < Duration::from_millis(300),
+            "{:?}",
+            t.elapsed()
+        );
+        let watch = RemoteCommand::watch_changes(Duration::from_millis(100));
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(watch.to_shell())
+            .env("USER", &user.0)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            out.stdout.is_empty(),
+            "{:?}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(err.contains("is not owned by"), "{err}");
+    }
+
     /// The shadow listing runs only where this user has had a shadow session: a session
     /// directory `C-<user>-*XSHAD*` in any user's `/tmp/.x2go-*`, or (as a link) in `~/.x2go`.
     #[test]

@@ -12,6 +12,8 @@ poll=$1 beat=$2 d=${3:-}
 if [ -z "$d" ]; then
   . ./x2go_tmp_dir.sh
   [ -n "$u" ] || exit 1
+  # The daemon polls instead (see x2go_tmp_dir.sh).
+  if [ -n "$foreign" ]; then echo "$foreign is not owned by $u: not watched" >&2; exit 1; fi
 fi
 dir=$d
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/x2god-watch.XXXXXXXX") || exit 1
