@@ -3,8 +3,7 @@
 //! the daemon buffer without bound or publish an object per row: the listing fails with a
 //! clear error, the daemon's peak memory stays bounded, and its other profiles keep working.
 
-use x2god_client::{Options, Profile};
-use x2god_tests::{Daemon, Lab};
+use x2god_tests::{Daemon, Lab, hostile_profile};
 
 use crate::{bounded, connected, expect_err};
 
@@ -17,36 +16,6 @@ fn peak_rss_kib(pid: u32) -> u64 {
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
         .expect("VmHWM in /proc/<pid>/status")
-}
-
-/// A connected profile for `user` on the hostile sshd; its host keys are the lab's.
-async fn hostile_profile(d: &Daemon, lab: &Lab, name: &str, user: &str) -> Profile {
-    let port: u16 = lab.var("HOSTILE_PORT").parse().unwrap();
-    let known = d.home.path().join(".ssh/known_hosts");
-    let mut lines = std::fs::read_to_string(&known).unwrap();
-    for k in ["HOSTKEY_ED25519_PUB", "HOSTKEY_RSA_PUB"] {
-        let key = std::fs::read_to_string(lab.var(k)).unwrap();
-        let mut f = key.split_whitespace();
-        lines += &format!(
-            "[127.0.0.1]:{port} {} {}\n",
-            f.next().unwrap(),
-            f.next().unwrap()
-        );
-    }
-    std::fs::write(&known, lines).unwrap();
-    let settings = Options::new()
-        .set("hostname", "127.0.0.1")
-        .set("port", u32::from(port))
-        .set("username", user.to_owned())
-        .set("key_filename", lab.var("SSH_KEY"));
-    let p = d
-        .client()
-        .await
-        .create_profile(name, settings)
-        .await
-        .unwrap();
-    p.connect(Options::new()).await.unwrap();
-    p
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 use futures_util::future::join_all;
 use x2god_client::{Options, Profile};
 use x2god_proto::types::SessionState;
-use x2god_tests::{Daemon, Lab, wait_until};
+use x2god_tests::{Daemon, Lab, hostile_profile, wait_until};
 
 use crate::{bounded, lab_profile};
 
@@ -195,6 +195,53 @@ async fn start_at_once(profiles: &[&Profile], n: usize) -> Vec<String> {
     let distinct: BTreeSet<&String> = names.iter().collect();
     assert_eq!(distinct.len(), n, "{names:?}");
     names
+}
+
+/// A start whose agent loses its port after `x2gostartagent` saw it run (the hostile sshd's
+/// `x2goagent` has another process take the port first, once): nxproxy reaches that process,
+/// not an agent. x2god sees the agent's log say so, ends that session and starts again; the
+/// session `Start` returns runs, and it is the only one on the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_whose_agent_lost_its_port_is_run_again() {
+    let Some(lab) = Lab::get() else { return };
+    if lab.var_opt("HOSTILE_STEAL_USER").is_none() {
+        assert!(
+            !x2god_tests::in_ci(),
+            "lab.env has no HOSTILE_STEAL_USER: tests/lab/hostile.sh did not run"
+        );
+        eprintln!("SKIPPED: no hostile sshd in the lab (tests/lab/hostile.sh)");
+        return;
+    }
+    assert_eq!(lab.var("HOSTILE_STEAL_USER"), lab.var("SOAK_USER"));
+    let _g = SOAK.lock().await;
+    bounded(async {
+        clean(&lab);
+        let trigger = "~/.x2god-steal-agent-port";
+        let (rc, _, err) = ssh(&lab, &format!("touch {trigger}"));
+        assert_eq!(rc, 0, "{err}");
+        let d = Daemon::start_with_display(&lab).await;
+        let p = hostile_profile(&d, &lab, "steal", &lab.var("SOAK_USER")).await;
+        let s = p.start(quiet()).await.unwrap();
+        let (rc, _, _) = ssh(&lab, &format!("test -e {trigger}"));
+        assert_eq!(rc, 1, "the hostile x2goagent did not take the trigger");
+        let log = d.log_text();
+        assert!(
+            log.contains("the new agent lost its port"),
+            "x2god did not start again for the lost port"
+        );
+        assert_eq!(s.state().await.unwrap(), SessionState::Running);
+        let server = server_sessions(&lab);
+        assert_eq!(
+            server.keys().collect::<Vec<_>>(),
+            [s.name()],
+            "the failed attempt's session is left, or the returned one is missing"
+        );
+        assert_eq!(server[s.name()], "R");
+        assert_agree(&d, &lab, &[&p]).await;
+        s.terminate().await.unwrap();
+        clean(&lab);
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,6 +14,11 @@
 #   HOSTILE_ROWS_USER (x2gotest2)  100,000 valid-looking session rows (16.5 MB,
 #                                  under x2god's 16 MiB output cap)
 # any other user gets the real /usr/bin/x2golistsessions.
+# Its x2goagent, for the soak user (x2gosoak) and once per trigger file
+# ~/.x2god-steal-agent-port, first has another process take the port the agent
+# is to listen on, and starts the real agent half a second later: what another
+# client's start does between x2gostartagent's port check and the agent's bind,
+# after the script has seen the agent run (HOSTILE_STEAL_USER).
 # Called by setup.sh after lab.env is written, and by teardown.sh with "stop".
 set -euo pipefail
 
@@ -71,6 +76,32 @@ x2gotest2)
 esac
 SCRIPT
 chmod 755 "$DIR/bin/x2golistsessions"
+cat >"$DIR/bin/x2goagent" <<'SCRIPT'
+#!/bin/bash
+# x2goagent of the x2god lab's hostile sshd (tests/lab/hostile.sh).
+if [[ "$(id -un)" == x2gosoak ]] && rm "$HOME/.x2god-steal-agent-port" 2>/dev/null; then
+    # DISPLAY is nx/nx,options=<file>:<display>; the file says listen=<port>.
+    options=${DISPLAY#nx/nx,options=}
+    port=$(sed -n 's/.*,listen=\([0-9]*\).*/\1/p' "${options%:*}")
+    # The thief holds one connection (nxproxy's) 3 s, answering nothing, then ends.
+    python3 -c '
+import socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(1)
+s.settimeout(30)
+c, _ = s.accept()
+c.settimeout(3)
+try:
+    c.recv(1)
+except OSError:
+    pass
+' "$port" </dev/null >/dev/null 2>&1 &
+    sleep 0.5
+fi
+exec /usr/bin/x2goagent "$@"
+SCRIPT
+chmod 755 "$DIR/bin/x2goagent"
 
 pick_hostile_port() {
     local p prev=""
@@ -92,7 +123,7 @@ AddressFamily inet
 HostKey $LAB/hostkeys/ssh_host_ed25519_key
 HostKey $LAB/hostkeys/ssh_host_rsa_key
 PidFile $PIDFILE
-AllowUsers x2gotest x2gotest2
+AllowUsers x2gotest x2gotest2 x2gosoak
 PermitRootLogin no
 PubkeyAuthentication yes
 PasswordAuthentication no
@@ -112,7 +143,7 @@ chmod 644 "$CFG"
 unshare -m --propagation private -- /bin/bash -c '
     set -e
     mount -t tmpfs -o size=1m,mode=755 x2god-hostile /usr/local/bin
-    cp "$1/bin/x2golistsessions" /usr/local/bin/
+    cp "$1/bin/x2golistsessions" "$1/bin/x2goagent" /usr/local/bin/
     exec "$2" -f "$3" -E "$4"
 ' hostile "$DIR" "$SSHD" "$CFG" "$LAB/logs/hostile-sshd.log"
 
@@ -130,8 +161,9 @@ record_pid "$LAB" hostile-sshd "$pid" "$CFG"
 {
     grep -v '^HOSTILE_' "$LAB/lab.env" || true
     printf '%s\n' "HOSTILE_PORT=$PORT" "HOSTILE_BIG_USER=x2gotest" "HOSTILE_ROWS_USER=x2gotest2" \
+        "HOSTILE_STEAL_USER=x2gosoak" \
         "HOSTILE_SSHD_LOG=$LAB/logs/hostile-sshd.log"
 } >"$LAB/lab.env.hostile.tmp"
 chmod 644 "$LAB/lab.env.hostile.tmp"
 mv -f "$LAB/lab.env.hostile.tmp" "$LAB/lab.env"
-log "hostile sshd on 127.0.0.1:$PORT (pid $pid), fake x2golistsessions in its private /usr/local/bin"
+log "hostile sshd on 127.0.0.1:$PORT (pid $pid), fake x2golistsessions and x2goagent in its private /usr/local/bin"

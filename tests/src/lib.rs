@@ -135,6 +135,11 @@ impl Lab {
     pub fn trust_port_in_home(&self, home: &Path, port: u16) {
         let ssh = home.join(".ssh");
         std::fs::create_dir_all(&ssh).unwrap();
+        std::fs::write(ssh.join("known_hosts"), self.known_lines_at(port)).unwrap();
+    }
+
+    /// Known-hosts lines for the lab's host keys at 127.0.0.1:`port`.
+    pub fn known_lines_at(&self, port: u16) -> String {
         let mut lines = String::new();
         for k in ["HOSTKEY_ED25519_PUB", "HOSTKEY_RSA_PUB"] {
             let key = std::fs::read_to_string(self.var(k)).unwrap();
@@ -145,7 +150,7 @@ impl Lab {
                 f.next().unwrap()
             );
         }
-        std::fs::write(ssh.join("known_hosts"), lines).unwrap();
+        lines
     }
 }
 
@@ -539,14 +544,22 @@ impl Drop for Daemon {
         // output), without a trace-level flood: the log goes with the temporary home.
         if std::thread::panicking() {
             let log = self.log_text();
-            let lines: Vec<&str> = log.lines().collect();
+            // x2god's own lines (the libraries' debug chatter would fill the tail), and every
+            // warning and error.
+            let lines: Vec<&str> = log
+                .lines()
+                .filter(|l| {
+                    l.contains(" WARN ")
+                        || l.contains(" ERROR ")
+                        || (l.contains(" x2god::") && !l.contains(" TRACE "))
+                })
+                .collect();
             let tail = lines.len().saturating_sub(DAEMON_LOG_TAIL);
             eprintln!(
-                "--- the daemon's log, last {} of {} lines, debug and up ---",
-                DAEMON_LOG_TAIL,
-                lines.len()
+                "--- the daemon's log: its last {} lines of its own at debug and up ---",
+                lines.len() - tail
             );
-            for l in lines[tail..].iter().filter(|l| !l.contains(" TRACE ")) {
+            for l in &lines[tail..] {
                 eprintln!("{l}");
             }
         }
@@ -554,7 +567,7 @@ impl Drop for Daemon {
 }
 
 /// How many lines of a failed test's daemon log are shown.
-const DAEMON_LOG_TAIL: usize = 400;
+const DAEMON_LOG_TAIL: usize = 200;
 
 trait SpawnChild {
     fn spawn_child(self) -> Child;
@@ -1406,4 +1419,28 @@ pub async fn lab_profile(d: &Daemon, lab: &Lab, name: &str, user: &str, extra: O
         .create_profile(name, settings)
         .await
         .unwrap()
+}
+
+/// A connected profile for `user` on the hostile sshd (its host keys are the lab's, added to
+/// the daemon's known_hosts).
+pub async fn hostile_profile(d: &Daemon, lab: &Lab, name: &str, user: &str) -> Profile {
+    let port: u16 = lab.var("HOSTILE_PORT").parse().unwrap();
+    let ssh = d.home.path().join(".ssh");
+    std::fs::create_dir_all(&ssh).unwrap();
+    let known = ssh.join("known_hosts");
+    let lines = std::fs::read_to_string(&known).unwrap_or_default() + &lab.known_lines_at(port);
+    std::fs::write(&known, lines).unwrap();
+    let settings = Options::new()
+        .set("hostname", "127.0.0.1")
+        .set("port", u32::from(port))
+        .set("username", user.to_owned())
+        .set("key_filename", lab.var("SSH_KEY"));
+    let p = d
+        .client()
+        .await
+        .create_profile(name, settings)
+        .await
+        .unwrap();
+    p.connect(Options::new()).await.unwrap();
+    p
 }

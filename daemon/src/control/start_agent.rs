@@ -49,7 +49,7 @@ pub(super) async fn run_start_agent(
                 true
             }
             Some(StartRace::AgentDied { session }) => {
-                let taken = agent_lost_its_port(connector, &session).await;
+                let taken = agent_lost_its_port(connector, &session, 0).await;
                 // The dead agent's session is recorded as running: not a session to keep.
                 terminate(connector, &session).await;
                 taken
@@ -65,9 +65,14 @@ pub(super) async fn run_start_agent(
     }
 }
 
-/// Whether the agent of `session` died because another start took its port (its log says so).
-pub(super) async fn agent_lost_its_port(connector: &Connector, session: &SessionName) -> bool {
-    let probe = RemoteCommand::agent_port_taken(session);
+/// Whether the agent of `session` died because another start took its port (its log says so),
+/// looking again for up to `polls` tenths of a second.
+pub(super) async fn agent_lost_its_port(
+    connector: &Connector,
+    session: &SessionName,
+    polls: u32,
+) -> bool {
+    let probe = RemoteCommand::agent_port_taken(session, polls);
     matches!(
         run_status(connector, &probe, COMMAND_TIMEOUT).await,
         Ok(Some(0))

@@ -414,16 +414,20 @@ impl RemoteCommand {
     }
 
     /// Whether the agent of session `name` logged that its port was taken under it
-    /// ([`super::start_failure::BIND_TAKEN`]): exit status 0 when it did. The log is the
-    /// agent's own file in the session directory; its path is built by the remote shell.
-    pub fn agent_port_taken(name: &SessionName) -> Self {
+    /// ([`super::start_failure::BIND_TAKEN`]): exit status 0 when it did, looking again every
+    /// 100 ms up to `polls` more times (an agent still starting has not tried its port yet).
+    /// The log is the agent's own file in the session directory; its path is built by the
+    /// remote shell.
+    pub fn agent_port_taken(name: &SessionName, polls: u32) -> Self {
         Builder::script(
             "sh",
-            "exec grep -qF -- \"$2\" \"$HOME/.x2go/C-$1/session.log\"",
+            "n=0; until grep -qF -- \"$2\" \"$HOME/.x2go/C-$1/session.log\" 2>/dev/null; do \
+             [ \"$n\" -ge \"$3\" ] && exit 1; n=$((n + 1)); sleep 0.1; done",
             "x2goagentlog",
         )
         .arg(name.as_str())
         .arg(super::start_failure::BIND_TAKEN)
+        .arg(&polls.to_string())
         .build()
     }
 
@@ -1000,6 +1004,44 @@ mod tests {
                 assert!(took < Duration::from_millis(300), "{took:?}");
             }
         }
+    }
+
+    /// The probe of a dead agent's log: at once without polls, and catching a line the agent
+    /// writes a moment later with them.
+    #[test]
+    fn agent_port_probe_reads_the_log_and_waits_for_it() {
+        use std::time::{Duration, Instant};
+        let home = tempfile::tempdir().unwrap();
+        let dir = home.path().join(format!(".x2go/C-{}", name().as_str()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("session.log");
+        let env = [("HOME", home.path().as_os_str())];
+        let probe = |polls| {
+            let t = Instant::now();
+            let (code, _, _) =
+                run_with_fakes_env(&RemoteCommand::agent_port_taken(&name(), polls), &[], &env);
+            (code, t.elapsed())
+        };
+        // No log yet, or one without the line: no.
+        assert_eq!(probe(0).0, 1);
+        std::fs::write(&log, "Info: Agent running.\n").unwrap();
+        let (code, took) = probe(3);
+        assert_eq!(code, 1);
+        assert!(took >= Duration::from_millis(300), "{took:?}");
+        // Written 200 ms later: found within the polls.
+        let writer = {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(200));
+                let line = "Loop: PANIC! Call to bind failed for NX. Error is 98 'Address already in use'.\n";
+                std::fs::write(&log, line).unwrap();
+            })
+        };
+        let (code, took) = probe(30);
+        writer.join().unwrap();
+        assert_eq!(code, 0);
+        assert!(took < Duration::from_secs(2), "{took:?}");
+        assert_eq!(probe(0).0, 0);
     }
 
     /// A state directory the user does not own (another user made `/tmp/.x2go-<user>` first)

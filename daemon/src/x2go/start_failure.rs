@@ -20,6 +20,9 @@ const TAKEN: &str = "UNIQUE constraint failed";
 const LOCKED: &str = "database is locked";
 /// What the agent writes to its session log when its port was taken under it.
 pub const BIND_TAKEN: &str = "Address already in use";
+/// What nxproxy says when the agent it reached is not the session's: the session's port was
+/// taken by another session's agent after `x2gostartagent` had seen its own agent run.
+pub const NX_COOKIE_REFUSED: &str = "invalid session authentication cookie";
 
 /// A start that failed because another one ran at the same moment.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,6 +15,7 @@ use crate::control::table::Expect;
 use crate::x2go::command::RemoteCommand;
 use crate::x2go::sound::SoundSystem;
 use crate::x2go::start::{StartedAgent, parse_start_agent};
+use crate::x2go::start_failure::NX_COOKIE_REFUSED;
 
 /// A failed start, and whether it lost a race with another start worth running it again for.
 struct Failed {
@@ -122,8 +123,12 @@ impl Lifecycle {
             warn!(profile = %self.name, session = %name.as_str(), error = %error, "start failed; cleaning up");
             // x2gostartagent only checks that the agent still runs right after starting it: an
             // agent that then fails to bind its port, which another start took meanwhile, dies,
-            // and nxproxy reaches the other session's agent (a wrong cookie) or nothing.
-            let lost_race = attach_failed && agent_lost_its_port(&self.connector, &name).await;
+            // and nxproxy reaches the other session's agent (which refuses our cookie) or
+            // whatever else holds the port. The agent may still be starting: its log is given
+            // 3 s to say so.
+            let lost_race = attach_failed
+                && (error.to_string().contains(NX_COOKIE_REFUSED)
+                    || agent_lost_its_port(&self.connector, &name, 30).await);
             self.detach(name.as_str()).await;
             let _ = self
                 .run(&RemoteCommand::terminate(&name), COMMAND_TIMEOUT)
