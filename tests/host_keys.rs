@@ -39,13 +39,10 @@ fn fingerprint_in(msg: &str) -> String {
 }
 
 async fn key_profile(d: &Daemon, lab: &Lab, extra: Options) -> x2god_client::Profile {
-    let mut s = lab
+    let s = lab
         .profile_settings(&lab.var("SSH_USER"))
         .set("key_filename", lab.var("SSH_KEY"));
-    for (k, v) in extra.entries() {
-        s = s.set(&k, v);
-    }
-    d.client().await.create_profile("hk", s).await.unwrap()
+    d.create_profile("hk", s.merge(extra)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,16 +8,13 @@ use crate::{bounded, expect_err, lab_profile};
 
 /// A profile reaching the lab sshd with the lab key through the tinyproxy at `port_var`.
 async fn proxied(d: &Daemon, lab: &Lab, name: &str, port_var: &str, extra: Options) -> Profile {
-    let mut settings = Options::new()
+    let settings = Options::new()
         .set("key_filename", lab.var("SSH_KEY"))
         .set("use_sshproxy", true)
         .set("sshproxy_type", "http")
         .set("sshproxy_host", "127.0.0.1")
         .set("sshproxy_port", lab.var(port_var).parse::<u32>().unwrap());
-    for (k, v) in extra.entries() {
-        settings = settings.set(&k, v);
-    }
-    lab_profile(d, lab, name, &lab.var("SSH_USER"), settings).await
+    lab_profile(d, lab, name, &lab.var("SSH_USER"), settings.merge(extra)).await
 }
 
 /// The `CONNECT` requests to the lab sshd in the tinyproxy log at `log_var`.

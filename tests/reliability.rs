@@ -24,17 +24,14 @@ async fn profile(d: &Daemon, lab: &Lab, sshd: &PrivateSshd, extra: Options) -> P
 /// A connected profile of the lab's user at 127.0.0.1:`port` (whose host key `d` trusts),
 /// with the fast keepalive above and `extra` settings.
 pub(crate) async fn connected_at(d: &Daemon, lab: &Lab, port: u16, extra: Options) -> Profile {
-    let mut s = Options::new()
+    let s = Options::new()
         .set("hostname", "127.0.0.1")
         .set("port", u32::from(port))
         .set("username", lab.var("SSH_USER"))
         .set("key_filename", lab.var("SSH_KEY"))
         .set("keepalive_interval", INTERVAL)
         .set("keepalive_count", COUNT);
-    for (k, v) in extra.entries() {
-        s = s.set(&k, v);
-    }
-    let p = d.client().await.create_profile("rel", s).await.unwrap();
+    let p = d.create_profile("rel", s.merge(extra)).await;
     p.connect(Options::new()).await.unwrap();
     p
 }

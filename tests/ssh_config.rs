@@ -34,15 +34,8 @@ fn write_ssh(d: &Daemon, rel: &str, text: &str) -> PathBuf {
 
 /// A profile that names only `hostname`, plus `extra`.
 async fn alias_profile(d: &Daemon, name: &str, hostname: &str, extra: Options) -> Profile {
-    let mut settings = Options::new().set("hostname", hostname.to_owned());
-    for (k, v) in extra.entries() {
-        settings = settings.set(&k, v);
-    }
-    d.client()
-        .await
-        .create_profile(name, settings)
-        .await
-        .unwrap()
+    let settings = Options::new().set("hostname", hostname.to_owned());
+    d.create_profile(name, settings.merge(extra)).await
 }
 
 /// The lab server as a `Host` block for `alias` with `user`.

@@ -55,6 +55,20 @@ impl Lab {
         self.vars.get(key).cloned()
     }
 
+    /// Whether lab.env has `key`, which the lab part `script` adds: in CI a missing part is a
+    /// failure, elsewhere the caller skips (and says so).
+    pub fn has_part(&self, key: &str, script: &str) -> bool {
+        if self.var_opt(key).is_some() {
+            return true;
+        }
+        assert!(
+            !in_ci(),
+            "lab.env has no {key}: tests/lab/{script} did not run"
+        );
+        eprintln!("SKIPPED: lab.env has no {key} (tests/lab/{script})");
+        false
+    }
+
     /// The sshd port.
     pub fn port(&self) -> u16 {
         self.var("SSH_PORT").parse().expect("SSH_PORT")
@@ -481,6 +495,15 @@ impl Daemon {
     /// A client on the daemon's bus.
     pub async fn client(&self) -> Client {
         Client::with_connection(self.bus.connect().await)
+            .await
+            .unwrap()
+    }
+
+    /// Creates profile `name` with `settings` (a fresh client, as most tests need one once).
+    pub async fn create_profile(&self, name: &str, settings: Options) -> Profile {
+        self.client()
+            .await
+            .create_profile(name, settings)
             .await
             .unwrap()
     }
@@ -1410,15 +1433,8 @@ pub async fn bounded<F: std::future::Future<Output = ()>>(f: F) {
 /// A profile for `user` whose host key is already known (OpenSSH's known_hosts in HOME).
 pub async fn lab_profile(d: &Daemon, lab: &Lab, name: &str, user: &str, extra: Options) -> Profile {
     lab.trust_in_home(d.home.path());
-    let mut settings = lab.profile_settings(user);
-    for (k, v) in extra.entries() {
-        settings = settings.set(&k, v);
-    }
-    d.client()
+    d.create_profile(name, lab.profile_settings(user).merge(extra))
         .await
-        .create_profile(name, settings)
-        .await
-        .unwrap()
 }
 
 /// A connected profile for `user` on the hostile sshd (its host keys are the lab's, added to
@@ -1435,12 +1451,7 @@ pub async fn hostile_profile(d: &Daemon, lab: &Lab, name: &str, user: &str) -> P
         .set("port", u32::from(port))
         .set("username", user.to_owned())
         .set("key_filename", lab.var("SSH_KEY"));
-    let p = d
-        .client()
-        .await
-        .create_profile(name, settings)
-        .await
-        .unwrap();
+    let p = d.create_profile(name, settings).await;
     p.connect(Options::new()).await.unwrap();
     p
 }
