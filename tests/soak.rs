@@ -346,7 +346,7 @@ fn soak_steps() -> usize {
 
 /// See [`soak_steps`].
 fn soak_time() -> Duration {
-    Duration::from_secs(env_number("X2GOD_SOAK_SECONDS").unwrap_or(100))
+    Duration::from_secs(env_number("X2GOD_SOAK_SECONDS").unwrap_or(200))
 }
 
 fn env_number(var: &str) -> Option<u64> {
