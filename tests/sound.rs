@@ -415,15 +415,32 @@ async fn sessions_keep_their_sound_moving_between_x2god_and_pyhoca_cli() {
         wait_sound(&s, "pulse").await;
         s.suspend().await.unwrap();
         let mut py = Pyhoca::with_sound(&lab);
-        py.spawn(&["-R", &name]);
-        wait_until("pyhoca-cli to resume", Duration::from_secs(40), || {
+        let running = || {
             lab.ssh(&user, "x2golistsessions")
                 .lines()
                 .any(|l| l.contains(&name) && l.split('|').nth(4) == Some("R"))
-        })
-        .await;
+        };
+        py.spawn(&["-R", &name]);
+        wait_until("pyhoca-cli to resume", Duration::from_secs(40), running).await;
         // python-x2go sets sound up after the resume: its config names its own cookie.
         tokio::time::sleep(Duration::from_secs(3)).await;
+        // pyhoca-cli now and then loses a session it has just resumed (seen once in CI: the
+        // agent suspended again 1.3 s after resuming, with x2god sending nothing): that is the
+        // reference client, not what this test is about, so it gets one more try.
+        if !running() {
+            eprintln!(
+                "pyhoca-cli lost the session it resumed; again. {}",
+                py.logs()
+            );
+            py.spawn(&["-R", &name]);
+            wait_until(
+                "pyhoca-cli to resume again",
+                Duration::from_secs(40),
+                running,
+            )
+            .await;
+            tokio::time::sleep(Duration::from_secs(3)).await;
+        }
         assert_tone_arrives(&lab, &user, &name, 1, "resumed by pyhoca-cli").await;
         assert_eq!(
             s.sound().await.unwrap(),
